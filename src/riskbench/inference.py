@@ -1,0 +1,606 @@
+"""Bootstrap inference: the only place in riskbench that draws random numbers.
+
+Tests of METHOD.md section 4 (relative R-FSD / R-SSD and absolute eps-FSD / eps-SSD), their
+bootstrap standard deviations (section 5), and multiple-testing corrections (section 6).
+
+Randomness: one ``numpy.random.SeedSequence(seed)`` spawns one child per bootstrap replicate, and
+replicate r draws its indices from its own child. Replicate r is therefore the same whatever the
+batch size, backend or order of evaluation, and the seed is recorded in every result.
+"""
+
+from __future__ import annotations
+
+import secrets
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from riskbench._samples import Samples, as_samples
+from riskbench.dominance import (
+    DEFAULT_CHUNK_ELEMENTS,
+    check_order,
+    common_scale,
+    one_vs_all,
+    pairwise_ragged,
+    pairwise_sorted,
+)
+from riskbench.errors import DegenerateDataWarning, InputError
+from riskbench.risk import RISK_MEASURES, check_level, mean_risk_scores
+
+__all__ = [
+    "CORRECTIONS",
+    "DESIGNS",
+    "ConfidenceInterval",
+    "PairwiseTest",
+    "Bootstrap",
+    "absolute_test",
+    "adjust_pvalues",
+    "bootstrap",
+    "relative_test",
+    "score_test",
+]
+
+CORRECTIONS = ("bonferroni", "holm", "bh")
+DESIGNS = ("paired", "independent")
+ORDER_NAMES = {1: "first", 2: "second"}
+
+#: float64 elements one batch of sorted resamples may hold (64 MiB).
+DEFAULT_BATCH_ELEMENTS = 1 << 23
+#: At most this many replicates per batch by default, so progress is reported often.
+DEFAULT_BATCH_REPLICATES = 64
+
+Progress = Callable[[int, int], None]
+
+
+class ConfidenceInterval(NamedTuple):
+    low: np.ndarray
+    high: np.ndarray
+
+
+# ----------------------------------------------------------------------------- validation
+
+def _check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InputError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return str(value)
+
+
+def _check_alpha(alpha: object) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 0.5:
+        raise InputError(f"alpha must be a number in (0, 0.5); got {alpha!r}")
+    return float(alpha)
+
+
+def _check_resamples(n_resamples: object) -> int:
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer) \
+            or n_resamples < 2:
+        raise InputError(f"n_resamples must be an integer >= 2; got {n_resamples!r}")
+    return int(n_resamples)
+
+
+def _check_seed(seed: object) -> np.random.SeedSequence:
+    """SeedSequence of a user seed; None draws a fresh 63-bit seed (recorded in results)."""
+    if seed is None:
+        seed = secrets.randbits(63)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer or None; got {seed!r}")
+    return np.random.SeedSequence(int(seed))
+
+
+def _check_design(design: object, samples: Samples) -> str:
+    design = _check_choice(design, "design", DESIGNS)
+    if design == "paired" and not samples.aligned:
+        sizes = dict(zip(samples.models, samples.sizes, strict=True))
+        raise InputError(
+            f"the paired design needs every model scored on the same items, but the item counts "
+            f"differ ({_short_dict(sizes)}); pass design='independent' (CLI: --design "
+            "independent), or read the scores with align='intersect' to keep the common items"
+        )
+    return design
+
+
+def _short_dict(d: dict, limit: int = 6) -> str:
+    parts = [f"{k}: {v}" for k, v in list(d.items())[:limit]]
+    return ", ".join(parts) + (", ..." if len(d) > limit else "")
+
+
+# ----------------------------------------------------------------------------- resampling
+
+class Resampler:
+    """Bootstrap indices, one independent stream per replicate.
+
+    Parameters
+    ----------
+    sizes : tuple of int
+        Number of items of each model.
+    design : {"paired", "independent"}
+        paired: one resample of item positions shared by all models (sizes must be equal);
+        independent: each model resamples its own items.
+    n_resamples : int
+    seed : SeedSequence
+    """
+
+    def __init__(self, sizes: tuple[int, ...], design: str, n_resamples: int,
+                 seed: np.random.SeedSequence) -> None:
+        self.sizes = sizes
+        self.design = design
+        self.n_resamples = n_resamples
+        self.seed = seed
+        self._children = seed.spawn(n_resamples)
+
+    def indices(self, start: int, stop: int) -> list[np.ndarray]:
+        """Indices of replicates start..stop-1.
+
+        paired: one array of shape (b, n); independent: k arrays of shape (b, n_a).
+        """
+        rngs = [np.random.default_rng(c) for c in self._children[start:stop]]
+        if self.design == "paired":
+            n = self.sizes[0]
+            return [np.stack([rng.integers(0, n, size=n) for rng in rngs])]
+        draws = [[rng.integers(0, n, size=n) for n in self.sizes] for rng in rngs]
+        return [np.stack([d[a] for d in draws]) for a in range(len(self.sizes))]
+
+
+def resample_positions(order_idx: list[np.ndarray], idx: list[np.ndarray],
+                       design: str) -> list[np.ndarray]:
+    """Positions in each model's sorted sample that make up its sorted bootstrap resamples.
+
+    The sorted resample of a sorted sample is that sample repeated by the resample's counts
+    (METHOD.md section 5), so no replicate is ever sorted. ``order_idx[a]`` is the argsort of
+    model a's scores; returns one (b, n_a) integer array per model: ``sorted_a[pos]`` is the
+    sorted resample.
+    """
+    out = []
+    b = idx[0].shape[0]
+    counts = positions = None
+    for a, perm in enumerate(order_idx):
+        n = perm.size
+        if counts is None or design != "paired":
+            ia = idx[0] if design == "paired" else idx[a]
+            counts = np.bincount((ia + n * np.arange(b)[:, None]).ravel(),
+                                 minlength=b * n).reshape(b, n)  # (b, n) per item
+            positions = np.tile(np.arange(n), b)
+        out.append(np.repeat(positions, counts[:, perm].ravel()).reshape(b, n))
+    return out
+
+
+def sorted_resamples(sorted_values: list[np.ndarray], order_idx: list[np.ndarray],
+                     idx: list[np.ndarray], design: str) -> list[np.ndarray]:
+    """Sorted bootstrap samples (one (b, n_a) array per model), without sorting."""
+    return [v[pos] for v, pos in zip(sorted_values, resample_positions(order_idx, idx, design),
+                                     strict=True)]
+
+
+# ----------------------------------------------------------------------------- bootstrap
+
+@dataclass(frozen=True, eq=False)
+class Bootstrap:
+    """Point estimates and bootstrap replicates of the dominance statistics of k models.
+
+    Attributes
+    ----------
+    eps_matrix : (k, k) violation ratios E[i, j] of the data (NaN diagonal).
+    eps : (k,) one-versus-all ratios.
+    eps_replicates : (B, k) one-versus-all ratios of each replicate.
+    eps_matrix_sd : (k, k) bootstrap sd of E[i, j].
+    scores, score_replicates : mean-risk scores ({name: (k,)}, {name: (B, k)}) when requested.
+    """
+
+    samples: Samples
+    order: int
+    design: str
+    n_resamples: int
+    seed: int
+    eps_matrix: np.ndarray = field(repr=False)
+    eps: np.ndarray = field(repr=False)
+    eps_replicates: np.ndarray = field(repr=False)
+    eps_matrix_sd: np.ndarray = field(repr=False)
+    scores: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    score_replicates: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    p: float = 0.05
+    beta: float = 0.05
+
+
+def _pairwise(q: list[np.ndarray], order: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    if len({x.shape[1] for x in q}) == 1:
+        return pairwise_sorted(np.stack(q, axis=1), order, chunk_elements=chunk)
+    return pairwise_ragged(q, order)
+
+
+def _batches(total: int, size: int) -> Iterator[tuple[int, int]]:
+    for start in range(0, total, size):
+        yield start, min(total, start + size)
+
+
+def bootstrap(data: object, *, metric: str | None = None, order: int = 2,
+              design: str = "paired", n_resamples: int = 1000, seed: int | None = None,
+              batch: int | None = None, dominance: bool = True, risk: bool = False,
+              p: float = 0.05, beta: float = 0.05,
+              progress: Progress | None = None) -> Bootstrap:
+    """Violation ratios of k models and their bootstrap replicates.
+
+    Parameters
+    ----------
+    data : ScoreTable, Samples, mapping or array
+        Scores of at least two models (see :func:`riskbench.rank`).
+    order : {1, 2}
+    design : {"paired", "independent"}
+        paired (default): one resample of items shared by all models.
+    n_resamples : int
+        B, the number of bootstrap replicates.
+    seed : int or None
+        None draws a fresh random seed, which is recorded in the result as ``seed``.
+    batch : int, optional
+        Replicates processed at once (default: up to 64, fewer if they would not fit in
+        64 MiB). Results do not depend on it.
+    dominance : bool
+        Compute the violation ratios of each replicate (default). Without it only the point
+        estimates are computed (``eps_replicates`` and ``eps_matrix_sd`` are NaN).
+    risk : bool
+        Also compute mean-risk scores (with levels ``p`` and ``beta``) per replicate.
+    progress : callable(done, total), optional
+
+    Notes
+    -----
+    1. Sort each model's scores once; map all of them by one affine map onto [-1, 1] for the
+       ratios (invariant to it; keeps squares finite).
+    2. For each batch of replicates: draw indices (one stream per replicate), turn them into
+       counts, and expand the sorted data by the counts (no per-replicate sort).
+    3. Compute the (b, k, k) violation-ratio matrices with the exact kernel, the one-vs-all
+       ratios, and optionally the mean-risk scores.
+    4. Accumulate the sd of E[i, j] in replicate order (shifted sums), so that the result is
+       identical for every batch size.
+    """
+    order = check_order(order)
+    samples = as_samples(data, metric=metric)
+    design = _check_design(design, samples)
+    n_resamples = _check_resamples(n_resamples)
+    seq = _check_seed(seed)
+    p = check_level(p, "p")
+    beta = check_level(beta, "beta")
+    k = samples.k
+    sizes = samples.sizes
+    if min(sizes) < 2:
+        warnings.warn(
+            f"a model has only {min(sizes)} item(s): every bootstrap replicate is the same, so "
+            "the tests have no power; score more items",
+            DegenerateDataWarning,
+            stacklevel=2,
+        )
+    order_idx = [np.argsort(v, kind="stable") for v in samples.values]
+    sorted_values = [v[o] for v, o in zip(samples.values, order_idx, strict=True)]
+    scaled = common_scale(sorted_values)  # for the ratios; risk scores use the raw values
+    chunk = DEFAULT_CHUNK_ELEMENTS
+    if batch is None:
+        batch = max(1, min(DEFAULT_BATCH_REPLICATES, DEFAULT_BATCH_ELEMENTS // max(1, sum(sizes))))
+    elif isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise InputError(f"batch must be a positive integer; got {batch!r}")
+
+    point, point_deg = _pairwise([v[None] for v in scaled], order, chunk)
+    eps_matrix = point[0]
+    if point_deg.any():
+        pairs = [(samples.models[i], samples.models[j])
+                 for i, j in zip(*np.nonzero(np.triu(point_deg[0])), strict=True)]
+        warnings.warn(
+            f"{len(pairs)} pair(s) of models have identical score distributions, e.g. "
+            f"{pairs[0][0]!r} and {pairs[0][1]!r}: their violation ratio is set to 0.5 and no "
+            "test can separate them",
+            DegenerateDataWarning,
+            stacklevel=2,
+        )
+    eps = one_vs_all(eps_matrix)
+    scores = {}
+    if risk:
+        scores = {name: np.array([float(mean_risk_scores(v, p=p, beta=beta)[name])
+                                  for v in sorted_values]) for name in RISK_MEASURES}
+
+    resampler = Resampler(sizes, design, n_resamples, seq)
+    eps_reps = np.empty((n_resamples, k))
+    score_reps = {name: np.empty((n_resamples, k)) for name in scores}
+    shift = np.where(np.isnan(eps_matrix), 0.0, eps_matrix)
+    s1 = np.zeros((k, k))
+    s2 = np.zeros((k, k))
+    for start, stop in _batches(n_resamples, batch):
+        pos = resample_positions(order_idx, resampler.indices(start, stop), design)
+        if dominance:
+            reps, _ = _pairwise([v[p] for v, p in zip(scaled, pos, strict=True)], order, chunk)
+            eps_reps[start:stop] = one_vs_all(reps)
+            for r in range(stop - start):  # fixed summation order: batch-size invariant
+                dev = np.nan_to_num(reps[r]) - shift
+                s1 += dev
+                s2 += dev * dev
+        if risk:
+            for a, (v, pa) in enumerate(zip(sorted_values, pos, strict=True)):
+                for name, val in mean_risk_scores(v[pa], p=p, beta=beta).items():
+                    score_reps[name][start:stop, a] = val
+        if progress is not None:
+            progress(stop, n_resamples)
+    var = np.maximum(s2 - s1 * s1 / n_resamples, 0.0) / (n_resamples - 1)
+    sd = np.sqrt(var) if dominance else np.full((k, k), np.nan)
+    if not dominance:
+        eps_reps.fill(np.nan)
+    np.fill_diagonal(sd, np.nan)
+    return Bootstrap(samples, order, design, n_resamples, int(seq.entropy), eps_matrix, eps,
+                     eps_reps, sd, scores, score_reps, p, beta)
+
+
+def _difference_sd(replicates: np.ndarray) -> np.ndarray:
+    """sd over replicates of x_i - x_j for all pairs, from (B, k) replicates: (k, k)."""
+    centred = replicates - replicates.mean(axis=0)
+    cov = centred.T @ centred / (replicates.shape[0] - 1)
+    var = np.diag(cov)[:, None] + np.diag(cov)[None, :] - 2.0 * cov
+    return np.sqrt(np.maximum(var, 0.0))
+
+
+# ----------------------------------------------------------------------------- corrections
+
+def adjust_pvalues(pvalues: object, correction: str = "bonferroni") -> np.ndarray:
+    """Adjusted p-values of one family of hypotheses.
+
+    bonferroni: ``min(1, M p)``; holm: step-down ``max_{j<=i} (M - j + 1) p_(j)`` (FWER);
+    bh: Benjamini-Hochberg step-up ``min_{j>=i} M p_(j) / j`` (FDR). Reject where the adjusted
+    value is below alpha.
+    """
+    correction = _check_choice(correction, "correction", CORRECTIONS)
+    p = np.asarray(pvalues, dtype=float)
+    m = p.size
+    if m == 0:
+        return p.copy()
+    if correction == "bonferroni":
+        return np.minimum(1.0, p * m)
+    order = np.argsort(p, kind="stable")
+    ranked = p[order]
+    if correction == "holm":
+        adj = np.maximum.accumulate(ranked * (m - np.arange(m)))
+    else:
+        adj = np.minimum.accumulate((ranked * m / np.arange(1, m + 1))[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(1.0, adj)
+    return out
+
+
+# ----------------------------------------------------------------------------- tests
+
+@dataclass(frozen=True, eq=False)
+class PairwiseTest:
+    """Result of a family of one-sided tests between every ordered pair of models.
+
+    Row i, column j always reads "model i is better than model j": ``reject[i, j]`` is True when
+    H0 for (i, j) is rejected in favour of i.
+
+    Attributes
+    ----------
+    test : {"relative", "absolute", "score"}
+    statistic : (k, k)
+        relative: Delta[i, j] = eps_i - eps_j; absolute: E[i, j]; score: s_j - s_i.
+    sd : (k, k) bootstrap standard deviation of the statistic.
+    pvalue, pvalue_adjusted : (k, k) one-sided p-values, raw and corrected.
+    reject : (k, k) bool.
+    confidence_interval : one-sided intervals (-inf, high] for the statistic at
+        ``confidence_level``; H0 for (i, j) is rejected exactly when ``high < threshold``.
+    """
+
+    test: str
+    models: tuple[str, ...]
+    order: int | None
+    statistic: np.ndarray = field(repr=False)
+    sd: np.ndarray = field(repr=False)
+    pvalue: np.ndarray = field(repr=False)
+    pvalue_adjusted: np.ndarray = field(repr=False)
+    reject: np.ndarray = field(repr=False)
+    confidence_interval: ConfidenceInterval = field(repr=False)
+    confidence_level: float
+    threshold: float
+    alpha: float
+    correction: str
+    design: str
+    n_resamples: int
+    seed: int
+    h0: str
+    n_comparisons: int
+    eps0: float | None = None
+    criterion: str = "dominance"
+
+    def to_frame(self):
+        """One row per ordered pair (i, j), i != j."""
+        import pandas as pd
+
+        k = len(self.models)
+        i, j = np.nonzero(~np.eye(k, dtype=bool))
+        return pd.DataFrame({
+            "model_i": [self.models[a] for a in i],
+            "model_j": [self.models[b] for b in j],
+            "statistic": self.statistic[i, j],
+            "sd": self.sd[i, j],
+            "pvalue": self.pvalue[i, j],
+            "pvalue_adjusted": self.pvalue_adjusted[i, j],
+            "ci_low": self.confidence_interval.low[i, j],
+            "ci_high": self.confidence_interval.high[i, j],
+            "reject": self.reject[i, j],
+        })
+
+
+def _one_sided(statistic: np.ndarray, sd: np.ndarray, threshold: float) -> np.ndarray:
+    """P-value Phi((statistic - threshold) / sd), with sd = 0 handled as a point mass."""
+    diff = statistic - threshold
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(sd > 0, diff / np.where(sd > 0, sd, 1.0), np.sign(diff) * np.inf)
+    z = np.where((sd == 0) & (diff == 0), 0.0, z)
+    return ndtr(z)
+
+
+def _decide(statistic, sd, threshold, alpha, correction):
+    """Raw and adjusted p-values, decisions and intervals for all ordered pairs.
+
+    The family is the M = k(k-1)/2 unordered pairs; each contributes the direction with the
+    smaller p-value (at most one direction can be rejected since alpha < 1/2).
+    """
+    k = statistic.shape[0]
+    pval = _one_sided(statistic, sd, threshold)
+    np.fill_diagonal(pval, np.nan)
+    iu, ju = np.triu_indices(k, 1)
+    m = iu.size
+    forward = pval[iu, ju] <= pval[ju, iu]
+    fi = np.where(forward, iu, ju)
+    fj = np.where(forward, ju, iu)
+    adjusted = np.full((k, k), np.nan)
+    adjusted[iu, ju] = np.minimum(1.0, pval[iu, ju] * m)  # the other direction: Bonferroni
+    adjusted[ju, iu] = np.minimum(1.0, pval[ju, iu] * m)
+    adjusted[fi, fj] = adjust_pvalues(pval[fi, fj], correction)
+    reject = np.zeros((k, k), dtype=bool)
+    reject[fi, fj] = adjusted[fi, fj] < alpha
+    level = 1.0 - (alpha / max(m, 1) if correction == "bonferroni" else alpha)
+    high = statistic + ndtri(level) * sd
+    np.fill_diagonal(high, np.nan)
+    ci = ConfidenceInterval(np.where(np.isnan(high), np.nan, -np.inf), high)
+    return pval, adjusted, reject, ci, level, m
+
+
+def _correction_words(correction: str, m: int) -> str:
+    return {
+        "bonferroni": f"Bonferroni correction over {m} pairs",
+        "holm": f"Holm step-down correction over {m} pairs",
+        "bh": f"Benjamini-Hochberg (false discovery rate) correction over {m} pairs",
+    }[correction]
+
+
+def _result(test, boot, statistic, sd, threshold, alpha, correction, h0_core, **extra):
+    pval, adjusted, reject, ci, level, m = _decide(statistic, sd, threshold, alpha, correction)
+    h0 = f"{h0_core}; rejected at alpha = {alpha:g} with {_correction_words(correction, m)}."
+    return PairwiseTest(
+        test=test, models=boot.samples.models, order=boot.order if test != "score" else None,
+        statistic=statistic, sd=sd, pvalue=pval, pvalue_adjusted=adjusted, reject=reject,
+        confidence_interval=ci, confidence_level=level, threshold=threshold, alpha=alpha,
+        correction=correction, design=boot.design, n_resamples=boot.n_resamples, seed=boot.seed,
+        h0=h0, n_comparisons=m, **extra,
+    )
+
+
+def _dominance_name(order: int, prefix: str) -> str:
+    return f"{prefix}-{'FSD' if order == 1 else 'SSD'}"
+
+
+def relative_test_from(boot: Bootstrap, *, alpha: float = 0.05,
+                       correction: str = "bonferroni") -> PairwiseTest:
+    """Relative test (R-FSD / R-SSD) from precomputed bootstrap replicates."""
+    alpha = _check_alpha(alpha)
+    correction = _check_choice(correction, "correction", CORRECTIONS)
+    delta = boot.eps[:, None] - boot.eps[None, :]  # (k, k)
+    sd = _difference_sd(boot.eps_replicates)
+    np.fill_diagonal(delta, np.nan)
+    np.fill_diagonal(sd, np.nan)
+    core = (
+        f"For each ordered pair (i, j), H0: model i does not relatively dominate model j at "
+        f"{ORDER_NAMES[boot.order]} order ({_dominance_name(boot.order, 'R')}), i.e. "
+        "eps_i - eps_j >= 0, where eps_i is model i's mean violation ratio against the other "
+        f"{boot.samples.k - 1} models (so the order depends on the pool of models)"
+    )
+    return _result("relative", boot, delta, sd, 0.0, alpha, correction, core)
+
+
+def absolute_test_from(boot: Bootstrap, *, eps0: float = 0.25, alpha: float = 0.05,
+                       correction: str = "bonferroni") -> PairwiseTest:
+    """Absolute test (eps-FSD / eps-SSD) from precomputed bootstrap replicates."""
+    alpha = _check_alpha(alpha)
+    correction = _check_choice(correction, "correction", CORRECTIONS)
+    eps0 = _check_eps0(eps0)
+    core = (
+        f"For each ordered pair (i, j), H0: model i is not almost {ORDER_NAMES[boot.order]}-order "
+        f"dominant over model j ({_dominance_name(boot.order, 'eps')}), i.e. "
+        f"eps(i, j) >= eps0 = {eps0:g}"
+    )
+    return _result("absolute", boot, boot.eps_matrix.copy(), boot.eps_matrix_sd.copy(), eps0,
+                   alpha, correction, core, eps0=eps0)
+
+
+def score_test_from(boot: Bootstrap, criterion: str, *, alpha: float = 0.05,
+                    correction: str = "bonferroni") -> PairwiseTest:
+    """Paired z-tests of mean-risk score differences, with the bootstrap sd."""
+    alpha = _check_alpha(alpha)
+    correction = _check_choice(correction, "correction", CORRECTIONS)
+    score = boot.scores[criterion]
+    statistic = score[None, :] - score[:, None]  # s_j - s_i: negative when i is better
+    sd = _difference_sd(boot.score_replicates[criterion])
+    np.fill_diagonal(statistic, np.nan)
+    np.fill_diagonal(sd, np.nan)
+    core = (
+        f"For each ordered pair (i, j), H0: model i's {criterion} score is not higher than model "
+        f"j's, i.e. score_j - score_i >= 0"
+    )
+    return _result("score", boot, statistic, sd, 0.0, alpha, correction, core,
+                   criterion=criterion)
+
+
+def _check_eps0(eps0: object) -> float:
+    if isinstance(eps0, bool) or not isinstance(eps0, int | float) or not 0 < eps0 <= 0.5:
+        raise InputError(f"eps0 must be a number in (0, 0.5]; got {eps0!r}")
+    return float(eps0)
+
+
+def relative_test(data: object, *, metric: str | None = None, order: int = 2,
+                  alpha: float = 0.05, correction: str = "bonferroni", design: str = "paired",
+                  n_resamples: int = 1000, seed: int | None = None, batch: int | None = None,
+                  progress: Progress | None = None) -> PairwiseTest:
+    """Relative stochastic-dominance test R-FSD (order 1) / R-SSD (order 2) between all pairs.
+
+    Parameters
+    ----------
+    data : ScoreTable, mapping {model: scores}, or array (models x items)
+    order : {1, 2}
+    alpha : float
+        Family-wise level (false discovery rate with ``correction="bh"``).
+    correction : {"bonferroni", "holm", "bh"}
+    design : {"paired", "independent"}
+    n_resamples : int
+    seed : int or None
+
+    Returns
+    -------
+    PairwiseTest
+        ``statistic[i, j] = eps_i - eps_j``; H0 for (i, j): Delta >= 0. Rejected when
+        ``Delta / sd < z_{alpha'}``.
+
+    Notes
+    -----
+    1. E[i, j] = eps_l(model i, model j) for all pairs; eps_i = mean_{j != i} E[i, j].
+    2. Bootstrap (B replicates, paired by default): eps_i per replicate, sd of eps_i - eps_j.
+    3. p = Phi(Delta / sd); correct over the M = k(k-1)/2 unordered pairs.
+
+    References
+    ----------
+    Nitsure et al., "Risk Aware Benchmarking of Large Language Models", ICML 2024, section 4.
+    """
+    boot = bootstrap(data, metric=metric, order=order, design=design, n_resamples=n_resamples,
+                     seed=seed, batch=batch, progress=progress)
+    return relative_test_from(boot, alpha=alpha, correction=correction)
+
+
+def absolute_test(data: object, *, metric: str | None = None, order: int = 2,
+                  eps0: float = 0.25, alpha: float = 0.05, correction: str = "bonferroni",
+                  design: str = "paired", n_resamples: int = 1000, seed: int | None = None,
+                  batch: int | None = None, progress: Progress | None = None) -> PairwiseTest:
+    """Absolute almost-dominance test eps-FSD (order 1, Dror et al.'s ASO) / eps-SSD.
+
+    H0 for (i, j): E[i, j] >= eps0, rejected when ``E + z_{1-alpha'} sd < eps0``. Other
+    parameters as :func:`relative_test`; ``eps0`` in (0, 0.5], default 0.25.
+    """
+    eps0 = _check_eps0(eps0)
+    boot = bootstrap(data, metric=metric, order=order, design=design, n_resamples=n_resamples,
+                     seed=seed, batch=batch, progress=progress)
+    return absolute_test_from(boot, eps0=eps0, alpha=alpha, correction=correction)
+
+
+def score_test(data: object, criterion: str, *, metric: str | None = None, p: float = 0.05,
+               beta: float = 0.05, alpha: float = 0.05, correction: str = "bonferroni",
+               design: str = "paired", n_resamples: int = 1000, seed: int | None = None,
+               batch: int | None = None, progress: Progress | None = None) -> PairwiseTest:
+    """Pairwise tests of a mean-risk score (``criterion`` in RISK_MEASURES), bootstrap sd."""
+    criterion = _check_choice(criterion, "criterion", RISK_MEASURES)
+    boot = bootstrap(data, metric=metric, order=2, design=design, n_resamples=n_resamples,
+                     seed=seed, batch=batch, dominance=False, risk=True, p=p, beta=beta,
+                     progress=progress)
+    return score_test_from(boot, criterion, alpha=alpha, correction=correction)

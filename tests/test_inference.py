@@ -1,0 +1,213 @@
+"""Bootstrap inference: oracle on the same indices, determinism, tests, corrections."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import riskbench
+from oracle import replicate_loop
+from riskbench.dominance import one_vs_all
+from riskbench.errors import DegenerateDataWarning, InputError
+from riskbench.inference import Resampler, sorted_resamples
+
+
+def _data(seed=0, k=5, n=40, ties=False):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(np.linspace(0, 0.8, k)[:, None], 1.0, size=(k, n))
+    return np.round(x) if ties else x
+
+
+@pytest.mark.parametrize("design", ["paired", "independent"])
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("ties", [False, True])
+def test_replicates_match_loop_on_same_indices(design, order, ties):
+    x = _data(1, k=4, n=15, ties=ties)
+    values = list(x)
+    resampler = Resampler((15,) * 4, design, 6, np.random.SeedSequence(5))
+    idx = resampler.indices(0, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        oracle = replicate_loop(values, idx, design, order)
+    order_idx = [np.argsort(v, kind="stable") for v in values]
+    q = sorted_resamples([v[o] for v, o in zip(values, order_idx, strict=True)], order_idx,
+                         idx, design)
+    for a, qa in enumerate(q):  # the counts expansion is the sorted resample
+        rows = idx[0] if design == "paired" else idx[a]
+        np.testing.assert_array_equal(qa, np.sort(values[a][rows], axis=-1))
+    fast, _ = riskbench.dominance.pairwise_sorted(np.stack(q, axis=1), order)
+    np.testing.assert_allclose(fast, oracle, atol=1e-12)
+    # and bootstrap() itself uses exactly these replicates
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        boot = riskbench.bootstrap(x, order=order, design=design, n_resamples=6, seed=5)
+    np.testing.assert_allclose(boot.eps_replicates, one_vs_all(oracle), atol=1e-12)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_ragged_independent_replicates_match_loop(order):
+    rng = np.random.default_rng(2)
+    values = [rng.normal(0.1 * a, 1, n) for a, n in enumerate([9, 14, 11])]
+    data = {f"m{a}": v for a, v in enumerate(values)}
+    boot = riskbench.bootstrap(data, order=order, design="independent", n_resamples=4, seed=9)
+    idx = Resampler((9, 14, 11), "independent", 4, np.random.SeedSequence(9)).indices(0, 4)
+    oracle = replicate_loop(values, idx, "independent", order)
+    np.testing.assert_allclose(boot.eps_replicates, one_vs_all(oracle), atol=1e-12)
+
+
+@pytest.mark.parametrize("design", ["paired", "independent"])
+@pytest.mark.parametrize("order", [1, 2])
+def test_same_seed_same_numbers_for_any_batch(design, order):
+    x = _data(3, k=6, n=50, ties=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        runs = [riskbench.bootstrap(x, order=order, design=design, n_resamples=40, seed=11,
+                                    batch=batch, risk=True) for batch in (1, 7, 40, None)]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(other.eps_replicates, runs[0].eps_replicates)
+        np.testing.assert_array_equal(other.eps_matrix_sd, runs[0].eps_matrix_sd)
+        for name in riskbench.RISK_MEASURES:
+            np.testing.assert_array_equal(other.score_replicates[name],
+                                          runs[0].score_replicates[name])
+    tests = [riskbench.relative_test(x, order=order, design=design, n_resamples=40, seed=11,
+                                     batch=batch) for batch in (1, 40)]
+    np.testing.assert_array_equal(tests[0].pvalue, tests[1].pvalue)
+
+
+def test_different_seeds_differ_and_none_is_recorded():
+    x = _data(4)
+    a = riskbench.bootstrap(x, n_resamples=20, seed=1)
+    b = riskbench.bootstrap(x, n_resamples=20, seed=2)
+    assert not np.array_equal(a.eps_replicates, b.eps_replicates)
+    c = riskbench.bootstrap(x, n_resamples=20, seed=None)
+    again = riskbench.bootstrap(x, n_resamples=20, seed=c.seed)
+    np.testing.assert_array_equal(c.eps_replicates, again.eps_replicates)
+
+
+def test_relative_with_two_models_equals_absolute_at_half():
+    x = _data(5, k=2, n=60)
+    rel = riskbench.relative_test(x, n_resamples=200, seed=3)
+    ab = riskbench.absolute_test(x, eps0=0.5, n_resamples=200, seed=3)
+    # Delta = 2 E - 1 and sd(Delta) = 2 sd(E): the z statistics and p-values coincide
+    np.testing.assert_allclose(rel.statistic[0, 1], 2 * ab.statistic[0, 1] - 1, atol=1e-12)
+    np.testing.assert_allclose(rel.sd[0, 1], 2 * ab.sd[0, 1], rtol=1e-9)
+    np.testing.assert_allclose(rel.pvalue, ab.pvalue, atol=1e-9)
+    np.testing.assert_array_equal(rel.reject, ab.reject)
+
+
+def test_clear_difference_is_detected_and_ci_matches_decision():
+    rng = np.random.default_rng(0)
+    x = np.stack([rng.normal(1.0, 1, 300), rng.normal(0, 1, 300), rng.normal(0.02, 1, 300)])
+    for test in (riskbench.relative_test(x, n_resamples=300, seed=1),
+                 riskbench.absolute_test(x, n_resamples=300, seed=1)):
+        assert test.reject[0, 1] and test.reject[0, 2]
+        assert not test.reject[1, 2] and not test.reject[2, 1]
+        off = ~np.eye(3, dtype=bool)
+        # one-sided interval (-inf, high] excludes the H0 region exactly when H0 is rejected
+        assert np.array_equal(test.confidence_interval.high[off] < test.threshold,
+                              test.reject[off])
+        assert test.confidence_level == pytest.approx(1 - 0.05 / 3)
+        frame = test.to_frame()
+        assert len(frame) == 6 and set(frame.columns) >= {"statistic", "pvalue", "reject"}
+    assert "eps(i, j) >= eps0 = 0.25" in test.h0
+    assert "Bonferroni correction over 3 pairs" in test.h0
+
+
+def test_absolute_test_sd_is_bootstrap_sd_of_pair_ratio():
+    x = _data(6, k=3, n=30)
+    boot = riskbench.bootstrap(x, order=1, n_resamples=50, seed=4)
+    idx = Resampler((30,) * 3, "paired", 50, np.random.SeedSequence(4)).indices(0, 50)
+    reps = replicate_loop(list(x), idx, "paired", 1)
+    expected = reps.std(axis=0, ddof=1)
+    np.testing.assert_allclose(boot.eps_matrix_sd, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("correction,expected", [
+    ("bonferroni", [0.04, 0.12, 0.16, 1.0]),
+    ("holm", [0.04, 0.09, 0.09, 0.5]),
+    ("bh", [0.04, 0.16 / 3, 0.16 / 3, 0.5]),
+])
+def test_adjust_pvalues(correction, expected):
+    # hand-computed: p = (0.01, 0.03, 0.04, 0.5), M = 4
+    # holm: 4*.01=.04, 3*.03=.09, max(.09, 2*.04=.08)=.09, max(.09, .5)=.5
+    # bh:   .01*4/1=.04, .03*4/2=.06, .04*4/3=.0533, .5*4/4=.5 -> step-up minima .04 .0533 .0533 .5
+    p = [0.03, 0.01, 0.5, 0.04]
+    out = riskbench.adjust_pvalues(p, correction)
+    order = [1, 0, 3, 2]  # positions of the sorted p-values
+    np.testing.assert_allclose(out[order], expected)
+
+
+def test_corrections_change_only_decisions_they_should():
+    x = _data(7, k=6, n=120)
+    tests = {c: riskbench.relative_test(x, n_resamples=200, seed=2, correction=c)
+             for c in ("bonferroni", "holm", "bh")}
+    np.testing.assert_array_equal(tests["holm"].pvalue, tests["bonferroni"].pvalue)
+    # Holm rejects everything Bonferroni does, BH everything Holm does
+    assert (tests["holm"].reject >= tests["bonferroni"].reject).all()
+    assert (tests["bh"].reject >= tests["holm"].reject).all()
+
+
+def test_zero_sd_is_a_point_mass():
+    # model 0 beats model 1 on every item by a lot: E[0, 1] = 0 in every replicate
+    x = np.stack([np.arange(10.0) + 100, np.arange(10.0)])
+    test = riskbench.absolute_test(x, n_resamples=30, seed=0)
+    assert test.sd[0, 1] == 0 and test.pvalue[0, 1] == 0.0 and test.reject[0, 1]
+    assert test.pvalue[1, 0] == 1.0
+
+
+def test_few_items_warn():
+    with pytest.warns(DegenerateDataWarning, match="only 1 item"):
+        riskbench.relative_test(np.array([[1.0], [2.0]]), n_resamples=10, seed=0)
+
+
+def test_score_test_ranks_by_mean():
+    x = _data(8, k=3, n=400)
+    test = riskbench.score_test(x, "mean", n_resamples=200, seed=0)
+    assert test.reject[2, 0] and not test.reject[0, 2]
+    assert test.criterion == "mean"
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"alpha": 0.7}, "alpha must be a number in (0, 0.5); got 0.7"),
+    ({"correction": "sidak"},
+     "correction must be one of 'bonferroni', 'holm', 'bh'; got 'sidak'"),
+    ({"design": "block"}, "design must be one of 'paired', 'independent'; got 'block'"),
+    ({"n_resamples": 1}, "n_resamples must be an integer >= 2; got 1"),
+    ({"seed": -1}, "seed must be a non-negative integer or None; got -1"),
+    ({"batch": 0}, "batch must be a positive integer; got 0"),
+    ({"order": 0}, "order must be 1 (first-order dominance, quantile curves) or 2 "
+                   "(second-order, integrated quantile curves); got 0"),
+])
+def test_bad_options(kwargs, message):
+    with pytest.raises(InputError) as info:
+        riskbench.relative_test(_data(), n_resamples=kwargs.pop("n_resamples", 10), **kwargs)
+    assert str(info.value) == message
+
+
+def test_bad_eps0():
+    with pytest.raises(InputError, match=r"eps0 must be a number in \(0, 0.5\]; got 0.6"):
+        riskbench.absolute_test(_data(), eps0=0.6)
+
+
+def test_paired_design_needs_aligned_items():
+    data = {"a": [1.0, 2.0, 3.0], "b": [1.0, 2.0]}
+    with pytest.raises(InputError) as info:
+        riskbench.relative_test(data)
+    assert str(info.value) == (
+        "the paired design needs every model scored on the same items, but the item counts "
+        "differ (a: 3, b: 2); pass design='independent' (CLI: --design independent), or read "
+        "the scores with align='intersect' to keep the common items")
+
+
+def test_one_model_is_an_error():
+    with pytest.raises(InputError, match=r"need at least 2 models to compare; got 1 \(solo\)"):
+        riskbench.relative_test({"solo": [1.0, 2.0]})
+
+
+def test_results_are_frozen_and_serialisable():
+    test = riskbench.relative_test(_data(), n_resamples=20, seed=0)
+    with pytest.raises(AttributeError):
+        test.alpha = 0.1  # type: ignore[misc]
+    json.dumps(test.to_frame().to_dict(orient="records"))
+    assert test.seed == 0 and test.n_resamples == 20
