@@ -1,0 +1,516 @@
+"""ScoreTable: the validated long table (model, item, metric, value) every analysis starts from."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskbench._samples import Samples
+from riskbench.errors import DataWarning, InputError
+
+__all__ = ["ScoreTable", "read_scores", "ALIGN", "ON_MISSING"]
+
+ALIGN = ("error", "intersect", "none")
+ON_MISSING = ("error", "drop")
+SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".pq", ".jsonl",
+                      ".jsonl.gz", ".ndjson")
+MISSING_MARKERS = {"", "na", "n/a", "nan", "null", "none", "-nan"}
+_INT_RE = re.compile(r"-?\d+")
+_SHOWN = 5  # how many offending rows a message lists
+
+
+def _natural_order(ids: list[str]) -> list[str]:
+    """Item ids sorted numerically when all are integers, else as strings."""
+    if ids and all(_INT_RE.fullmatch(i) for i in ids):
+        return sorted(ids, key=int)
+    return sorted(ids)
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreTable:
+    """Validated per-item scores of several models on one or more metrics.
+
+    Build it with :func:`read_scores`. ``to_frame()`` gives the long table with columns
+    ``model, item, metric, value``; :meth:`samples` gives the per-model scores of one metric,
+    oriented so that higher is better, for the statistics.
+
+    Attributes
+    ----------
+    higher_is_better : dict
+        Direction of each metric.
+    source : str
+        Where the scores came from (file name, or "DataFrame").
+    checksum : str or None
+        sha256 of the input file's bytes.
+    dropped_items : dict
+        Items dropped per metric by ``align="intersect"``.
+    dropped_rows : int
+        Rows dropped by ``on_missing="drop"``.
+    """
+
+    _frame: pd.DataFrame = field(repr=False)
+    higher_is_better: dict[str, bool]
+    source: str
+    checksum: str | None = None
+    dropped_items: dict[str, int] = field(default_factory=dict)
+    dropped_rows: int = 0
+
+    # -- shape ----------------------------------------------------------------------------
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(sorted(self._frame["model"].unique()))
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(sorted(self._frame["metric"].unique()))
+
+    def items(self, metric: str | None = None) -> tuple[str, ...]:
+        """Item ids of one metric (all models' items, in natural order)."""
+        metric = self._metric(metric)
+        ids = self._frame.loc[self._frame["metric"] == metric, "item"].unique().tolist()
+        return tuple(_natural_order(ids))
+
+    def __repr__(self) -> str:
+        n = {m: len(self.items(m)) for m in self.metrics}
+        items = next(iter(n.values())) if len(set(n.values())) == 1 else "varying"
+        return (f"ScoreTable({len(self.models)} models x {items} items x "
+                f"{len(self.metrics)} metric(s) {list(self.metrics)}, source={self.source!r})")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The long table: columns ``model, item, metric, value`` (a copy)."""
+        return self._frame.copy()
+
+    # -- access for the statistics ----------------------------------------------------------
+    def _metric(self, metric: str | None) -> str:
+        metrics = self.metrics
+        if metric is None:
+            if len(metrics) == 1:
+                return metrics[0]
+            raise InputError(
+                f"{self.source}: the table has {len(metrics)} metrics ({', '.join(metrics)}); "
+                "choose one with metric= (CLI: --metric)"
+            )
+        if metric not in metrics:
+            raise InputError(
+                f"{self.source}: no metric {metric!r}; the table has: {', '.join(metrics)}"
+            )
+        return metric
+
+    def samples(self, metric: str | None = None) -> Samples:
+        """Per-model scores of one metric, oriented so that higher is better.
+
+        Lower-is-better metrics are negated. Models are in name order, items in natural order;
+        the samples are ``aligned`` when every model has the same items.
+        """
+        metric = self._metric(metric)
+        sub = self._frame[self._frame["metric"] == metric]
+        sign = 1.0 if self.higher_is_better[metric] else -1.0
+        wide = sub.pivot(index="model", columns="item", values="value")
+        wide = wide.loc[sorted(wide.index), _natural_order(wide.columns.tolist())]
+        values = wide.to_numpy(dtype=np.float64) * sign
+        present = ~np.isnan(values)
+        aligned = bool(present.all())
+        if aligned:
+            rows = tuple(values)
+            items = tuple(wide.columns)
+        else:
+            rows = tuple(v[p] for v, p in zip(values, present, strict=True))
+            items = None
+        return Samples(tuple(wide.index), rows, aligned, metric, self.higher_is_better[metric],
+                       items)
+
+    def matrix(self, metric: str | None = None) -> pd.DataFrame:
+        """Scores of one metric in its own units as a (models x items) DataFrame (NaN = absent)."""
+        metric = self._metric(metric)
+        sub = self._frame[self._frame["metric"] == metric]
+        wide = sub.pivot(index="model", columns="item", values="value")
+        return wide.loc[sorted(wide.index), _natural_order(wide.columns.tolist())]
+
+
+# ----------------------------------------------------------------------------- reading
+
+@dataclass
+class _Raw:
+    frame: pd.DataFrame
+    name: str
+    where: Callable[[int], str]  # position -> "line 5" / "row 5"
+    checksum: str | None
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in sorted(SUPPORTED_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return suffix
+    return path.suffix.lower()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _load(source: object) -> _Raw:
+    if isinstance(source, pd.DataFrame):
+        frame = source.reset_index(drop=True)
+        labels = source.index
+
+        def where(i: int) -> str:
+            label = labels[i]
+            return f"row {label.item() if isinstance(label, np.generic) else label!r}"
+
+        return _Raw(frame, "DataFrame", where, None)
+    if not isinstance(source, str | Path):
+        raise InputError(
+            f"scores must be a file path or a pandas DataFrame; got {type(source).__name__}"
+        )
+    path = Path(source)
+    name = str(source)
+    if not path.exists():
+        raise InputError(f"{name}: no such file")
+    if path.is_dir():
+        raise InputError(
+            f"{name}: is a directory; pass a score file ({', '.join(SUPPORTED_SUFFIXES)})"
+        )
+    suffix = _suffix(path)
+    checksum = _sha256(path)
+    try:
+        if suffix in (".csv", ".csv.gz", ".tsv", ".tsv.gz"):
+            sep = "\t" if suffix.startswith(".tsv") else ","
+            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False,
+                                na_filter=False, compression="infer")
+            return _Raw(frame, name, lambda i: f"line {i + 2}", checksum)
+        if suffix in (".jsonl", ".jsonl.gz", ".ndjson"):
+            frame, lines = _read_jsonl(path, name)
+            return _Raw(frame, name, lambda i: f"line {lines[i]}", checksum)
+        if suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+            return _Raw(frame.reset_index(drop=True), name, lambda i: f"row {i + 1}", checksum)
+    except InputError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{name}: the file is empty; it needs a header row and scores") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{name}: cannot be parsed as a table ({_first_line(exc)}); "
+                         "check the delimiter and quoting") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{name}: is not UTF-8 text (line {_first_non_utf8_line(path)}); "
+                         "re-save it as UTF-8") from None
+    except (OSError, EOFError, ValueError) as exc:
+        raise InputError(f"{name}: cannot be read as {suffix} ({_first_line(exc)}); check "
+                         "that the file is complete and of that format") from None
+    raise InputError(
+        f"{name}: unsupported file type {suffix or '(none)'!r}; riskbench reads "
+        f"{', '.join(SUPPORTED_SUFFIXES)} files and pandas DataFrames"
+    )
+
+
+def _first_non_utf8_line(path: Path) -> int:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return lineno
+    return 1
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _read_jsonl(path: Path, name: str) -> tuple[pd.DataFrame, list[int]]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    records, lines = [], []
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{name}: line {lineno} is not valid JSON ({exc.msg} at "
+                                 f"character {exc.pos + 1}); fix or remove that line") from None
+            if not isinstance(record, dict):
+                raise InputError(f"{name}: line {lineno} is a JSON {type(record).__name__}, not "
+                                 "an object; each line must be one {\"field\": value} record")
+            records.append(record)
+            lines.append(lineno)
+    if not records:
+        raise InputError(f"{name}: the file has no records; it needs one JSON object per line")
+    return pd.DataFrame.from_records(records), lines
+
+
+def _rows(raw: _Raw, positions: np.ndarray) -> str:
+    shown = ", ".join(raw.where(int(i)) for i in positions[:_SHOWN])
+    return shown + (f" and {positions.size - _SHOWN} more" if positions.size > _SHOWN else "")
+
+
+def _id_column(raw: _Raw, column: str, role: str) -> pd.Series:
+    """Model, item or metric ids as strings; empty ids are an error."""
+    col = raw.frame[column]
+    if pd.api.types.is_float_dtype(col) and col.dropna().apply(float.is_integer).all():
+        col = col.astype("Int64")
+    missing = col.isna().to_numpy().copy()
+    text = col.astype(str).str.strip()
+    missing |= (text == "").to_numpy()
+    if missing.any():
+        pos = np.flatnonzero(missing)
+        raise InputError(
+            f"{raw.name}: empty {role} field {column!r} at {_rows(raw, pos)}; every row needs a "
+            "model, an item and a metric"
+        )
+    return text
+
+
+def _values(raw: _Raw, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """Parse the value column: returns (values as float, positions of non-numbers)."""
+    col = raw.frame[column]
+    if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+        return np.array(col.astype("float64"), dtype=np.float64), np.array([], dtype=int)
+
+    if pd.api.types.is_string_dtype(col) and col.map(type).eq(str).all():  # text files
+        text = col.str.strip()
+        low = text.str.lower()
+        values = np.array(pd.to_numeric(text, errors="coerce"), dtype=np.float64)
+        values[low.eq("true").to_numpy()] = 1.0
+        values[low.eq("false").to_numpy()] = 0.0
+        marked = low.isin(MISSING_MARKERS | {"true", "false"}).to_numpy()
+        return values, np.flatnonzero(np.isnan(values) & ~marked)
+
+    def parse(v: object) -> float | None:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return np.nan
+        if isinstance(v, bool):
+            return float(v)
+        if isinstance(v, int | float):
+            return float(v)
+        if isinstance(v, str):
+            s = v.strip()
+            low = s.lower()
+            if low in MISSING_MARKERS:
+                return np.nan
+            if low in ("true", "false"):
+                return float(low == "true")
+            try:
+                return float(s)
+            except ValueError:
+                return None
+        return None
+
+    parsed = [parse(v) for v in col.tolist()]
+    bad = np.array([i for i, v in enumerate(parsed) if v is None], dtype=int)
+    values = np.array([np.nan if v is None else v for v in parsed], dtype=np.float64)
+    return values, bad
+
+
+def read_scores(
+    source: object,
+    *,
+    model: str = "model",
+    item: str = "sample_id",
+    metric: str = "metric",
+    value: str = "value",
+    higher_is_better: bool | Mapping[str, bool] | None = None,
+    align: str = "error",
+    on_missing: str = "error",
+) -> ScoreTable:
+    """Read per-item scores from a long table and validate them.
+
+    Parameters
+    ----------
+    source : str, Path or pandas.DataFrame
+        A CSV (``.csv``, ``.csv.gz``, ``.tsv``), Parquet or JSON Lines file, or a DataFrame,
+        with one row per (model, item, metric).
+    model, item, metric, value : str
+        Column names. When the default item column ``sample_id`` is absent, ``item`` is used;
+        when the default metric column is absent, the table has one metric named after the
+        value column.
+    higher_is_better : bool or mapping {metric: bool}, optional
+        Direction of the metrics (default: higher is better for all).
+    align : {"error", "intersect", "none"}
+        What to do when models have different item sets for a metric: raise (default), keep
+        only the items common to all models (a :class:`DataWarning` says how many were
+        dropped), or keep everything (then only ``design="independent"`` can be used).
+    on_missing : {"error", "drop"}
+        What to do with missing, NaN or infinite values.
+
+    Returns
+    -------
+    ScoreTable
+
+    Raises
+    ------
+    InputError
+        With the file, the row(s), the field and the fix: missing columns, empty ids,
+        non-numeric or missing values, duplicated (model, item, metric) rows, a metric with a
+        single model, a model without rows for a metric, item sets that differ across models.
+    """
+    if align not in ALIGN:
+        raise InputError(f"align must be one of {', '.join(map(repr, ALIGN))}; got {align!r}")
+    if on_missing not in ON_MISSING:
+        raise InputError(
+            f"on_missing must be one of {', '.join(map(repr, ON_MISSING))}; got {on_missing!r}"
+        )
+    raw = _load(source)
+    frame = raw.frame
+    name = raw.name
+    if len(frame) == 0:
+        raise InputError(f"{name}: the table has no rows; it needs one row per model, item and "
+                         "metric")
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    if item == "sample_id" and "sample_id" not in columns and "item" in columns:
+        item = "item"
+    single_metric = metric == "metric" and "metric" not in columns
+    wanted = {"model": model, "item": item, "value": value}
+    if not single_metric:
+        wanted["metric"] = metric
+    missing = [(role, col) for role, col in wanted.items() if col not in columns]
+    if missing:
+        fixes = " or ".join(f"{role}='<column>' (CLI: --{role}-col)" for role, _ in missing)
+        raise InputError(
+            f"{name}: missing column(s) {', '.join(repr(c) for _, c in missing)}; the file has "
+            f"columns {', '.join(repr(c) for c in columns)}. Name the right column(s) with {fixes}"
+        )
+
+    models = _id_column(raw, model, "model")
+    items = _id_column(raw, item, "item")
+    metrics = (pd.Series([value] * len(frame)) if single_metric
+               else _id_column(raw, metric, "metric"))
+    values, bad = _values(raw, value)
+    if bad.size:
+        examples = ", ".join(f"{raw.where(int(i))} ({frame[value].iloc[i]!r})"
+                             for i in bad[:_SHOWN])
+        more = f" and {bad.size - _SHOWN} more" if bad.size > _SHOWN else ""
+        raise InputError(
+            f"{name}: field {value!r} is not a number at {examples}{more}; fix those values or "
+            "remove the rows"
+        )
+    keep = np.ones(len(frame), dtype=bool)
+    invalid = ~np.isfinite(values)
+    dropped_rows = 0
+    if invalid.any():
+        pos = np.flatnonzero(invalid)
+        if on_missing == "error":
+            raise InputError(
+                f"{name}: field {value!r} has {pos.size} missing, NaN or infinite value(s) at "
+                f"{_rows(raw, pos)}; fix them, or drop those rows with on_missing='drop' "
+                "(CLI: --on-missing drop)"
+            )
+        keep &= ~invalid
+        dropped_rows = int(pos.size)
+        warnings.warn(f"{name}: dropped {pos.size} row(s) with missing, NaN or infinite "
+                      f"{value!r} ({_rows(raw, pos)})", DataWarning, stacklevel=2)
+
+    long = pd.DataFrame({"model": models.to_numpy(), "item": items.to_numpy(),
+                         "metric": metrics.to_numpy(), "value": values})
+    positions = np.flatnonzero(keep)
+    long = long.iloc[positions].reset_index(drop=True)
+    if len(long) == 0:
+        raise InputError(f"{name}: no rows left after dropping missing values")
+
+    dup = long.duplicated(subset=["model", "item", "metric"], keep=False).to_numpy()
+    if dup.any():
+        first = long[dup].iloc[0]
+        same = np.flatnonzero(dup & (long["model"] == first["model"]).to_numpy()
+                              & (long["item"] == first["item"]).to_numpy()
+                              & (long["metric"] == first["metric"]).to_numpy())
+        n_keys = long[dup].drop_duplicates(subset=["model", "item", "metric"]).shape[0]
+        raise InputError(
+            f"{name}: {n_keys} (model, item, metric) key(s) appear more than once, e.g. "
+            f"{_rows(raw, positions[same])} all give ({first['model']!r}, {first['item']!r}, "
+            f"{first['metric']!r}); keep one row per model, item and metric (average repeated "
+            "generations per item first)"
+        )
+
+    directions = _directions(higher_is_better, sorted(long["metric"].unique()), name)
+    all_models = sorted(long["model"].unique())
+    dropped_items: dict[str, int] = {}
+    parts = []
+    for met, sub in long.groupby("metric", sort=True):
+        met_models = sorted(sub["model"].unique())
+        if len(met_models) < 2:
+            raise InputError(
+                f"{name}: metric {met!r} has scores for only one model ({met_models[0]!r}); "
+                "a comparison needs at least two: add another model's scores or drop the metric"
+            )
+        absent = [m for m in all_models if m not in set(met_models)]
+        if absent:
+            raise InputError(
+                f"{name}: model(s) {', '.join(map(repr, absent[:_SHOWN]))} have no rows for "
+                f"metric {met!r} while other models do; add their scores or remove them"
+            )
+        counts = sub.groupby("model")["item"].nunique()
+        all_items = sub["item"].unique()
+        if (counts == all_items.size).all():
+            parts.append(sub)
+            continue
+        per_model = sub.groupby("model")["item"].agg(set)
+        common = set.intersection(*per_model.tolist())
+        if align == "none":
+            parts.append(sub)
+            continue
+        if align == "error":
+            lacking = []
+            universe = set(all_items)
+            for m, its in per_model.items():
+                gone = _natural_order(list(universe - its))
+                if gone:
+                    lacking.append(f"{m!r} lacks {len(gone)} item(s) (e.g. "
+                                   f"{', '.join(map(repr, gone[:3]))})")
+            raise InputError(
+                f"{name}: models have different item sets for metric {met!r}: "
+                f"{'; '.join(lacking[:_SHOWN])}{'; ...' if len(lacking) > _SHOWN else ''}. "
+                f"Pass align='intersect' (CLI: --align intersect) to keep the {len(common)} "
+                "items common to all models, or align='none' with design='independent'"
+            )
+        if not common:
+            raise InputError(f"{name}: no item of metric {met!r} is scored for every model; "
+                             "align='intersect' would leave nothing")
+        dropped_items[met] = int(all_items.size - len(common))
+        warnings.warn(
+            f"{name}: metric {met!r}: kept the {len(common)} items common to all models, "
+            f"dropped {dropped_items[met]} item(s) not scored for every model",
+            DataWarning,
+            stacklevel=2,
+        )
+        parts.append(sub[sub["item"].isin(common)])
+    result = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    result = result.sort_values(["metric", "model", "item"], kind="stable").reset_index(drop=True)
+    return ScoreTable(result, directions, name, raw.checksum, dropped_items, dropped_rows)
+
+
+def _directions(spec: object, metrics: list[str], name: str) -> dict[str, bool]:
+    if spec is None:
+        return dict.fromkeys(metrics, True)
+    if isinstance(spec, bool):
+        return dict.fromkeys(metrics, spec)
+    if isinstance(spec, Mapping):
+        unknown = [m for m in spec if m not in metrics]
+        if unknown:
+            raise InputError(
+                f"{name}: higher_is_better names metric(s) {', '.join(map(repr, unknown))} not in "
+                f"the table (metrics: {', '.join(metrics)})"
+            )
+        for m, v in spec.items():
+            if not isinstance(v, bool | np.bool_):
+                raise InputError(f"higher_is_better[{m!r}] must be True or False; got {v!r}")
+        return {m: bool(spec.get(m, True)) for m in metrics}
+    raise InputError(
+        f"higher_is_better must be None, True/False or a mapping {{metric: bool}}; got {spec!r}"
+    )
