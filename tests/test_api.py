@@ -1,0 +1,44 @@
+"""Package-level contracts: the curated public API and the layering of the numeric core."""
+
+import ast
+from importlib import resources
+from pathlib import Path
+
+import riskbench
+
+SRC = Path(riskbench.__file__).parent
+NUMERIC_CORE = ("dominance.py", "inference.py", "ranking.py", "risk.py", "_samples.py",
+                "errors.py")
+ALLOWED_TOP = {"numpy", "scipy", "riskbench", "__future__", "math", "warnings", "secrets",
+               "collections", "dataclasses", "typing", "fractions"}
+
+
+def test_all_is_curated_and_complete():
+    assert len(riskbench.__all__) == len(set(riskbench.__all__))
+    for name in riskbench.__all__:
+        assert hasattr(riskbench, name), name
+    public = {n for n in dir(riskbench) if not n.startswith("_")}
+    modules = {"cli", "demo", "dominance", "errors", "inference", "ranking", "risk", "table"}
+    assert public - set(riskbench.__all__) <= modules
+
+
+def test_numeric_core_imports_only_numpy_and_scipy():
+    for name in NUMERIC_CORE:
+        tree = ast.parse((SRC / name).read_text())
+        for node in tree.body:  # module level only: pandas may be imported lazily in to_frame
+            if isinstance(node, ast.Import):
+                roots = {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                roots = {(node.module or "").split(".")[0]}
+            else:
+                continue
+            assert roots <= ALLOWED_TOP, f"{name} imports {roots - ALLOWED_TOP}"
+            if "riskbench" in roots and isinstance(node, ast.ImportFrom):
+                assert node.module.split(".")[1] not in ("table", "cli", "demo"), name
+
+
+def test_package_ships_typing_marker_and_demo_data():
+    files = resources.files("riskbench")
+    assert (files / "py.typed").is_file()
+    assert (files / "data" / "alpacaeval2_demo.csv.gz").is_file()
+    assert (files / "data" / "SOURCE.md").is_file()
