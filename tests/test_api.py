@@ -42,3 +42,12 @@ def test_package_ships_typing_marker_and_demo_data():
     assert (files / "py.typed").is_file()
     assert (files / "data" / "alpacaeval2_demo.csv.gz").is_file()
     assert (files / "data" / "SOURCE.md").is_file()
+
+
+def test_readme_opens_with_two_setup_commands_and_ci_runs_the_test_one():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    block = readme.split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
+    assert len(block) == 2
+    assert "riskbench demo" in block[0] and "pytest" in block[1]
+    assert block[1] in (root / ".ci" / "run").read_text()
