@@ -7,8 +7,8 @@ import hashlib
 import json
 import re
 import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ import pandas as pd
 
 from riskbench._samples import Samples
 from riskbench.errors import DataWarning, InputError
+from riskbench.portfolio import MetricCube
 
 __all__ = ["ScoreTable", "read_scores", "ALIGN", "ON_MISSING"]
 
@@ -63,6 +64,7 @@ class ScoreTable:
     checksum: str | None = None
     dropped_items: dict[str, int] = field(default_factory=dict)
     dropped_rows: int = 0
+    align: str = "error"
 
     # -- shape ----------------------------------------------------------------------------
     @property
@@ -74,7 +76,11 @@ class ScoreTable:
         return tuple(sorted(self._frame["metric"].unique()))
 
     def items(self, metric: str | None = None) -> tuple[str, ...]:
-        """Item ids of one metric (all models' items, in natural order)."""
+        """Item ids (natural order) of one metric, or without ``metric`` the items that every
+        metric has."""
+        if metric is None and len(self.metrics) > 1:
+            per = [set(self.items(m)) for m in self.metrics]
+            return tuple(_natural_order(list(set.intersection(*per))))
         metric = self._metric(metric)
         ids = self._frame.loc[self._frame["metric"] == metric, "item"].unique().tolist()
         return tuple(_natural_order(ids))
@@ -127,6 +133,69 @@ class ScoreTable:
             items = None
         return Samples(tuple(wide.index), rows, aligned, metric, self.higher_is_better[metric],
                        items)
+
+    def cube(self, metrics: Sequence[str] | None = None) -> MetricCube:
+        """Oriented scores of all models on the items every metric has: (k, n, N).
+
+        Every metric must have the same items; when they differ and the table was read with
+        ``align="intersect"``, the items common to all metrics are kept (with a
+        :class:`DataWarning`), otherwise it is an :class:`InputError`.
+        """
+        metrics = tuple(self.metrics if metrics is None else metrics)
+        if not metrics:
+            raise InputError(f"{self.source}: no metrics selected for the portfolio")
+        for m in metrics:
+            self._metric(m)
+        per_metric = [self.samples(m) for m in metrics]
+        for s in per_metric:
+            if not s.aligned:
+                raise InputError(
+                    f"{self.source}: metric {s.metric!r} has different items for different "
+                    "models; read the scores with align='intersect' (CLI: --align intersect)"
+                )
+        item_sets = [set(s.items) for s in per_metric]
+        common = set.intersection(*item_sets)
+        if any(len(its) != len(common) for its in item_sets):
+            counts = ", ".join(f"{m!r}: {len(its)}" for m, its in zip(metrics, item_sets,
+                                                                       strict=True))
+            if self.align != "intersect":
+                raise InputError(
+                    f"{self.source}: the metrics have different item sets ({counts} items); a "
+                    f"portfolio needs the same items for all metrics: read the scores with "
+                    f"align='intersect' (CLI: --align intersect) to keep the {len(common)} "
+                    "common items"
+                )
+            warnings.warn(f"{self.source}: portfolio of {len(metrics)} metrics: kept the "
+                          f"{len(common)} items all metrics share ({counts} items)",
+                          DataWarning, stacklevel=2)
+        if not common:
+            raise InputError(f"{self.source}: no item is scored on every metric")
+        items = tuple(_natural_order(list(common)))
+        columns = []
+        for s in per_metric:
+            where = {it: t for t, it in enumerate(s.items)}
+            take = np.array([where[it] for it in items])
+            columns.append(np.stack(s.values)[:, take])
+        return MetricCube(per_metric[0].models, items, metrics, np.stack(columns, axis=-1),
+                          {m: self.higher_is_better[m] for m in metrics})
+
+    def select(self, *, models: Sequence[str] | None = None,
+               items: Sequence[str] | None = None,
+               metrics: Sequence[str] | None = None) -> ScoreTable:
+        """A new table restricted to some models, items and/or metrics."""
+        frame = self._frame
+        for column, keep in (("model", models), ("item", items), ("metric", metrics)):
+            if keep is not None:
+                keep = [str(k) for k in keep]
+                unknown = sorted(set(keep) - set(frame[column].unique()))
+                if unknown:
+                    raise InputError(f"{self.source}: no {column}(s) "
+                                     f"{', '.join(map(repr, unknown[:5]))} in the table")
+                frame = frame[frame[column].isin(keep)]
+        kept = frame["metric"].unique()
+        return replace(self, _frame=frame.reset_index(drop=True),
+                       higher_is_better={m: d for m, d in self.higher_is_better.items()
+                                         if m in kept})
 
     def matrix(self, metric: str | None = None) -> pd.DataFrame:
         """Scores of one metric in its own units as a (models x items) DataFrame (NaN = absent)."""
@@ -492,7 +561,7 @@ def read_scores(
         parts.append(sub[sub["item"].isin(common)])
     result = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     result = result.sort_values(["metric", "model", "item"], kind="stable").reset_index(drop=True)
-    return ScoreTable(result, directions, name, raw.checksum, dropped_items, dropped_rows)
+    return ScoreTable(result, directions, name, raw.checksum, dropped_items, dropped_rows, align)
 
 
 def _directions(spec: object, metrics: list[str], name: str) -> dict[str, bool]:
