@@ -99,9 +99,9 @@ def test_ranking_with_independent_design_on_ragged_table():
     assert dict(zip(ranking.models, ranking.n_items, strict=True)) == {"a": 80, "b": 60, "c": 70}
 
 
-def test_rank_requires_metric_for_multi_metric_table():
+def test_samples_require_metric_for_multi_metric_table():
     with pytest.raises(InputError) as info:
-        riskbench.rank(riskbench.load_demo())
+        riskbench.load_demo().samples()
     assert str(info.value) == ("riskbench demo (AlpacaEval 2.0): the table has 3 metrics (length, "
                                "offensive, win); choose one with metric= (CLI: --metric)")
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from riskbench._samples import as_samples
+from riskbench.errors import InputError
 from riskbench.inference import (
     PairwiseTest,
     Progress,
@@ -16,9 +19,11 @@ from riskbench.inference import (
     relative_test_from,
     score_test_from,
 )
+from riskbench.portfolio import PORTFOLIOS, Portfolio
+from riskbench.portfolio import portfolio as make_portfolio
 from riskbench.risk import RISK_MEASURES, mean_risk_scores
 
-__all__ = ["Ranking", "rank", "tie_groups", "TESTS", "CRITERIA"]
+__all__ = ["Ranking", "BordaRanking", "borda", "rank", "tie_groups", "TESTS", "CRITERIA"]
 
 TESTS = ("relative", "absolute")
 CRITERIA = ("dominance",) + RISK_MEASURES
@@ -78,6 +83,7 @@ class Ranking:
     p: float
     n_items: tuple[int, ...]
     _perm: np.ndarray = field(repr=False)
+    portfolio: Portfolio | None = field(default=None, repr=False)
 
     @property
     def seed(self) -> int:
@@ -126,6 +132,9 @@ class Ranking:
             out.append(f"Metric {self.metric!r} is lower-is-better: it was negated before the "
                        "tests; mean and TVaR are shown in its own units (TVaR = mean of the "
                        "worst, i.e. highest, p-fraction).")
+        if self.portfolio is not None:
+            out.append(f"Scores: {self.portfolio.describe()}; each metric normalised by its "
+                       "ECDF pooled over all models and items, so values are in (0, 1].")
         out.append(f"Tie groups: models in one group are not separated by any test at alpha = "
                    f"{self.test.alpha:g} ({self.test.correction}).")
         return tuple(out)
@@ -185,6 +194,13 @@ class Ranking:
             "seed": t.seed,
             "h0": t.h0,
             "n_items": dict(zip(self.models, self.n_items, strict=True)),
+            "portfolio": None if self.portfolio is None else {
+                "kind": self.portfolio.kind,
+                "metrics": list(self.portfolio.metrics),
+                "weights": dict(zip(self.portfolio.metrics, map(float, self.portfolio.weights),
+                                    strict=True)),
+                "higher_is_better": self.portfolio.higher_is_better,
+            },
             "notes": list(self.notes),
         }
 
@@ -193,10 +209,104 @@ def _num(x: float) -> float | None:
     return None if not np.isfinite(x) else float(x)
 
 
+@dataclass(frozen=True, eq=False)
+class BordaRanking:
+    """Per-metric rankings aggregated by Borda count (METHOD.md section 9, no portfolio).
+
+    Model i gets ``sum_u (k - rank_u(i))`` points; models with equal points share a group.
+    ``per_metric`` holds each metric's own :class:`Ranking`.
+    """
+
+    models: tuple[str, ...]
+    points: np.ndarray = field(repr=False)
+    group: np.ndarray = field(repr=False)
+    per_metric: dict[str, Ranking] = field(repr=False)
+
+    @property
+    def rank(self) -> np.ndarray:
+        return np.arange(1, len(self.models) + 1)
+
+    @property
+    def best_set(self) -> tuple[str, ...]:
+        return tuple(m for m, g in zip(self.models, self.group, strict=True) if g == 1)
+
+    @property
+    def seed(self) -> int:
+        return next(iter(self.per_metric.values())).seed
+
+    @property
+    def h0(self) -> str:
+        return next(iter(self.per_metric.values())).h0
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return (f"Borda count over {len(self.per_metric)} per-metric rankings "
+                f"({', '.join(self.per_metric)}): each model gets k - rank points per metric; "
+                "models with equal points share a group.",)
+
+    def _metric_ranks(self) -> dict[str, list[int]]:
+        out = {}
+        for m, r in self.per_metric.items():
+            pos = {name: a + 1 for a, name in enumerate(r.models)}
+            out[m] = [pos[name] for name in self.models]
+        return out
+
+    def to_frame(self):
+        """One row per model: rank, group, Borda points and the rank on each metric."""
+        import pandas as pd
+
+        frame = pd.DataFrame({"model": list(self.models), "rank": self.rank,
+                              "group": self.group, "borda": self.points})
+        for m, ranks in self._metric_ranks().items():
+            frame[f"rank_{m}"] = ranks
+        return frame
+
+    def to_dict(self) -> dict:
+        ranks = self._metric_ranks()
+        rows = [{"model": m, "rank": a + 1, "group": int(self.group[a]),
+                 "borda": int(self.points[a]),
+                 "metric_ranks": {u: ranks[u][a] for u in ranks}}
+                for a, m in enumerate(self.models)]
+        return {"ranking": rows, "best_set": list(self.best_set), "aggregation": "borda",
+                "per_metric": {u: r.to_dict() for u, r in self.per_metric.items()},
+                "seed": self.seed, "h0": self.h0, "notes": list(self.notes)}
+
+
+def borda(rankings: dict[str, Ranking]) -> BordaRanking:
+    """Aggregate rankings of the same models by Borda count (ties broken by name)."""
+    models = sorted(next(iter(rankings.values())).models)
+    k = len(models)
+    points = dict.fromkeys(models, 0)
+    for r in rankings.values():
+        for a, m in enumerate(r.models):
+            points[m] += k - (a + 1)
+    ordered = sorted(models, key=lambda m: (-points[m], m))
+    pts = np.array([points[m] for m in ordered])
+    group = np.concatenate([[1], 1 + np.cumsum(pts[1:] != pts[:-1])]).astype(int)
+    return BordaRanking(tuple(ordered), pts, group, dict(rankings))
+
+
+def _target(table: object, metric: str | None, portfolio: str | None, weights: object):
+    """What to rank: one metric's samples, a portfolio, or None for per-metric Borda."""
+    metrics = getattr(table, "metrics", None)
+    multi = metric is None and metrics is not None and not callable(metrics) and len(metrics) > 1
+    if not multi:
+        if weights is not None:
+            raise InputError("weights apply to a portfolio of several metrics; this ranking uses "
+                             "one metric, so drop them")
+        return as_samples(table, metric=metric), None
+    if portfolio is None:
+        return None, None
+    built = make_portfolio(table.cube(), kind=portfolio, weights=weights)
+    return built.samples(), built
+
+
 def rank(
     table: object,
     *,
     metric: str | None = None,
+    portfolio: str | None = "ic",
+    weights: Mapping[str, float] | None = None,
     order: int = 2,
     test: str = "relative",
     eps0: float = 0.25,
@@ -210,14 +320,21 @@ def rank(
     beta: float = 0.05,
     batch: int | None = None,
     progress: Progress | None = None,
-) -> Ranking:
+) -> Ranking | BordaRanking:
     """Rank models by stochastic dominance (default R-SSD), with tie groups and a best set.
 
     Parameters
     ----------
     table : ScoreTable, mapping {model: scores}, or array (models x items)
-        A ScoreTable with several metrics needs ``metric``.
     metric : str, optional
+        Rank on this metric alone. Without it, a table with one metric is ranked on it and a
+        table with several metrics on their portfolio.
+    portfolio : {"ic", "ec", None}
+        With several metrics: the independent-copula (default) or empirical-copula portfolio
+        (METHOD.md section 9); None ranks each metric separately and aggregates the rankings by
+        Borda count (returns a :class:`BordaRanking`).
+    weights : mapping {metric: weight}, optional
+        Weights of the independent-copula portfolio (uniform by default).
     order : {1, 2}
         1: first-order dominance (quantiles); 2 (default): second-order (risk-averse).
     test : {"relative", "absolute"}
@@ -235,7 +352,7 @@ def rank(
 
     Returns
     -------
-    Ranking
+    Ranking, or BordaRanking when ``portfolio=None`` with several metrics.
 
     Notes
     -----
@@ -248,14 +365,38 @@ def rank(
     """
     test = _check_choice(test, "test", TESTS)
     criterion = _check_choice(criterion, "criterion", CRITERIA)
+    if portfolio is not None and portfolio not in PORTFOLIOS:
+        raise InputError(f"portfolio must be one of 'ic', 'ec' (or None to rank each metric and "
+                         f"aggregate by Borda count); got {portfolio!r}")
     if criterion != "dominance" and test == "absolute":
-        from riskbench.errors import InputError
-
         raise InputError(
             f"criterion={criterion!r} ranks by a mean-risk score, which has no absolute test; "
             "use test='relative' (the default) or criterion='dominance'"
         )
-    samples = as_samples(table, metric=metric)
+    options = dict(order=order, test=test, eps0=eps0, alpha=alpha, correction=correction,
+                   design=design, n_resamples=n_resamples, seed=seed, criterion=criterion, p=p,
+                   beta=beta, batch=batch)
+    samples, built = _target(table, metric, portfolio, weights)
+    if samples is None:  # Borda over the metrics, each with the same seed (same resamples)
+        if options["seed"] is None:
+            options["seed"] = secrets.randbits(63)
+        per_metric = {}
+        for u, m in enumerate(table.metrics):
+            per_metric[m] = rank_samples(as_samples(table, metric=m), None, progress=_part(
+                progress, u, len(table.metrics)), **options)
+        return borda(per_metric)
+    return rank_samples(samples, built, progress=progress, **options)
+
+
+def _part(progress: Progress | None, index: int, parts: int) -> Progress | None:
+    """Progress of one of several equal runs, reported on the whole."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(index * total + done, parts * total)
+
+
+def rank_samples(samples, built, *, order, test, eps0, alpha, correction, design, n_resamples,
+                  seed, criterion, p, beta, batch, progress) -> Ranking:
     dominance = criterion == "dominance"
     boot = bootstrap(samples, order=order, design=design, n_resamples=n_resamples, seed=seed,
                      batch=batch, dominance=dominance, risk=not dominance, p=p, beta=beta,
@@ -294,4 +435,5 @@ def rank(
         p=boot.p,
         n_items=tuple(samples.sizes[a] for a in perm),
         _perm=perm,
+        portfolio=built,
     )
