@@ -8,9 +8,9 @@ import riskbench
 
 SRC = Path(riskbench.__file__).parent
 NUMERIC_CORE = ("dominance.py", "inference.py", "ranking.py", "risk.py", "_samples.py",
-                "errors.py")
+                "errors.py", "portfolio.py", "agreement.py", "selection.py")
 ALLOWED_TOP = {"numpy", "scipy", "riskbench", "__future__", "math", "warnings", "secrets",
-               "collections", "dataclasses", "typing", "fractions"}
+               "collections", "dataclasses", "typing", "fractions", "re"}
 
 
 def test_all_is_curated_and_complete():
@@ -18,7 +18,8 @@ def test_all_is_curated_and_complete():
     for name in riskbench.__all__:
         assert hasattr(riskbench, name), name
     public = {n for n in dir(riskbench) if not n.startswith("_")}
-    modules = {"cli", "demo", "dominance", "errors", "inference", "ranking", "risk", "table"}
+    modules = {"agreement", "cli", "demo", "dominance", "errors", "inference", "ranking", "risk",
+               "selection", "spec", "table"}
     assert public - set(riskbench.__all__) <= modules
 
 

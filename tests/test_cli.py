@@ -20,9 +20,9 @@ def run(*args):
     return CliRunner().invoke(main, list(args))
 
 
-def test_entry_point_demo_json():
+def test_entry_point_rank_json_on_demo():
     env = dict(os.environ, COLUMNS="120")
-    out = subprocess.run([sys.executable, "-m", "riskbench.cli", "demo", "--json",
+    out = subprocess.run([sys.executable, "-m", "riskbench.cli", "rank", "--json",
                           "--n-resamples", "100", "--seed", "3"],
                          capture_output=True, text=True, env=env, check=False)
     assert out.returncode == 0, out.stderr
@@ -51,7 +51,7 @@ def test_rank_json_is_reproducible(tmp_path):
     path.write_text(GOOD)
     args = ("rank", str(path), "--n-resamples", "50", "--seed", "4", "--json", "--order", "1",
             "--test", "absolute", "--correction", "holm")
-    first, second = json.loads(run(*args).output), json.loads(run(*args).output)
+    first, second = json.loads(run(*args).stdout), json.loads(run(*args).stdout)
     assert first == second
     assert first["order"] == 1 and first["test"] == "absolute" and first["correction"] == "holm"
     assert first["input"]["sha256"] and first["riskbench_version"]
@@ -82,3 +82,88 @@ def test_bad_option_exit_code():
 @pytest.mark.parametrize("flag", ["--version", "--help"])
 def test_version_and_help(flag):
     assert run(flag).exit_code == 0
+
+
+def test_demo_compares_portfolio_with_mean_win_rate():
+    result = run("demo", "--n-resamples", "50", "--seed", "1", "--top", "3", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "R-SSD ranking of 48 models on 'win'" in result.output
+    assert "on the IC portfolio of length, offensive, win" in result.output
+    assert "Kendall tau" in result.output and "Moved most" in result.output
+    payload = json.loads(run("demo", "--n-resamples", "50", "--seed", "1", "--json").stdout)
+    assert payload["portfolio"]["portfolio"]["kind"] == "ic"
+    assert -1 <= payload["kendall_tau"]["portfolio_vs_mean"] <= 1
+    assert len(payload["moved_most"]) == 6
+
+
+PORTFOLIO = "model,sample_id,metric,value\n" + "".join(
+    f"{m},{i},{metric},{v}\n"
+    for m, q, tox in (("good", 0.8, 0.1), ("toxic", 0.9, 0.6), ("weak", 0.2, 0.1))
+    for i in range(40)
+    for metric, v in (("quality", round(q + 0.01 * (i % 9), 3)),
+                      ("toxicity", round(tox + 0.01 * (i % 5), 3)))
+)
+
+
+def test_rank_portfolio_weights_and_borda(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(PORTFOLIO)
+    base = ("rank", str(path), "--lower-is-better", "toxicity", "--n-resamples", "50",
+            "--seed", "0", "--json")
+    ic = json.loads(run(*base).stdout)
+    assert ic["portfolio"]["kind"] == "ic"
+    assert ic["portfolio"]["higher_is_better"] == {"quality": True, "toxicity": False}
+    heavy = json.loads(run(*base, "--weight", "quality=9").stdout)
+    assert heavy["portfolio"]["weights"]["quality"] == pytest.approx(0.9)
+    assert heavy["ranking"][0]["model"] == "toxic"
+    ec = json.loads(run(*base, "--portfolio", "ec").stdout)
+    assert ec["portfolio"]["kind"] == "ec"
+    borda = json.loads(run(*base, "--portfolio", "none").stdout)
+    assert borda["aggregation"] == "borda" and set(borda["per_metric"]) == {"quality", "toxicity"}
+    table = run(*base[:-1], "--portfolio", "none")
+    assert "Borda count of 2 per-metric R-SSD rankings of 3 models" in table.output
+    bad = run(*base, "--weight", "quality")
+    assert bad.exit_code == 2
+    assert "--weight expects METRIC=NUMBER, e.g. --weight win=2; got 'quality'" in bad.output
+
+
+def test_metric_spec_file(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(PORTFOLIO)
+    spec = tmp_path / "metrics.toml"
+    spec.write_text("[metrics.quality]\nweight = 3\n[metrics.toxicity]\n"
+                    "higher_is_better = false\nweight = 1\n")
+    out = json.loads(run("rank", str(path), "--metric-spec", str(spec), "--n-resamples", "50",
+                         "--seed", "0", "--json").stdout)
+    assert out["portfolio"]["weights"] == {"quality": 0.75, "toxicity": 0.25}
+    assert out["portfolio"]["higher_is_better"]["toxicity"] is False
+
+
+def test_select_command(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(PORTFOLIO)
+    args = ("select", str(path), "--lower-is-better", "toxicity", "--n-resamples", "50",
+            "--seed", "0", "--guardrail", "toxicity:tvar@0.1>=-0.3")
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert "Chosen model: good (2 of 3 models pass every guardrail)" in result.output
+    assert "toxic" in result.output and "Excluded models (1)" in result.output
+    payload = json.loads(run(*args, "--json").stdout)
+    assert payload["chosen"] == "good"
+    assert payload["excluded"][0]["model"] == "toxic"
+    assert payload["excluded"][0]["failed"][0]["measured"] == pytest.approx(-0.64)
+    bad = run("select", str(path), "--guardrail", "toxicity:tvar@0.1=>-0.3")
+    assert bad.exit_code == 2 and "expected a comparison (>=, <=, >, <)" in bad.output
+
+
+def test_stability_command(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(PORTFOLIO)
+    result = run("stability", str(path), "--lower-is-better", "toxicity", "--sizes", "10,40",
+                 "--repeats", "3", "--n-resamples", "30", "--seed", "0", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["stability"]
+    assert [r["items"] for r in rows] == [10, 40]
+    assert rows[1]["tau_mean"] == pytest.approx(1.0)  # all 40 items: the full ranking itself
+    bad = run("stability", str(path), "--sizes", "10,x")
+    assert bad.exit_code == 2 and "--sizes expects comma-separated integers" in bad.output

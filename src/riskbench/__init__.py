@@ -14,6 +14,15 @@ from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
 from riskbench._samples import Samples
+from riskbench.agreement import (
+    Agreement,
+    Stability,
+    WinRates,
+    compare_rankings,
+    kendall_tau,
+    mean_win_rate,
+    stability,
+)
 from riskbench.demo import demo_path, load_demo
 from riskbench.dominance import one_vs_all, violation_matrix, violation_ratio
 from riskbench.errors import (
@@ -33,8 +42,11 @@ from riskbench.inference import (
     relative_test,
     score_test,
 )
-from riskbench.ranking import Ranking, rank, tie_groups
+from riskbench.portfolio import MetricCube, Portfolio, portfolio
+from riskbench.ranking import BordaRanking, Ranking, borda, rank, tie_groups
 from riskbench.risk import RISK_MEASURES, MeanRisk, mean_risk
+from riskbench.selection import Guardrail, Selection, parse_guardrail, select
+from riskbench.spec import MetricSpec, read_metric_spec
 from riskbench.table import ScoreTable, read_scores
 
 try:
@@ -43,6 +55,24 @@ except _PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
 __all__ = [
+    "Agreement",
+    "BordaRanking",
+    "Guardrail",
+    "MetricCube",
+    "MetricSpec",
+    "Portfolio",
+    "Selection",
+    "Stability",
+    "WinRates",
+    "borda",
+    "compare_rankings",
+    "kendall_tau",
+    "mean_win_rate",
+    "parse_guardrail",
+    "portfolio",
+    "read_metric_spec",
+    "select",
+    "stability",
     "Bootstrap",
     "ConfidenceInterval",
     "DataWarning",
