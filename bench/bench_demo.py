@@ -10,6 +10,15 @@ import time
 import riskbench
 
 
+def markdown(frame, index: bool = True) -> str:
+    """A DataFrame as a Markdown table (no tabulate needed)."""
+    frame = frame.reset_index() if index else frame
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *rows])
+
+
 def main() -> None:
     table = riskbench.load_demo()
     start = time.perf_counter()
@@ -37,7 +46,7 @@ def main() -> None:
     agreement = riskbench.compare_rankings(rankings)
     print("Kendall tau-b between rankings of the 48 demo models:")
     print()
-    print(agreement.to_frame().round(3).to_markdown())
+    print(markdown(agreement.to_frame().round(3)))
     print()
     start = time.perf_counter()
     curve = riskbench.stability(
@@ -46,7 +55,7 @@ def main() -> None:
     print(f"Stability of the R-SSD IC-portfolio ranking (B = 200 per ranking, 10 subsets per "
           f"size, {time.perf_counter() - start:.0f} s):")
     print()
-    print(curve.to_frame().round(3).to_markdown(index=False))
+    print(markdown(curve.to_frame().round(3), index=False))
 
 
 if __name__ == "__main__":
