@@ -16,7 +16,7 @@ from riskbench.portfolio import (
     dominance_counts,
     dominance_counts_naive,
     pooled_ecdf,
-    portfolio,
+    build_portfolio,
 )
 
 
@@ -40,8 +40,8 @@ def main() -> None:
     rows = []
     for k, n, m in [(12, 5000, 8), (12, 5000, 3), (48, 799, 3)]:
         c = cube(k, n, m)
-        t_ec, _ = timed(lambda c=c: portfolio(c, kind="ec"))
-        t_ic, _ = timed(lambda c=c: portfolio(c, kind="ic"))
+        t_ec, _ = timed(lambda c=c: build_portfolio(c, kind="ec"))
+        t_ic, _ = timed(lambda c=c: build_portfolio(c, kind="ic"))
         rows.append(f"| {k} x {n} x {m} (M = {k * n:,}) | {t_ic:.3f} s | {t_ec:.2f} s |")
     print("| models x items x metrics | IC portfolio | EC portfolio |")
     print("|---|---|---|")

@@ -18,7 +18,8 @@ def test_all_is_curated_and_complete():
     for name in riskbench.__all__:
         assert hasattr(riskbench, name), name
     public = {n for n in dir(riskbench) if not n.startswith("_")}
-    modules = {"agreement", "cli", "demo", "dominance", "errors", "inference", "ranking", "risk",
+    modules = {"agreement", "backends", "cli", "demo", "dominance", "errors", "inference",
+               "portfolio", "ranking", "risk",
                "selection", "spec", "table"}
     assert public - set(riskbench.__all__) <= modules
 

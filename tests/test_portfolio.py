@@ -15,7 +15,7 @@ from riskbench.portfolio import (
     dominance_counts,
     dominance_counts_naive,
     pooled_ecdf,
-    portfolio,
+    build_portfolio,
 )
 
 
@@ -66,11 +66,11 @@ def test_portfolios_match_loops(kind, shape):
     rng = np.random.default_rng(sum(shape))
     values = KINDS[kind](rng, shape)
     cube = cube_of(values)
-    np.testing.assert_allclose(portfolio(cube, kind="ic").normalised, ecdf_loop(values))
-    np.testing.assert_allclose(portfolio(cube, kind="ec").scores, ec_loop(values))
+    np.testing.assert_allclose(build_portfolio(cube, kind="ic").normalised, ecdf_loop(values))
+    np.testing.assert_allclose(build_portfolio(cube, kind="ec").scores, ec_loop(values))
     weights = rng.uniform(0.1, 2.0, shape[2])
     named = dict(zip(cube.metrics, weights, strict=True))
-    np.testing.assert_allclose(portfolio(cube, kind="ic", weights=named).scores,
+    np.testing.assert_allclose(build_portfolio(cube, kind="ic", weights=named).scores,
                                ic_loop(values, weights / weights.sum()), rtol=1e-12)
 
 
@@ -78,14 +78,14 @@ def test_constant_metric_and_one_metric():
     rng = np.random.default_rng(1)
     values = np.stack([rng.normal(size=(3, 6)), np.ones((3, 6))], axis=-1)
     cube = cube_of(values)
-    ic = portfolio(cube, kind="ic")
+    ic = build_portfolio(cube, kind="ic")
     np.testing.assert_allclose(ic.normalised[..., 1], 1.0)  # every value has the max rank
     np.testing.assert_allclose(ic.scores, np.sqrt(ic.normalised[..., 0]))
-    ec = portfolio(cube, kind="ec")
+    ec = build_portfolio(cube, kind="ec")
     np.testing.assert_allclose(ec.scores, ic.normalised[..., 0])  # the constant adds nothing
     one = cube_of(values[..., :1])
-    np.testing.assert_allclose(portfolio(one, kind="ic").scores,
-                               portfolio(one, kind="ec").scores)
+    np.testing.assert_allclose(build_portfolio(one, kind="ic").scores,
+                               build_portfolio(one, kind="ec").scores)
 
 
 @given(st.integers(1, 400), st.integers(1, 6), st.sampled_from([2, 3, 5, 16, 64]),
@@ -109,20 +109,20 @@ def test_weights_errors():
     cube = cube_of(np.zeros((2, 3, 2)) + np.arange(3)[None, :, None])
     with pytest.raises(InputError, match=r"weights name metric\(s\) 'x' that are not in the "
                                          r"portfolio \(metrics: m0, m1\)"):
-        portfolio(cube, weights={"x": 1})
+        build_portfolio(cube, weights={"x": 1})
     with pytest.raises(InputError, match="weight of metric 'm0' must be a finite number >= 0"):
-        portfolio(cube, weights={"m0": -1})
+        build_portfolio(cube, weights={"m0": -1})
     with pytest.raises(InputError, match="portfolio weights are all zero"):
-        portfolio(cube, weights={"m0": 0, "m1": 0})
+        build_portfolio(cube, weights={"m0": 0, "m1": 0})
     with pytest.raises(InputError, match="weights apply to the independent-copula portfolio"):
-        portfolio(cube, kind="ec", weights={"m0": 1})
+        build_portfolio(cube, kind="ec", weights={"m0": 1})
     with pytest.raises(InputError, match="portfolio must be one of 'ic', 'ec'"):
-        portfolio(cube, kind="mean")
+        build_portfolio(cube, kind="mean")
 
 
 def test_unnamed_metrics_weigh_one():
     cube = cube_of(np.random.default_rng(2).normal(size=(2, 4, 3)))
-    p = portfolio(cube, weights={"m0": 2})
+    p = build_portfolio(cube, weights={"m0": 2})
     np.testing.assert_allclose(p.weights, [0.5, 0.25, 0.25])
 
 

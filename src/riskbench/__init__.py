@@ -42,7 +42,7 @@ from riskbench.inference import (
     relative_test,
     score_test,
 )
-from riskbench.portfolio import MetricCube, Portfolio, portfolio
+from riskbench.portfolio import MetricCube, Portfolio, build_portfolio
 from riskbench.ranking import BordaRanking, Ranking, borda, rank, tie_groups
 from riskbench.risk import RISK_MEASURES, MeanRisk, mean_risk
 from riskbench.selection import Guardrail, Selection, parse_guardrail, select
@@ -69,7 +69,7 @@ __all__ = [
     "kendall_tau",
     "mean_win_rate",
     "parse_guardrail",
-    "portfolio",
+    "build_portfolio",
     "read_metric_spec",
     "select",
     "stability",

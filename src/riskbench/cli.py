@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 import riskbench
+from riskbench.backends import BACKENDS
 from riskbench.errors import InputError, RiskbenchError, RiskbenchWarning
 from riskbench.inference import CORRECTIONS, DESIGNS
 from riskbench.ranking import CRITERIA, TESTS, BordaRanking, Ranking
@@ -231,6 +232,9 @@ _common_stats = _options(
                  help="Bootstrap replicates B."),
     click.option("--seed", type=int, default=None,
                  help="Random seed (default: a fresh one, printed for reproduction)."),
+    click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
+                 help="Engine of the bootstrap: auto (numba if installed), numpy, numba, torch, "
+                      "dask (a running dask.distributed cluster)."),
     click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead."),
     click.option("--quiet", is_flag=True, help="No progress bar, no warnings."),
 )
@@ -302,7 +306,7 @@ def _load(options: dict) -> tuple[ScoreTable, dict | None]:
 def _stats(options: dict) -> dict:
     """Keyword arguments of the statistical functions from the shared CLI options."""
     out = {k: options.pop(k) for k in ("metric", "alpha", "correction", "design", "n_resamples",
-                                       "seed")}
+                                       "seed", "backend")}
     out["order"] = int(options.pop("order"))
     portfolio = options.pop("portfolio")
     out["portfolio"] = None if portfolio == "none" else portfolio

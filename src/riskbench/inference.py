@@ -3,9 +3,10 @@
 Tests of METHOD.md section 4 (relative R-FSD / R-SSD and absolute eps-FSD / eps-SSD), their
 bootstrap standard deviations (section 5), and multiple-testing corrections (section 6).
 
-Randomness: one ``numpy.random.SeedSequence(seed)`` spawns one child per bootstrap replicate, and
-replicate r draws its indices from its own child. Replicate r is therefore the same whatever the
-batch size, backend or order of evaluation, and the seed is recorded in every result.
+Randomness: replicate r draws its indices from ``SeedSequence(seed, spawn_key=(r,))``, the r-th
+child of ``SeedSequence(seed)`` (:class:`riskbench.backends.Resampler`). Replicate r is therefore
+the same whatever the batch size, backend or order of evaluation, and the seed is recorded in
+every result.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from riskbench._samples import Samples, as_samples
+from riskbench.backends import ReplicateJob, Resampler, resolve, run_replicates
+from riskbench.backends._numpy import resample_positions
 from riskbench.dominance import (
-    DEFAULT_CHUNK_ELEMENTS,
     check_order,
     common_scale,
     one_vs_all,
@@ -37,6 +39,7 @@ __all__ = [
     "ConfidenceInterval",
     "PairwiseTest",
     "Bootstrap",
+    "Resampler",
     "absolute_test",
     "adjust_pvalues",
     "bootstrap",
@@ -82,13 +85,13 @@ def _check_resamples(n_resamples: object) -> int:
     return int(n_resamples)
 
 
-def _check_seed(seed: object) -> np.random.SeedSequence:
-    """SeedSequence of a user seed; None draws a fresh 63-bit seed (recorded in results)."""
+def _check_seed(seed: object) -> int:
+    """A user seed as an int; None draws a fresh 63-bit seed (recorded in results)."""
     if seed is None:
-        seed = secrets.randbits(63)
+        return secrets.randbits(63)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise InputError(f"seed must be a non-negative integer or None; got {seed!r}")
-    return np.random.SeedSequence(int(seed))
+    return int(seed)
 
 
 def _check_design(design: object, samples: Samples) -> str:
@@ -106,73 +109,6 @@ def _check_design(design: object, samples: Samples) -> str:
 def _short_dict(d: dict, limit: int = 6) -> str:
     parts = [f"{k}: {v}" for k, v in list(d.items())[:limit]]
     return ", ".join(parts) + (", ..." if len(d) > limit else "")
-
-
-# ----------------------------------------------------------------------------- resampling
-
-class Resampler:
-    """Bootstrap indices, one independent stream per replicate.
-
-    Parameters
-    ----------
-    sizes : tuple of int
-        Number of items of each model.
-    design : {"paired", "independent"}
-        paired: one resample of item positions shared by all models (sizes must be equal);
-        independent: each model resamples its own items.
-    n_resamples : int
-    seed : SeedSequence
-    """
-
-    def __init__(self, sizes: tuple[int, ...], design: str, n_resamples: int,
-                 seed: np.random.SeedSequence) -> None:
-        self.sizes = sizes
-        self.design = design
-        self.n_resamples = n_resamples
-        self.seed = seed
-        self._children = seed.spawn(n_resamples)
-
-    def indices(self, start: int, stop: int) -> list[np.ndarray]:
-        """Indices of replicates start..stop-1.
-
-        paired: one array of shape (b, n); independent: k arrays of shape (b, n_a).
-        """
-        rngs = [np.random.default_rng(c) for c in self._children[start:stop]]
-        if self.design == "paired":
-            n = self.sizes[0]
-            return [np.stack([rng.integers(0, n, size=n) for rng in rngs])]
-        draws = [[rng.integers(0, n, size=n) for n in self.sizes] for rng in rngs]
-        return [np.stack([d[a] for d in draws]) for a in range(len(self.sizes))]
-
-
-def resample_positions(order_idx: list[np.ndarray], idx: list[np.ndarray],
-                       design: str) -> list[np.ndarray]:
-    """Positions in each model's sorted sample that make up its sorted bootstrap resamples.
-
-    The sorted resample of a sorted sample is that sample repeated by the resample's counts
-    (METHOD.md section 5), so no replicate is ever sorted. ``order_idx[a]`` is the argsort of
-    model a's scores; returns one (b, n_a) integer array per model: ``sorted_a[pos]`` is the
-    sorted resample.
-    """
-    out = []
-    b = idx[0].shape[0]
-    counts = positions = None
-    for a, perm in enumerate(order_idx):
-        n = perm.size
-        if counts is None or design != "paired":
-            ia = idx[0] if design == "paired" else idx[a]
-            counts = np.bincount((ia + n * np.arange(b)[:, None]).ravel(),
-                                 minlength=b * n).reshape(b, n)  # (b, n) per item
-            positions = np.tile(np.arange(n), b)
-        out.append(np.repeat(positions, counts[:, perm].ravel()).reshape(b, n))
-    return out
-
-
-def sorted_resamples(sorted_values: list[np.ndarray], order_idx: list[np.ndarray],
-                     idx: list[np.ndarray], design: str) -> list[np.ndarray]:
-    """Sorted bootstrap samples (one (b, n_a) array per model), without sorting."""
-    return [v[pos] for v, pos in zip(sorted_values, resample_positions(order_idx, idx, design),
-                                     strict=True)]
 
 
 # ----------------------------------------------------------------------------- bootstrap
@@ -203,11 +139,12 @@ class Bootstrap:
     score_replicates: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     p: float = 0.05
     beta: float = 0.05
+    backend: str = "numpy"
 
 
-def _pairwise(q: list[np.ndarray], order: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+def _pairwise(q: list[np.ndarray], order: int) -> tuple[np.ndarray, np.ndarray]:
     if len({x.shape[1] for x in q}) == 1:
-        return pairwise_sorted(np.stack(q, axis=1), order, chunk_elements=chunk)
+        return pairwise_sorted(np.stack(q, axis=1), order)
     return pairwise_ragged(q, order)
 
 
@@ -216,18 +153,20 @@ def _batches(total: int, size: int) -> Iterator[tuple[int, int]]:
         yield start, min(total, start + size)
 
 
-def bootstrap(data: object, *, metric: str | None = None, order: int = 2,
+def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int, ...] = 2,
               design: str = "paired", n_resamples: int = 1000, seed: int | None = None,
               batch: int | None = None, dominance: bool = True, risk: bool = False,
-              p: float = 0.05, beta: float = 0.05,
-              progress: Progress | None = None) -> Bootstrap:
+              p: float = 0.05, beta: float = 0.05, backend: str = "auto",
+              progress: Progress | None = None) -> Bootstrap | tuple[Bootstrap, ...]:
     """Violation ratios of k models and their bootstrap replicates.
 
     Parameters
     ----------
     data : ScoreTable, Samples, mapping or array
         Scores of at least two models (see :func:`riskbench.rank`).
-    order : {1, 2}
+    order : {1, 2} or tuple of them
+        A tuple, e.g. ``(1, 2)``, returns one :class:`Bootstrap` per order, computed from the
+        same replicates (the resampling is shared).
     design : {"paired", "independent"}
         paired (default): one resample of items shared by all models.
     n_resamples : int
@@ -242,6 +181,9 @@ def bootstrap(data: object, *, metric: str | None = None, order: int = 2,
         estimates are computed (``eps_replicates`` and ``eps_matrix_sd`` are NaN).
     risk : bool
         Also compute mean-risk scores (with levels ``p`` and ``beta``) per replicate.
+    backend : {"auto", "numpy", "numba", "torch", "dask"}
+        Engine of the replicates (see :mod:`riskbench.backends`); "auto" uses numba when it is
+        installed. Every engine uses the same resamples.
     progress : callable(done, total), optional
 
     Notes
@@ -255,11 +197,15 @@ def bootstrap(data: object, *, metric: str | None = None, order: int = 2,
     4. Accumulate the sd of E[i, j] in replicate order (shifted sums), so that the result is
        identical for every batch size.
     """
-    order = check_order(order)
+    orders = tuple(check_order(o) for o in order) if isinstance(order, tuple | list) \
+        else (check_order(order),)
+    if not orders or len(set(orders)) != len(orders):
+        raise InputError(f"order must be 1, 2 or a tuple of distinct orders; got {order!r}")
     samples = as_samples(data, metric=metric)
     design = _check_design(design, samples)
     n_resamples = _check_resamples(n_resamples)
-    seq = _check_seed(seed)
+    seed = _check_seed(seed)
+    engine = resolve(backend)
     p = check_level(p, "p")
     beta = check_level(beta, "beta")
     k = samples.k
@@ -274,58 +220,69 @@ def bootstrap(data: object, *, metric: str | None = None, order: int = 2,
     order_idx = [np.argsort(v, kind="stable") for v in samples.values]
     sorted_values = [v[o] for v, o in zip(samples.values, order_idx, strict=True)]
     scaled = common_scale(sorted_values)  # for the ratios; risk scores use the raw values
-    chunk = DEFAULT_CHUNK_ELEMENTS
     if batch is None:
         batch = max(1, min(DEFAULT_BATCH_REPLICATES, DEFAULT_BATCH_ELEMENTS // max(1, sum(sizes))))
     elif isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise InputError(f"batch must be a positive integer; got {batch!r}")
 
-    point, point_deg = _pairwise([v[None] for v in scaled], order, chunk)
-    eps_matrix = point[0]
-    if point_deg.any():
-        pairs = [(samples.models[i], samples.models[j])
-                 for i, j in zip(*np.nonzero(np.triu(point_deg[0])), strict=True)]
-        warnings.warn(
-            f"{len(pairs)} pair(s) of models have identical score distributions, e.g. "
-            f"{pairs[0][0]!r} and {pairs[0][1]!r}: their violation ratio is set to 0.5 and no "
-            "test can separate them",
-            DegenerateDataWarning,
-            stacklevel=2,
-        )
-    eps = one_vs_all(eps_matrix)
+    points = []
+    for o in orders:
+        point, degenerate = _pairwise([v[None] for v in scaled], o)
+        points.append(point[0])
+        _warn_identical(samples, degenerate[0])
     scores = {}
     if risk:
         scores = {name: np.array([float(mean_risk_scores(v, p=p, beta=beta)[name])
                                   for v in sorted_values]) for name in RISK_MEASURES}
 
-    resampler = Resampler(sizes, design, n_resamples, seq)
-    eps_reps = np.empty((n_resamples, k))
+    eps_reps = np.full((len(orders), n_resamples, k), np.nan)
     score_reps = {name: np.empty((n_resamples, k)) for name in scores}
-    shift = np.where(np.isnan(eps_matrix), 0.0, eps_matrix)
-    s1 = np.zeros((k, k))
-    s2 = np.zeros((k, k))
-    for start, stop in _batches(n_resamples, batch):
-        pos = resample_positions(order_idx, resampler.indices(start, stop), design)
-        if dominance:
-            reps, _ = _pairwise([v[p] for v, p in zip(scaled, pos, strict=True)], order, chunk)
-            eps_reps[start:stop] = one_vs_all(reps)
-            for r in range(stop - start):  # fixed summation order: batch-size invariant
-                dev = np.nan_to_num(reps[r]) - shift
-                s1 += dev
-                s2 += dev * dev
-        if risk:
+    shift = np.stack([np.where(np.isnan(e), 0.0, e) for e in points])  # (orders, k, k)
+    s1 = np.zeros((len(orders), k, k))
+    s2 = np.zeros((len(orders), k, k))
+    batches = list(_batches(n_resamples, batch))
+    if dominance:
+        job = ReplicateJob(tuple(scaled), tuple(order_idx), design, orders, seed)
+        for start, stop, reps in run_replicates(job, batches, engine):  # (orders, b, k, k)
+            eps_reps[:, start:stop] = one_vs_all(reps)
+            dev = np.nan_to_num(reps) - shift[:, None]
+            # numpy reduces an outer axis row after row, so s1 + dev[0] + dev[1] + ... is
+            # summed in replicate order: the same numbers for every batch size (a test checks)
+            s1 = np.add.reduce(np.concatenate([s1[:, None], dev], axis=1), axis=1)
+            s2 = np.add.reduce(np.concatenate([s2[:, None], dev * dev], axis=1), axis=1)
+            if progress is not None:
+                progress(stop, n_resamples)
+    if risk:
+        resampler = Resampler(sizes, design, seed)
+        for start, stop in batches:
+            pos = resample_positions(order_idx, resampler.indices(start, stop), design)
             for a, (v, pa) in enumerate(zip(sorted_values, pos, strict=True)):
                 for name, val in mean_risk_scores(v[pa], p=p, beta=beta).items():
                     score_reps[name][start:stop, a] = val
-        if progress is not None:
-            progress(stop, n_resamples)
-    var = np.maximum(s2 - s1 * s1 / n_resamples, 0.0) / (n_resamples - 1)
-    sd = np.sqrt(var) if dominance else np.full((k, k), np.nan)
-    if not dominance:
-        eps_reps.fill(np.nan)
-    np.fill_diagonal(sd, np.nan)
-    return Bootstrap(samples, order, design, n_resamples, int(seq.entropy), eps_matrix, eps,
-                     eps_reps, sd, scores, score_reps, p, beta)
+            if progress is not None:
+                progress(stop, n_resamples)
+    results = []
+    for u, o in enumerate(orders):
+        var = np.maximum(s2[u] - s1[u] * s1[u] / n_resamples, 0.0) / (n_resamples - 1)
+        sd = np.sqrt(var) if dominance else np.full((k, k), np.nan)
+        np.fill_diagonal(sd, np.nan)
+        results.append(Bootstrap(samples, o, design, n_resamples, seed, points[u],
+                                 one_vs_all(points[u]), eps_reps[u], sd, scores, score_reps, p,
+                                 beta, engine))
+    return tuple(results) if isinstance(order, tuple | list) else results[0]
+
+
+def _warn_identical(samples: Samples, degenerate: np.ndarray) -> None:
+    if degenerate.any():
+        pairs = [(samples.models[i], samples.models[j])
+                 for i, j in zip(*np.nonzero(np.triu(degenerate)), strict=True)]
+        warnings.warn(
+            f"{len(pairs)} pair(s) of models have identical score distributions, e.g. "
+            f"{pairs[0][0]!r} and {pairs[0][1]!r}: their violation ratio is set to 0.5 and no "
+            "test can separate them",
+            DegenerateDataWarning,
+            stacklevel=3,
+        )
 
 
 def _difference_sd(replicates: np.ndarray) -> np.ndarray:
@@ -541,22 +498,27 @@ def _check_eps0(eps0: object) -> float:
     return float(eps0)
 
 
-def relative_test(data: object, *, metric: str | None = None, order: int = 2,
+def relative_test(data: object, *, metric: str | None = None,
+                  order: int | tuple[int, ...] = 2,
                   alpha: float = 0.05, correction: str = "bonferroni", design: str = "paired",
                   n_resamples: int = 1000, seed: int | None = None, batch: int | None = None,
-                  progress: Progress | None = None) -> PairwiseTest:
+                  backend: str = "auto",
+                  progress: Progress | None = None) -> PairwiseTest | tuple[PairwiseTest, ...]:
     """Relative stochastic-dominance test R-FSD (order 1) / R-SSD (order 2) between all pairs.
 
     Parameters
     ----------
     data : ScoreTable, mapping {model: scores}, or array (models x items)
-    order : {1, 2}
+    order : {1, 2} or tuple of them
+        A tuple such as ``(1, 2)`` returns one result per order from the same replicates.
     alpha : float
         Family-wise level (false discovery rate with ``correction="bh"``).
     correction : {"bonferroni", "holm", "bh"}
     design : {"paired", "independent"}
     n_resamples : int
     seed : int or None
+    batch, backend
+        As :func:`bootstrap`.
 
     Returns
     -------
@@ -575,14 +537,18 @@ def relative_test(data: object, *, metric: str | None = None, order: int = 2,
     Nitsure et al., "Risk Aware Benchmarking of Large Language Models", ICML 2024, section 4.
     """
     boot = bootstrap(data, metric=metric, order=order, design=design, n_resamples=n_resamples,
-                     seed=seed, batch=batch, progress=progress)
+                     seed=seed, batch=batch, backend=backend, progress=progress)
+    if isinstance(boot, tuple):
+        return tuple(relative_test_from(b, alpha=alpha, correction=correction) for b in boot)
     return relative_test_from(boot, alpha=alpha, correction=correction)
 
 
-def absolute_test(data: object, *, metric: str | None = None, order: int = 2,
+def absolute_test(data: object, *, metric: str | None = None,
+                  order: int | tuple[int, ...] = 2,
                   eps0: float = 0.25, alpha: float = 0.05, correction: str = "bonferroni",
                   design: str = "paired", n_resamples: int = 1000, seed: int | None = None,
-                  batch: int | None = None, progress: Progress | None = None) -> PairwiseTest:
+                  batch: int | None = None, backend: str = "auto",
+                  progress: Progress | None = None) -> PairwiseTest | tuple[PairwiseTest, ...]:
     """Absolute almost-dominance test eps-FSD (order 1, Dror et al.'s ASO) / eps-SSD.
 
     H0 for (i, j): E[i, j] >= eps0, rejected when ``E + z_{1-alpha'} sd < eps0``. Other
@@ -590,7 +556,10 @@ def absolute_test(data: object, *, metric: str | None = None, order: int = 2,
     """
     eps0 = _check_eps0(eps0)
     boot = bootstrap(data, metric=metric, order=order, design=design, n_resamples=n_resamples,
-                     seed=seed, batch=batch, progress=progress)
+                     seed=seed, batch=batch, backend=backend, progress=progress)
+    if isinstance(boot, tuple):
+        return tuple(absolute_test_from(b, eps0=eps0, alpha=alpha, correction=correction)
+                     for b in boot)
     return absolute_test_from(boot, eps0=eps0, alpha=alpha, correction=correction)
 
 

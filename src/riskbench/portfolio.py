@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from riskbench._samples import Samples
+from riskbench.backends import available, resolve
 from riskbench.errors import InputError
 
 __all__ = [
@@ -30,7 +31,7 @@ __all__ = [
     "pooled_ecdf",
     "dominance_counts",
     "dominance_counts_naive",
-    "portfolio",
+    "build_portfolio",
     "check_weights",
 ]
 
@@ -82,7 +83,7 @@ def dominance_counts_naive(ranks: np.ndarray) -> np.ndarray:
 
 
 def dominance_counts(ranks: np.ndarray, *, bucket: int | None = None,
-                     block: int = BLOCK) -> np.ndarray:
+                     block: int = BLOCK, backend: str = "numpy") -> np.ndarray:
     """For each of M points, the number of points componentwise <= it (itself included).
 
     Parameters
@@ -90,6 +91,9 @@ def dominance_counts(ranks: np.ndarray, *, bucket: int | None = None,
     ranks : ndarray of int, shape (M, N)
         Max-rank ECDF ranks (:func:`pooled_ecdf`): ``ranks[q, u] <= ranks[p, u]`` exactly when
         point q is <= point p in metric u, and exactly ``ranks[p, u]`` points satisfy it.
+
+    backend : {"numpy", "numba"}
+        numba runs the same algorithm compiled, in parallel over the query points.
 
     Returns
     -------
@@ -115,6 +119,10 @@ def dominance_counts(ranks: np.ndarray, *, bucket: int | None = None,
         bucket = BUCKET
         while bucket < 1024 and (n_metrics - 1) * m * m / (8 * bucket) > CHECKPOINT_BYTES:
             bucket *= 2
+    if backend == "numba":
+        from riskbench.backends._numba import dominance_counts as compiled
+
+        return compiled(ranks, max(bucket, 32))  # compiled: bigger buckets cost nothing
     ranks = ranks.astype(np.int32)
     first_order = np.argsort(ranks[:, 0], kind="stable")
     ranks = ranks[first_order]  # point ids are now positions in metric 0's order
@@ -231,7 +239,8 @@ class Portfolio:
         return frame
 
 
-def portfolio(cube: MetricCube, *, kind: str = "ic", weights: object = None) -> Portfolio:
+def build_portfolio(cube: MetricCube, *, kind: str = "ic", weights: object = None,
+                    backend: str = "auto") -> Portfolio:
     """Aggregate several oriented metrics into one per-item score (METHOD.md section 9).
 
     Parameters
@@ -244,6 +253,8 @@ def portfolio(cube: MetricCube, *, kind: str = "ic", weights: object = None) -> 
     weights : mapping {metric: weight}, optional
         IC weights; metrics not named weigh 1; normalised to sum 1 (uniform by default). The
         EC portfolio takes no weights.
+    backend : {"auto", "numpy", "numba"}
+        Engine of the EC dominance counts ("auto": numba when installed).
 
     Returns
     -------
@@ -263,6 +274,8 @@ def portfolio(cube: MetricCube, *, kind: str = "ic", weights: object = None) -> 
     if kind == "ic":
         scores = np.exp(np.log(normalised) @ lam)
     else:
-        scores = (dominance_counts(ranks) / (k * n)).reshape(k, n)
+        engine = "numba" if resolve(backend) in ("numba", "dask") and available("numba") \
+            else "numpy"
+        scores = (dominance_counts(ranks, backend=engine) / (k * n)).reshape(k, n)
     return Portfolio(kind, cube.models, cube.items, cube.metrics, lam, normalised, scores,
                      dict(cube.higher_is_better))

@@ -20,7 +20,7 @@ from riskbench.inference import (
     score_test_from,
 )
 from riskbench.portfolio import PORTFOLIOS, Portfolio
-from riskbench.portfolio import portfolio as make_portfolio
+from riskbench.portfolio import build_portfolio as make_portfolio
 from riskbench.risk import RISK_MEASURES, mean_risk_scores
 
 __all__ = ["Ranking", "BordaRanking", "borda", "rank", "tie_groups", "TESTS", "CRITERIA"]
@@ -319,6 +319,7 @@ def rank(
     p: float = 0.05,
     beta: float = 0.05,
     batch: int | None = None,
+    backend: str = "auto",
     progress: Progress | None = None,
 ) -> Ranking | BordaRanking:
     """Rank models by stochastic dominance (default R-SSD), with tie groups and a best set.
@@ -340,7 +341,7 @@ def rank(
     test : {"relative", "absolute"}
         relative (default): R-FSD/R-SSD on one-vs-all ratios; absolute: eps-FSD/eps-SSD with
         threshold ``eps0``.
-    alpha, correction, design, n_resamples, seed, batch
+    alpha, correction, design, n_resamples, seed, batch, backend
         As :func:`riskbench.relative_test`.
     criterion : {"dominance", "mean", "abs_semidev", "std_semidev", "gini", "tvar", "tail_gini"}
         "dominance" (default) ranks by the test above; a mean-risk name ranks by that score,
@@ -375,7 +376,7 @@ def rank(
         )
     options = dict(order=order, test=test, eps0=eps0, alpha=alpha, correction=correction,
                    design=design, n_resamples=n_resamples, seed=seed, criterion=criterion, p=p,
-                   beta=beta, batch=batch)
+                   beta=beta, batch=batch, backend=backend)
     samples, built = _target(table, metric, portfolio, weights)
     if samples is None:  # Borda over the metrics, each with the same seed (same resamples)
         if options["seed"] is None:
@@ -396,11 +397,11 @@ def _part(progress: Progress | None, index: int, parts: int) -> Progress | None:
 
 
 def rank_samples(samples, built, *, order, test, eps0, alpha, correction, design, n_resamples,
-                  seed, criterion, p, beta, batch, progress) -> Ranking:
+                 seed, criterion, p, beta, batch, progress, backend="auto") -> Ranking:
     dominance = criterion == "dominance"
     boot = bootstrap(samples, order=order, design=design, n_resamples=n_resamples, seed=seed,
                      batch=batch, dominance=dominance, risk=not dominance, p=p, beta=beta,
-                     progress=progress)
+                     backend=backend, progress=progress)
     if not dominance:
         result = score_test_from(boot, criterion, alpha=alpha, correction=correction)
     elif test == "relative":

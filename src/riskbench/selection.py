@@ -35,7 +35,7 @@ from riskbench._samples import Samples, as_samples
 from riskbench.errors import InputError
 from riskbench.inference import Progress, absolute_test_from, bootstrap
 from riskbench.portfolio import PORTFOLIOS
-from riskbench.portfolio import portfolio as make_portfolio
+from riskbench.portfolio import build_portfolio as make_portfolio
 from riskbench.ranking import Ranking, rank_samples
 from riskbench.risk import RISK_MEASURES, mean_risk_scores
 
@@ -317,6 +317,7 @@ def select(
     design: str = "paired",
     n_resamples: int = 1000,
     seed: int | None = None,
+    backend: str = "auto",
     progress: Progress | None = None,
 ) -> Selection:
     """Choose a model for risk-averse use: the top of the R-SSD ranking among the models that
@@ -332,7 +333,7 @@ def select(
         Rank on this metric instead of the portfolio.
     portfolio : {"ic", "ec"}
         Portfolio of all metrics when the table has several (default "ic").
-    weights, order, alpha, correction, design, n_resamples, seed
+    weights, order, alpha, correction, design, n_resamples, seed, backend
         As :func:`riskbench.rank` (the ranking among eligible models is relative, at ``order``).
 
     Returns
@@ -383,7 +384,7 @@ def select(
         corrected = g.alpha / max(1, len(candidates))
         for a in candidates:
             boot = bootstrap(_subset(s, [a, ref]), order=g.order, design=design,
-                             n_resamples=n_resamples, seed=seed)
+                             n_resamples=n_resamples, seed=seed, backend=backend)
             test = absolute_test_from(boot, eps0=g.eps0, alpha=min(corrected, 0.49))
             value, high = float(test.statistic[0, 1]), float(test.confidence_interval.high[0, 1])
             checks.append(GuardrailCheck(
@@ -401,7 +402,8 @@ def select(
         ranking = rank_samples(_subset(main, keep), built, order=order, test="relative",
                                 eps0=0.25, alpha=alpha, correction=correction, design=design,
                                 n_resamples=n_resamples, seed=seed, criterion="dominance",
-                                p=0.05, beta=0.05, batch=None, progress=progress)
+                                p=0.05, beta=0.05, batch=None, progress=progress,
+                                backend=backend)
         chosen = ranking.models[0]
     elif len(keep) == 1:
         chosen = models[keep[0]]

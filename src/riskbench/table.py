@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import warnings
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +35,9 @@ def _natural_order(ids: list[str]) -> list[str]:
     if ids and all(_INT_RE.fullmatch(i) for i in ids):
         return sorted(ids, key=int)
     return sorted(ids)
+
+
+_SAMPLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # table -> {metric: Samples}
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,9 +119,16 @@ class ScoreTable:
         """Per-model scores of one metric, oriented so that higher is better.
 
         Lower-is-better metrics are negated. Models are in name order, items in natural order;
-        the samples are ``aligned`` when every model has the same items.
+        the samples are ``aligned`` when every model has the same items. The arrays are
+        read-only and cached: tables never change.
         """
         metric = self._metric(metric)
+        cache = _SAMPLES.setdefault(self, {})
+        if metric not in cache:
+            cache[metric] = self._build_samples(metric)
+        return cache[metric]
+
+    def _build_samples(self, metric: str) -> Samples:
         sub = self._frame[self._frame["metric"] == metric]
         sign = 1.0 if self.higher_is_better[metric] else -1.0
         wide = sub.pivot(index="model", columns="item", values="value")
@@ -131,6 +142,8 @@ class ScoreTable:
         else:
             rows = tuple(v[p] for v, p in zip(values, present, strict=True))
             items = None
+        for row in rows:
+            row.flags.writeable = False
         return Samples(tuple(wide.index), rows, aligned, metric, self.higher_is_better[metric],
                        items)
 
