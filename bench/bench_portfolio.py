@@ -9,15 +9,16 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from synthetic import synthetic_cube
 
 from riskbench.portfolio import (
     MetricCube,
+    build_portfolio,
     dominance_counts,
     dominance_counts_naive,
     pooled_ecdf,
-    build_portfolio,
 )
+
+from synthetic import synthetic_cube
 
 
 def timed(fn, repeat=3):

@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from synthetic import synthetic_table
-
 import riskbench
 from riskbench.portfolio import build_portfolio
+
+from synthetic import synthetic_table
 
 
 def w1(table, backend: str) -> dict[str, float]:

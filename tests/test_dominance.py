@@ -9,9 +9,10 @@ from hypothesis import strategies as st
 from scipy.special import ndtri
 
 import riskbench
-from oracle import eps_loop, matrix_loop
 from riskbench.dominance import one_vs_all, pairwise_ragged, pairwise_sorted, union_grid
 from riskbench.errors import DegenerateDataWarning, InputError
+
+from oracle import eps_loop, matrix_loop
 
 ORDERS = (1, 2)
 

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 import riskbench
-from oracle import replicate_loop
-from riskbench.dominance import one_vs_all
-from riskbench.errors import DegenerateDataWarning, InputError
 from riskbench.backends import Resampler
 from riskbench.backends._numpy import sorted_resamples
+from riskbench.dominance import one_vs_all
+from riskbench.errors import DegenerateDataWarning, InputError
+
+from oracle import replicate_loop
 
 
 def _data(seed=0, k=5, n=40, ties=False):

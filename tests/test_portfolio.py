@@ -12,10 +12,10 @@ import riskbench
 from riskbench.errors import DataWarning, InputError
 from riskbench.portfolio import (
     MetricCube,
+    build_portfolio,
     dominance_counts,
     dominance_counts_naive,
     pooled_ecdf,
-    build_portfolio,
 )
 
 

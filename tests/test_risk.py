@@ -6,9 +6,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import riskbench
-from oracle import gini_loop, lorenz_loop
 from riskbench.errors import InputError
 from riskbench.risk import mean_risk_scores
+
+from oracle import gini_loop, lorenz_loop
 
 
 def _scores(x, **kw):

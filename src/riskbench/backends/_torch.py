@@ -21,13 +21,13 @@ def replicate_matrices(job, idx: list[np.ndarray], *, chunk: int = 1 << 22) -> n
     perm = torch.as_tensor(np.stack(job.order_idx), dtype=torch.int64, device=dev)  # (k, n)
     k, n = xs.shape
     if job.design == "paired":
-        ind = torch.as_tensor(idx[0], dtype=torch.int64, device=dev)  # (b, n)
+        ind = torch.tensor(idx[0], dtype=torch.int64, device=dev)  # (b, n), a copy
         b = ind.shape[0]
         counts = torch.zeros((b, n), dtype=torch.int64, device=dev)
         counts.scatter_add_(1, ind, torch.ones_like(ind))
         per_sorted = counts[:, perm]  # (b, k, n): counts in each model's sorted order
     else:
-        ind = torch.as_tensor(np.stack(idx, axis=1), dtype=torch.int64, device=dev)  # (b, k, n)
+        ind = torch.tensor(np.stack(idx, axis=1), dtype=torch.int64, device=dev)  # (b, k, n)
         b = ind.shape[0]
         counts = torch.zeros((b, k, n), dtype=torch.int64, device=dev)
         counts.scatter_add_(2, ind, torch.ones_like(ind))

@@ -1,0 +1,124 @@
+"""Every engine against the numpy reference and the loop oracle, on the same replicates."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import riskbench
+from riskbench.backends import ReplicateJob, Resampler, compute_batch, resolve
+from riskbench.dominance import common_scale
+from riskbench.errors import DegenerateDataWarning, InputError
+from riskbench.portfolio import dominance_counts, dominance_counts_naive, pooled_ecdf
+
+from oracle import replicate_loop
+
+pytest.importorskip("numba")
+
+
+def _job(x, design, orders, seed=3):
+    values = [np.asarray(v, float) for v in x]
+    order_idx = [np.argsort(v, kind="stable") for v in values]
+    scaled = common_scale([v[o] for v, o in zip(values, order_idx, strict=True)])
+    return ReplicateJob(tuple(scaled), tuple(order_idx), design, orders, seed), values
+
+
+def _data(kind, k=5, n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    shift = np.linspace(0, 0.6, k)[:, None]
+    if kind == "continuous":
+        return rng.normal(shift, 1.0, (k, n))
+    if kind == "likert":  # few levels: the histogram kernel
+        return np.clip(np.round(3 + rng.normal(shift, 1.2, (k, n))), 1, 5)
+    return (rng.uniform(size=(k, n)) < 0.4 + 0.3 * shift).astype(float)  # binary
+
+
+@pytest.mark.parametrize("kind", ["continuous", "likert", "binary"])
+@pytest.mark.parametrize("design", ["paired", "independent"])
+def test_numba_matches_numpy_and_loop(kind, design):
+    x = _data(kind)
+    job, values = _job(x, design, (1, 2))
+    fast = compute_batch(job, 0, 6, "numba")
+    ref = compute_batch(job, 0, 6, "numpy")
+    np.testing.assert_allclose(fast, ref, atol=1e-12)
+    idx = Resampler(job.sizes, design, job.seed).indices(0, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        for u, order in enumerate((1, 2)):
+            np.testing.assert_allclose(fast[u], replicate_loop(values, idx, design, order),
+                                       atol=1e-12)
+
+
+@pytest.mark.parametrize("orders", [(1,), (2,), (2, 1)])
+def test_order_selection(orders):
+    job, _ = _job(_data("continuous"), "paired", orders)
+    both, _ = _job(_data("continuous"), "paired", (1, 2))
+    out = compute_batch(job, 0, 3, "numba")
+    ref = compute_batch(both, 0, 3, "numba")
+    assert out.shape[0] == len(orders)
+    for u, order in enumerate(orders):
+        np.testing.assert_array_equal(out[u], ref[order - 1])
+
+
+def test_one_signed_differences_are_exactly_zero_or_one():
+    x = np.stack([np.arange(30.0), np.arange(30.0) + 5, np.arange(30.0)[::-1] * 2])
+    job, _ = _job(x, "paired", (1, 2))
+    out = compute_batch(job, 0, 20, "numba")
+    assert set(np.unique(out[:, :, 0, 1])) <= {0.0, 1.0}
+    assert (out[:, :, 1, 0] == 0.0).all()  # model 1 (shifted up) dominates in every replicate
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba", "torch"])
+def test_same_seed_same_numbers_for_any_batch(backend):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    x = _data("continuous", k=6, n=50)
+    runs = [riskbench.bootstrap(x, order=(1, 2), n_resamples=30, seed=5, batch=b,
+                                backend=backend) for b in (1, 7, None)]
+    for other in runs[1:]:
+        for u in range(2):
+            np.testing.assert_array_equal(other[u].eps_replicates, runs[0][u].eps_replicates)
+            np.testing.assert_array_equal(other[u].eps_matrix_sd, runs[0][u].eps_matrix_sd)
+
+
+@pytest.mark.parametrize("kind", ["continuous", "likert"])
+def test_torch_cpu_matches_numpy(kind):
+    pytest.importorskip("torch")
+    x = _data(kind, k=6, n=60)
+    for design in ("paired", "independent"):
+        job, _ = _job(x, design, (1, 2))
+        np.testing.assert_allclose(compute_batch(job, 0, 8, "torch"),
+                                   compute_batch(job, 0, 8, "numpy"), atol=1e-12)
+
+
+def test_ranking_identical_across_engines():
+    table = riskbench.load_demo().select(models=riskbench.load_demo().models[:10])
+    frames = {b: riskbench.rank(table, metric="win", n_resamples=60, seed=2,
+                                backend=b).to_frame() for b in ("numpy", "numba")}
+    np.testing.assert_allclose(frames["numba"]["eps_sd"], frames["numpy"]["eps_sd"],
+                               atol=1e-12)
+    assert frames["numba"]["model"].tolist() == frames["numpy"]["model"].tolist()
+
+
+def test_numba_ec_counts_match_naive():
+    rng = np.random.default_rng(4)
+    for m, n_metrics, levels in [(300, 4, 3), (500, 8, 2), (257, 1, 50), (64, 3, 1000)]:
+        ranks = pooled_ecdf(rng.integers(0, levels, (m, n_metrics)).astype(float))
+        np.testing.assert_array_equal(dominance_counts(ranks, backend="numba"),
+                                      dominance_counts_naive(ranks))
+
+
+def test_backend_errors():
+    with pytest.raises(InputError) as info:
+        resolve("cuda")
+    assert str(info.value) == ("backend must be one of 'auto', 'numpy', 'numba', 'torch', "
+                               "'dask'; got 'cuda'")
+    assert resolve("auto") == "numba"
+
+
+def test_dask_without_cluster_says_how_to_start_one():
+    pytest.importorskip("distributed")
+    with pytest.raises(InputError, match=r"backend='dask' runs the bootstrap on a running "
+                                         r"dask.distributed cluster, and none is connected"):
+        riskbench.bootstrap(np.arange(20.0).reshape(2, 10), n_resamples=4, seed=0,
+                            backend="dask")

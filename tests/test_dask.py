@@ -1,0 +1,36 @@
+"""The distributed path on a real local Dask cluster, started by the test."""
+
+import numpy as np
+import pytest
+
+import riskbench
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=50)
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+def test_dask_results_identical_to_local(client):
+    rng = np.random.default_rng(0)
+    x = rng.normal(np.linspace(0, 0.5, 6)[:, None], 1.0, (6, 120))
+    local = riskbench.bootstrap(x, order=(1, 2), n_resamples=48, seed=9, batch=8)
+    remote = riskbench.bootstrap(x, order=(1, 2), n_resamples=48, seed=9, batch=8,
+                                 backend="dask")
+    for a, b in zip(local, remote, strict=True):
+        np.testing.assert_array_equal(a.eps_replicates, b.eps_replicates)
+        np.testing.assert_array_equal(a.eps_matrix_sd, b.eps_matrix_sd)
+    assert len(client.scheduler_info()["workers"]) == 2
+
+
+def test_dask_ranking_matches_local(client):
+    table = riskbench.load_demo().select(models=riskbench.load_demo().models[:8])
+    local = riskbench.rank(table, n_resamples=40, seed=1).to_frame()
+    remote = riskbench.rank(table, n_resamples=40, seed=1, backend="dask").to_frame()
+    assert local.equals(remote)
