@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import kendalltau
 
 from riskbench._samples import as_samples
 from riskbench.errors import InputError
@@ -126,6 +125,8 @@ def kendall_tau(a: object, b: object) -> tuple[float, float, int]:
     common = [m for m in first if m in set(second)]
     if len(common) < 2:
         raise InputError(f"the rankings share {len(common)} model(s); Kendall tau needs two")
+    from scipy.stats import kendalltau  # scipy.stats takes a second to import: only when used
+
     pos_a = {m: i for i, m in enumerate(first)}
     pos_b = {m: i for i, m in enumerate(second)}
     res = kendalltau([pos_a[m] for m in common], [pos_b[m] for m in common], variant="b")

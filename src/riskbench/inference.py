@@ -361,6 +361,7 @@ class PairwiseTest:
     n_comparisons: int
     eps0: float | None = None
     criterion: str = "dominance"
+    backend: str = "numpy"
 
     def to_frame(self):
         """One row per ordered pair (i, j), i != j."""
@@ -433,7 +434,7 @@ def _result(test, boot, statistic, sd, threshold, alpha, correction, h0_core, **
         statistic=statistic, sd=sd, pvalue=pval, pvalue_adjusted=adjusted, reject=reject,
         confidence_interval=ci, confidence_level=level, threshold=threshold, alpha=alpha,
         correction=correction, design=boot.design, n_resamples=boot.n_resamples, seed=boot.seed,
-        h0=h0, n_comparisons=m, **extra,
+        h0=h0, n_comparisons=m, backend=boot.backend, **extra,
     )
 
 

@@ -192,6 +192,7 @@ class Ranking:
             "design": t.design,
             "n_resamples": t.n_resamples,
             "seed": t.seed,
+            "backend": t.backend,
             "h0": t.h0,
             "n_items": dict(zip(self.models, self.n_items, strict=True)),
             "portfolio": None if self.portfolio is None else {
