@@ -76,6 +76,14 @@ def _pair_second(gi, gj):
 
 
 @nb.njit(cache=True)
+def _draw_counts(idx, rep, slot, counts):
+    """How often each item is drawn in replicate rep (slot 0 paired, else the model)."""
+    counts[:] = 0
+    for t in range(counts.size):
+        counts[idx[rep, slot, t]] += 1
+
+
+@nb.njit(cache=True)
 def _expand(xs, perm, counts, out, mark, sorted_counts):
     """Sorted resample of one model without a sort or a branch.
 
@@ -126,15 +134,11 @@ def _replicate(xs, perm, idx, paired, first, second, rep, q, g, mark, counts, so
                out):
     """One replicate: expand every model's sorted resample, then all pairs i < j."""
     k, n = xs.shape
-    counts[:] = 0
     if paired:
-        for t in range(n):
-            counts[idx[rep, 0, t]] += 1
+        _draw_counts(idx, rep, 0, counts)
     for a in range(k):
         if not paired:
-            counts[:] = 0
-            for t in range(n):
-                counts[idx[rep, a, t]] += 1
+            _draw_counts(idx, rep, a, counts)
         _expand(xs[a], perm[a], counts, q[a], mark, sorted_counts)
         if second:
             acc = 0.0
@@ -250,13 +254,10 @@ def _kernel_levels(level, levels, idx, paired, first, second):
         counts = np.zeros(n, np.int64)
         cum = np.zeros((k, n_levels), np.int64)
         if paired:
-            for t in range(n):
-                counts[idx[rep, 0, t]] += 1
+            _draw_counts(idx, rep, 0, counts)
         for a in range(k):
             if not paired:
-                counts[:] = 0
-                for t in range(n):
-                    counts[idx[rep, a, t]] += 1
+                _draw_counts(idx, rep, a, counts)
             row = cum[a]
             for t in range(n):
                 row[level[a, t]] += counts[t]
