@@ -484,6 +484,62 @@ def stability(**options):
 
 
 @main.command()
+@click.argument("generations", type=click.Path(path_type=Path))
+@click.option("--scorer", "scorers", multiple=True, required=True,
+              type=click.Choice(["ifeval", "toxicity", "length"]),
+              help="ifeval (instruction following, strict and loose), toxicity (offline), "
+                   "length (chars, words, tokens if cached). Repeatable.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Score table to write: .parquet (keeps metric directions), .csv, .jsonl.")
+@click.option("--toxicity-model", default="profanity", show_default=True,
+              help="profanity (alt-profanity-check, ships its model), hf:PATH or "
+                   "detoxify:PATH (local weights only).")
+@click.option("--jobs", type=int, default=None, help="Processes (default: all cores).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON summary instead.")
+@click.option("--quiet", is_flag=True, help="No progress bar, no warnings.")
+def score(generations, scorers, output, toxicity_model, jobs, as_json, quiet):
+    """Score raw generations (JSONL/CSV/Parquet with model, item, prompt, response) into a
+    table of per-item metrics that `riskbench rank` reads."""
+    def action() -> int:
+        from riskbench.scorers import score as run_scorers
+        from riskbench.table import write_scores
+
+        progress = _LazyProgress("scoring", enabled=not quiet)
+        try:
+            table, notes = run_scorers(generations, scorers=scorers,
+                                       toxicity_model=toxicity_model, jobs=jobs,
+                                       progress=progress)
+        finally:
+            progress.close()
+        write_scores(table, output)
+        means = table.to_frame().groupby(["metric", "model"])["value"].mean()
+        if as_json:
+            click.echo(json.dumps({
+                "output": str(output), "metrics": table.higher_is_better,
+                "models": list(table.models), "notes": list(notes),
+                "means": {m: means[m].to_dict() for m in table.metrics},
+                "riskbench_version": riskbench.__version__}, indent=2))
+            return EXIT_OK
+        grid = Table(title=f"Mean per-item scores of {len(table.models)} models "
+                           f"({len(table.to_frame()) // max(1, len(table.metrics))} "
+                           "generations)", title_justify="left",
+                     caption=f"written to {output}", caption_justify="left")
+        grid.add_column("model", no_wrap=True)
+        for m in table.metrics:
+            grid.add_column(f"{m} {'↑' if table.higher_is_better[m] else '↓'}", justify="right")
+        for model in table.models:
+            grid.add_row(model, *(_fmt_value(means[m].get(model, float("nan")))
+                                  for m in table.metrics))
+        console = _console()
+        console.print(grid)
+        for note in notes:
+            console.print(f"[dim]{note}[/]", highlight=False)
+        return EXIT_OK
+
+    _run(action, quiet)
+
+
+@main.command()
 @click.option("--n-resamples", type=int, default=1000, show_default=True,
               help="Bootstrap replicates B.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")

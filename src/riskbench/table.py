@@ -19,13 +19,14 @@ from riskbench._samples import Samples
 from riskbench.errors import DataWarning, InputError
 from riskbench.portfolio import MetricCube
 
-__all__ = ["ScoreTable", "read_scores", "ALIGN", "ON_MISSING"]
+__all__ = ["ScoreTable", "read_scores", "write_scores", "ALIGN", "ON_MISSING"]
 
 ALIGN = ("error", "intersect", "none")
 ON_MISSING = ("error", "drop")
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".pq", ".jsonl",
                       ".jsonl.gz", ".ndjson")
 MISSING_MARKERS = {"", "na", "n/a", "nan", "null", "none", "-nan"}
+_META_KEY = b"riskbench"
 _INT_RE = re.compile(r"-?\d+")
 _SHOWN = 5  # how many offending rows a message lists
 
@@ -226,6 +227,7 @@ class _Raw:
     name: str
     where: Callable[[int], str]  # position -> "line 5" / "row 5"
     checksum: str | None
+    directions: dict[str, bool] | None = None  # recorded in the file by write_scores
 
 
 def _suffix(path: Path) -> str:
@@ -279,7 +281,8 @@ def _load(source: object) -> _Raw:
             return _Raw(frame, name, lambda i: f"line {lines[i]}", checksum)
         if suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
-            return _Raw(frame.reset_index(drop=True), name, lambda i: f"row {i + 1}", checksum)
+            return _Raw(frame.reset_index(drop=True), name, lambda i: f"row {i + 1}", checksum,
+                        _recorded_directions(path))
     except InputError:
         raise
     except pd.errors.EmptyDataError:
@@ -297,6 +300,23 @@ def _load(source: object) -> _Raw:
         f"{name}: unsupported file type {suffix or '(none)'!r}; riskbench reads "
         f"{', '.join(SUPPORTED_SUFFIXES)} files and pandas DataFrames"
     )
+
+
+def _recorded_directions(path: Path) -> dict[str, bool] | None:
+    """Metric directions that :func:`write_scores` stored in a Parquet file's metadata."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(_META_KEY)
+    if raw is None:
+        return None
+    try:
+        directions = json.loads(raw)["higher_is_better"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(directions, dict):
+        return None
+    return {str(k): bool(v) for k, v in directions.items()}
 
 
 def _first_non_utf8_line(path: Path) -> int:
@@ -520,6 +540,9 @@ def read_scores(
             "generations per item first)"
         )
 
+    if higher_is_better is None and raw.directions:
+        higher_is_better = {m: d for m, d in raw.directions.items()
+                            if m in set(long["metric"])}
     directions = _directions(higher_is_better, sorted(long["metric"].unique()), name)
     all_models = sorted(long["model"].unique())
     dropped_items: dict[str, int] = {}
@@ -596,3 +619,45 @@ def _directions(spec: object, metrics: list[str], name: str) -> dict[str, bool]:
     raise InputError(
         f"higher_is_better must be None, True/False or a mapping {{metric: bool}}; got {spec!r}"
     )
+
+
+def write_scores(table: ScoreTable, path: str | Path) -> Path:
+    """Write a ScoreTable as a long table (CSV, CSV.gz, JSONL or Parquet), atomically.
+
+    The file appears complete or not at all (written next to its destination, then renamed).
+    Parquet files also record each metric's direction, which :func:`read_scores` reads back;
+    for CSV and JSONL pass the directions again when reading (``higher_is_better=`` or
+    ``--lower-is-better``).
+    """
+    import os
+    import tempfile
+
+    path = Path(path)
+    suffix = _suffix(path)
+    if suffix not in (".csv", ".csv.gz", ".parquet", ".pq", ".jsonl"):
+        raise InputError(f"{path}: cannot write {suffix or 'a file without extension'}; use "
+                         ".parquet (keeps metric directions), .csv, .csv.gz or .jsonl")
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: the folder {path.parent} does not exist")
+    frame = table.to_frame()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        if suffix in (".parquet", ".pq"):
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            arrow = pa.Table.from_pandas(frame, preserve_index=False)
+            meta = dict(arrow.schema.metadata or {})
+            meta[_META_KEY] = json.dumps({"higher_is_better": table.higher_is_better}).encode()
+            pq.write_table(arrow.replace_schema_metadata(meta), tmp)
+        elif suffix == ".jsonl":
+            frame.to_json(tmp, orient="records", lines=True)
+        else:
+            frame.to_csv(tmp, index=False, compression="gzip" if suffix.endswith(".gz")
+                         else None)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
