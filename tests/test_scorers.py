@@ -125,3 +125,44 @@ def test_cli_score_then_rank(tmp_path):
     assert bad.exit_code == 2 and "no such generations file" in bad.output
     assert not (tmp_path / "x.parquet").exists()
     np.testing.assert_equal(len(list(tmp_path.iterdir())), 1)
+
+
+def test_ifeval_matches_inspect_and_google_on_two_real_models():
+    # Qwen2.5-7B's answers as scored by inspect_evals' IFEval scorer, GPT-4's by Google's
+    # checker: per prompt, strict/loose all-followed and the number of instructions followed
+    table, _ = score(GENS, scorers=["ifeval"], jobs=1)
+    frame = table.to_frame()
+    reference = json.loads((DATA / "ifeval_two_models_reference.json").read_text())
+    for ref in reference:
+        got = frame[(frame["model"] == ref["model"]) & (frame["item"] == str(ref["item"]))]
+        got = got.set_index("metric")["value"]
+        n = ref["num_instructions"]
+        assert got["ifeval_prompt_strict"] == float(ref["prompt_strict"]), ref
+        assert got["ifeval_prompt_loose"] == float(ref["prompt_loose"]), ref
+        assert round(got["ifeval_strict"] * n) == ref["inst_strict"], ref
+        assert round(got["ifeval_loose"] * n) == ref["inst_loose"], ref
+
+
+def test_cli_ifeval_and_toxicity_end_to_end(tmp_path):
+    out = tmp_path / "scores.parquet"
+    runner = CliRunner()
+    result = runner.invoke(main, ["score", str(GENS), "--scorer", "ifeval", "--scorer",
+                                  "toxicity", "-o", str(out), "--jobs", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["metrics"]["ifeval_strict"] is True and summary["metrics"]["toxicity"] is False
+    assert summary["means"]["ifeval_prompt_strict"] == {"Qwen2.5-7B-Instruct": 0.2, "gpt-4": 0.8}
+    ranked = runner.invoke(main, ["rank", str(out), "--n-resamples", "50", "--seed", "0",
+                                  "--quiet"])
+    assert ranked.exit_code == 0, ranked.output
+    assert "IC portfolio of ifeval_loose, ifeval_prompt_loose" in ranked.output
+
+
+def test_generations_without_instructions_outside_ifeval(tmp_path):
+    path = tmp_path / "g.jsonl"
+    path.write_text('{"model": "a", "item": 1, "prompt": "Say hi.", "response": "hi"}\n')
+    with pytest.raises(InputError) as info:
+        score(path, scorers=["ifeval"], jobs=1)
+    assert str(info.value) == (
+        f"{path}: line 1: no IFEval instructions: the prompt is not one of IFEval's 541 and the "
+        "record has no instruction_id_list / kwargs; add them, or drop --scorer ifeval")
