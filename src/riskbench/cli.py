@@ -484,6 +484,75 @@ def stability(**options):
 
 
 @main.command()
+@_reading
+@_common_stats
+@_rank_only
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="The report file (.html), written atomically.")
+@click.option("--guardrail", "guardrails", multiple=True, metavar="RULE",
+              help="Select under guardrails as `riskbench select` does (repeatable).")
+@click.option("--stability", "with_stability", is_flag=True,
+              help="Add the stability curve (slower: ranks 50 item subsets).")
+def report(**options):
+    """Write a self-contained HTML report (PATH as for rank; default: the demo data): the
+    decision, a sortable ranking, the plots, per-model detail, provenance and the command."""
+    def action() -> int:
+        from riskbench.report import write_report
+
+        command = "riskbench " + " ".join(sys.argv[1:]) if sys.argv else None
+        demo = options["path"] is None
+        table, weights = _load(options)
+        if demo and options["metric"] is None and not options["guardrails"]:
+            options["portfolio"] = options["portfolio"] or "ic"
+        stats = _stats(options)
+        if stats["seed"] is None:
+            stats["seed"] = secrets.randbits(63)
+            command = f"{command} --seed {stats['seed']}"
+        progress = _LazyProgress("bootstrap", enabled=not options["quiet"])
+        selection = stability = None
+        try:
+            if options["guardrails"]:
+                if stats["portfolio"] is None:
+                    raise InputError("selection ranks a portfolio: use --portfolio ic or ec")
+                selection = riskbench.select(table, guardrails=options["guardrails"],
+                                             weights=weights, progress=progress, **stats)
+                ranking = selection.ranking
+                if ranking is None:
+                    raise InputError(f"{len(selection.eligible)} model(s) pass every guardrail; "
+                                     "a report needs at least two to rank: loosen a guardrail")
+            else:
+                ranking = riskbench.rank(table, weights=weights, test=options["test"],
+                                         eps0=options["eps0"], criterion=options["criterion"],
+                                         p=options["p"], progress=progress, **stats)
+                if isinstance(ranking, BordaRanking):
+                    raise InputError("a report covers one ranking: choose --portfolio ic or ec, "
+                                     "or one --metric")
+            if options["with_stability"]:
+                n = len(table.items(stats["metric"]))
+                sizes = [m for m in (50, 100, 200, 400) if m < n] + [n]
+                stability = riskbench.stability(
+                    table, lambda t, s: riskbench.rank(t, weights=weights, seed=s,
+                                                       **{**stats, "n_resamples": 200}),
+                    sizes=sizes, repeats=10, seed=stats["seed"])
+        finally:
+            progress.close()
+        path = write_report(options["output"], ranking, table=table, selection=selection,
+                            stability=stability, command=command, top=options["top"] or 8)
+        size = path.stat().st_size
+        if options["as_json"]:
+            click.echo(json.dumps({"report": str(path), "bytes": size,
+                                   "chosen": selection.chosen if selection else ranking.models[0],
+                                   "seed": ranking.seed}, indent=2))
+        else:
+            _console().print(f"Report written to {path} ({size / 1e6:.1f} MB): chosen "
+                             f"{selection.chosen if selection else ranking.models[0]}; best set "
+                             f"{', '.join(ranking.best_set)}.", highlight=False)
+        return EXIT_OK
+
+    _run(action, options["quiet"])
+
+
+@main.command()
 @click.argument("generations", type=click.Path(path_type=Path))
 @click.option("--scorer", "scorers", multiple=True, required=True,
               type=click.Choice(["ifeval", "toxicity", "length"]),

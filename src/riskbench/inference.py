@@ -363,6 +363,12 @@ class PairwiseTest:
     criterion: str = "dominance"
     backend: str = "numpy"
 
+    def _repr_html_(self) -> str:
+        from riskbench.report.html import notebook_html, pairs_table_html
+
+        return notebook_html(f"{self.test} test of {len(self.models)} models: significant pairs",
+                             pairs_table_html(self))
+
     def to_frame(self):
         """One row per ordered pair (i, j), i != j."""
         import pandas as pd

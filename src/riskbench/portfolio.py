@@ -216,8 +216,10 @@ class Portfolio:
         return f"portfolio:{self.kind}"
 
     def describe(self) -> str:
-        parts = [f"{m} {'up' if self.higher_is_better.get(m, True) else 'down'} "
-                 f"w={w:.3g}" for m, w in zip(self.metrics, self.weights, strict=True)]
+        parts = [f"{m} ({'higher' if self.higher_is_better.get(m, True) else 'lower'} is better"
+                 f", weight {w:.3g})" for m, w in zip(self.metrics, self.weights, strict=True)]
+        if self.kind == "ec":  # the empirical copula has no weights
+            parts = [p.split(", weight")[0] + ")" for p in parts]
         return f"{PORTFOLIO_NAMES[self.kind]} of {', '.join(parts)}"
 
     def samples(self, metric: str | None = None) -> Samples:

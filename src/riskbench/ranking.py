@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from riskbench._samples import as_samples
+from riskbench._samples import Samples, as_samples
 from riskbench.errors import InputError
 from riskbench.inference import (
     PairwiseTest,
@@ -84,6 +84,7 @@ class Ranking:
     n_items: tuple[int, ...]
     _perm: np.ndarray = field(repr=False)
     portfolio: Portfolio | None = field(default=None, repr=False)
+    samples: Samples | None = field(default=None, repr=False)  # the data ranked (oriented)
 
     @property
     def seed(self) -> int:
@@ -138,6 +139,12 @@ class Ranking:
         out.append(f"Tie groups: models in one group are not separated by any test at alpha = "
                    f"{self.test.alpha:g} ({self.test.correction}).")
         return tuple(out)
+
+    def _repr_html_(self) -> str:
+        from riskbench.report.html import notebook_html, ranking_table_html
+
+        return notebook_html(f"{self.test.test} test ranking of {len(self.models)} models",
+                             ranking_table_html(self), self.h0)
 
     def to_frame(self):
         """One row per model, in rank order."""
@@ -438,4 +445,5 @@ def rank_samples(samples, built, *, order, test, eps0, alpha, correction, design
         n_items=tuple(samples.sizes[a] for a in perm),
         _perm=perm,
         portfolio=built,
+        samples=samples,
     )

@@ -247,6 +247,12 @@ class Selection:
                 out.setdefault(c.model, []).append(c)
         return {m: tuple(v) for m, v in out.items()}
 
+    def _repr_html_(self) -> str:
+        from riskbench.report.html import notebook_html, ranking_table_html, selection_html
+
+        ranked = "" if self.ranking is None else ranking_table_html(self.ranking)
+        return notebook_html(f"chosen: {self.chosen}", ranked + selection_html(self))
+
     def to_frame(self):
         """One row per model: eligible or not, its rank among the eligible, failed guardrails."""
         import pandas as pd

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from riskbench._atomic import atomic_path
 from riskbench._samples import Samples
 from riskbench.errors import DataWarning, InputError
 from riskbench.portfolio import MetricCube
@@ -629,20 +630,13 @@ def write_scores(table: ScoreTable, path: str | Path) -> Path:
     for CSV and JSONL pass the directions again when reading (``higher_is_better=`` or
     ``--lower-is-better``).
     """
-    import os
-    import tempfile
-
     path = Path(path)
     suffix = _suffix(path)
     if suffix not in (".csv", ".csv.gz", ".parquet", ".pq", ".jsonl"):
         raise InputError(f"{path}: cannot write {suffix or 'a file without extension'}; use "
                          ".parquet (keeps metric directions), .csv, .csv.gz or .jsonl")
-    if not path.parent.is_dir():
-        raise InputError(f"{path}: the folder {path.parent} does not exist")
     frame = table.to_frame()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if suffix in (".parquet", ".pq"):
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -656,8 +650,4 @@ def write_scores(table: ScoreTable, path: str | Path) -> Path:
         else:
             frame.to_csv(tmp, index=False, compression="gzip" if suffix.endswith(".gz")
                          else None)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

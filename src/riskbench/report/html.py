@@ -1,0 +1,314 @@
+"""A self-contained HTML report: the decision, a sortable ranking, the plots, per-model detail,
+provenance and the command that reproduces it. One file, inline SVG, no network at view time.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import io
+from pathlib import Path
+
+import numpy as np
+
+from riskbench._atomic import atomic_path
+from riskbench.errors import InputError
+from riskbench.risk import mean_risk_scores
+
+__all__ = ["render_report", "write_report", "ranking_table_html", "pairs_table_html",
+           "selection_html", "notebook_html", "TVAR_LEVELS"]
+
+TVAR_LEVELS = (0.01, 0.05, 0.10, 0.25)
+WORST_ITEMS = 5
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d1d1f;
+background:#fafafa}
+main{max-width:1100px;margin:0 auto;padding:24px 32px 64px}
+h1{font-size:1.6rem;margin:.2em 0}h2{font-size:1.2rem;margin-top:2em;border-bottom:1px solid #ddd;
+padding-bottom:.2em}h3{font-size:1rem}
+.decision{background:#fff;border:1px solid #d0d7de;border-left:6px solid #2f81f7;padding:12px 18px;
+border-radius:6px}
+.decision .chosen{font-size:1.3rem;font-weight:600}
+.muted{color:#57606a}.small{font-size:.85rem}
+table.rb{border-collapse:collapse;background:#fff;font-size:.86rem;width:100%}
+table.rb th,table.rb td{padding:4px 8px;border-bottom:1px solid #eaeef2;text-align:right}
+table.rb th{background:#f6f8fa;position:sticky;top:0;cursor:pointer;user-select:none}
+table.rb th.sorted-asc::after{content:" \\25B2"}table.rb th.sorted-desc::after{content:" \\25BC"}
+table.rb td.text,table.rb th.text{text-align:left}
+table.rb tr.g-odd td{background:#ffffff}table.rb tr.g-even td{background:#f3f6fa}
+table.rb tr.best td.model{font-weight:600}
+figure{margin:16px 0;background:#fff;border:1px solid #eaeef2;border-radius:6px;padding:8px}
+figure svg{max-width:100%;height:auto}figcaption{font-size:.85rem;color:#57606a}
+details{background:#fff;border:1px solid #eaeef2;border-radius:6px;margin:6px 0;padding:6px 12px}
+summary{cursor:pointer;font-weight:600}
+code,pre{background:#f6f8fa;border-radius:4px;padding:2px 4px;font-size:.85rem}
+pre{padding:10px;overflow-x:auto;white-space:pre-wrap}
+"""
+
+# Sort a table by a column on header click; numbers numerically, "-" last. No dependencies.
+_JS = """
+document.querySelectorAll('table.rb.sortable').forEach(function (table) {
+  table.querySelectorAll('th').forEach(function (th, col) {
+    th.addEventListener('click', function () {
+      var body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      var asc = !th.classList.contains('sorted-asc');
+      table.querySelectorAll('th').forEach(function (h) {
+        h.classList.remove('sorted-asc', 'sorted-desc');
+      });
+      th.classList.add(asc ? 'sorted-asc' : 'sorted-desc');
+      rows.sort(function (a, b) {
+        var x = a.cells[col].getAttribute('data-v'), y = b.cells[col].getAttribute('data-v');
+        var nx = parseFloat(x), ny = parseFloat(y);
+        var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : String(x).localeCompare(String(y));
+        return asc ? c : -c;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+});
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _num(x: float, digits: int = 4) -> str:
+    return "-" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
+
+
+def _cell(value: object, shown: str | None = None, cls: str = "") -> str:
+    sort = "" if value is None or (isinstance(value, float) and not np.isfinite(value)) \
+        else value
+    klass = f' class="{cls}"' if cls else ""
+    return f'<td{klass} data-v="{_e(sort)}">{_e(value if shown is None else shown)}</td>'
+
+
+def ranking_table_html(ranking, *, top: int | None = None) -> str:
+    """The ranking as a sortable HTML table (also the notebook view of a Ranking)."""
+    dominance = ranking.criterion == "dominance"
+    head = ["rank", "group", "model", "eps" if dominance else ranking.criterion, "eps sd",
+            "wins", "best", "mean", f"TVaR {ranking.p * 100:g}%"]
+    rows = []
+    shown = len(ranking.models) if top is None else min(top, len(ranking.models))
+    for a in range(shown):
+        m = ranking.models[a]
+        g = int(ranking.group[a])
+        best = m in ranking.best_set
+        stat = ranking.eps[a] if dominance else ranking.score[a]
+        rows.append(
+            f'<tr class="{"g-odd" if g % 2 else "g-even"}{" best" if best else ""}">'
+            + _cell(a + 1) + _cell(g) + _cell(m, cls="text model")
+            + _cell(float(stat), _num(float(stat))) + _cell(float(ranking.eps_sd[a]),
+                                                            _num(float(ranking.eps_sd[a]), 3))
+            + _cell(int(ranking.wins[a])) + _cell(int(best), "yes" if best else "", "text")
+            + _cell(float(ranking.mean[a]), _num(float(ranking.mean[a])))
+            + _cell(float(ranking.tvar[a]), _num(float(ranking.tvar[a]))) + "</tr>")
+    header = "".join(f'<th class="{"text" if h in ("model", "best") else ""}">{_e(h)}</th>'
+                     for h in head)
+    return (f'<table class="rb sortable"><thead><tr>{header}</tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table>")
+
+
+def pairs_table_html(test, *, limit: int = 200) -> str:
+    """Rejected pairs of a PairwiseTest as a sortable table (the notebook view of a test)."""
+    k = len(test.models)
+    rows = []
+    for i in range(k):
+        for j in range(k):
+            if i != j and test.reject[i, j]:
+                rows.append((test.models[i], test.models[j], test.statistic[i, j], test.sd[i, j],
+                             test.pvalue_adjusted[i, j]))
+    rows = rows[:limit]
+    body = "".join("<tr>" + _cell(a, cls="text") + _cell(b, cls="text")
+                   + _cell(float(s), _num(float(s))) + _cell(float(sd), _num(float(sd), 3))
+                   + _cell(float(p), f"{p:.2e}") + "</tr>" for a, b, s, sd, p in rows)
+    return ('<p class="small">' + _e(test.h0) + "</p>"
+            '<table class="rb sortable"><thead><tr><th class="text">better</th>'
+            '<th class="text">than</th><th>statistic</th><th>sd</th><th>p adjusted</th>'
+            f"</tr></thead><tbody>{body}</tbody></table>")
+
+
+def _svg(fig, salt: str) -> str:
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "none"}):
+        fig.savefig(buffer, format="svg")
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]  # drop the XML prolog and doctype: inline SVG
+
+
+def _figure(fig, salt: str, caption: str) -> str:
+    return f"<figure>{_svg(fig, salt)}<figcaption>{_e(caption)}</figcaption></figure>"
+
+
+def _model_details(ranking) -> str:
+    samples = ranking.samples
+    if samples is None:
+        return ""
+    index = {m: a for a, m in enumerate(samples.models)}
+    sign = 1.0 if samples.higher_is_better else -1.0
+    parts = []
+    for pos, model in enumerate(ranking.models):
+        values = samples.values[index[model]]
+        order = np.argsort(values, kind="stable")[:WORST_ITEMS]
+        levels = "".join(
+            f"<tr><td class='text'>TVaR {p * 100:g}%</td><td>"
+            f"{_num(sign * float(mean_risk_scores(np.sort(values), p=p)['tvar']))}</td></tr>"
+            for p in TVAR_LEVELS)
+        items = samples.items
+        worst = "".join(
+            f"<tr><td class='text'>{_e(items[t] if items else t)}</td>"
+            f"<td>{_num(sign * float(values[t]))}</td></tr>" for t in order)
+        parts.append(
+            f"<details><summary>{pos + 1}. {_e(model)} <span class='muted small'>group "
+            f"{int(ranking.group[pos])}, mean {_num(float(ranking.mean[pos]))}</span></summary>"
+            "<div style='display:flex;gap:32px;flex-wrap:wrap'>"
+            f"<table class='rb' style='width:auto'><tr><th class='text'>measure</th><th>value"
+            f"</th></tr><tr><td class='text'>mean</td><td>{_num(float(ranking.mean[pos]))}"
+            f"</td></tr>{levels}</table>"
+            f"<table class='rb' style='width:auto'><tr><th class='text'>worst items</th>"
+            f"<th>score</th></tr>{worst}</table></div></details>")
+    unit = "" if samples.higher_is_better else " (lower-is-better metric: TVaR is the mean of " \
+        "the worst, i.e. highest, values)"
+    return "<p class='small muted'>Scores in the metric's own units" + _e(unit) + ".</p>" + \
+        "".join(parts)
+
+
+def notebook_html(title: str, content: str, footnote: str = "") -> str:
+    """A result's notebook view: the report's tables with their style, no script."""
+    note = f"<p class='small muted'>{_e(footnote)}</p>" if footnote else ""
+    return (f"<div class='riskbench'><style>{_CSS.replace('body{', '.riskbench{')}</style>"
+            f"<b>{_e(title)}</b>{content}{note}</div>")
+
+
+def selection_html(selection) -> str:
+    if selection is None:
+        return ""
+    rows = "".join(
+        "<tr>" + _cell(m, cls="text") + _cell(c.guardrail, cls="text")
+        + _cell(c.measured, _num(c.measured)) + _cell(c.detail, cls="text") + "</tr>"
+        for m, checks in selection.excluded.items() for c in checks)
+    guards = "".join(f"<li><code>{_e(g.text)}</code>: {_e(g.describe())}</li>"
+                     for g in selection.guardrails)
+    return ("<h2>Guardrails</h2><ul>" + guards + "</ul>"
+            f"<p>{len(selection.eligible)} of {len(selection.models)} models pass every "
+            "guardrail. Excluded models, with the guardrail they failed and the measured value "
+            "(oriented scale: higher is better):</p>"
+            '<table class="rb sortable"><thead><tr><th class="text">model</th>'
+            '<th class="text">guardrail</th><th>measured</th><th class="text">detail</th></tr>'
+            f"</thead><tbody>{rows}</tbody></table>")
+
+
+def _provenance(ranking, table, command: str | None) -> str:
+    import riskbench
+
+    t = ranking.test
+    facts = [("riskbench", riskbench.__version__),
+             ("created", _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
+             ("test", f"{t.test}, order {t.order}, {t.design} bootstrap, B = {t.n_resamples}, "
+                      f"{t.backend} engine"),
+             ("seed", t.seed), ("models", len(ranking.models)),
+             ("items per model", ", ".join(sorted({str(n) for n in ranking.n_items})))]
+    if table is not None:
+        facts += [("input", table.source), ("sha256", table.checksum or "-"),
+                  ("metrics", ", ".join(f"{m} ({'higher' if d else 'lower'} is better)"
+                                        for m, d in table.higher_is_better.items())),
+                  ("items dropped (not scored for every model)",
+                   ", ".join(f"{m}: {c}" for m, c in table.dropped_items.items()) or "none"),
+                  ("rows dropped (missing values)", table.dropped_rows)]
+    rows = "".join(f"<tr><td class='text'>{_e(k)}</td><td class='text'>{_e(v)}</td></tr>"
+                   for k, v in facts)
+    cmd = "" if not command else f"<p>Reproduce with:</p><pre>{_e(command)}</pre>"
+    return f"<h2>Provenance</h2><table class='rb' style='width:auto'>{rows}</table>{cmd}"
+
+
+def render_report(ranking, *, table=None, selection=None, stability=None,
+                  command: str | None = None, title: str | None = None,
+                  top: int = 8) -> str:
+    """The HTML text of a report on a :class:`~riskbench.Ranking` (and optional extras).
+
+    Parameters
+    ----------
+    ranking : Ranking
+        What the report is about (for a selection, the ranking of the eligible models).
+    table : ScoreTable, optional
+        For the per-metric ECDFs and the provenance (file, checksum, dropped items).
+    selection : Selection, optional
+        Adds the chosen model and the excluded models with the guardrails they failed.
+    stability : Stability, optional
+        Adds the stability curve.
+    command : str, optional
+        The command line that reproduces the report.
+    top : int
+        Models drawn in colour in the curves.
+    """
+    from riskbench.report import plots
+
+    if getattr(ranking, "samples", None) is None:
+        raise InputError("a report needs a Ranking from riskbench.rank() or riskbench.select()")
+    t = ranking.test
+    chosen = selection.chosen if selection is not None else ranking.models[0]
+    what = ("R-" if t.test == "relative" else "eps-") + ("FSD" if t.order == 1 else "SSD")
+    if ranking.criterion != "dominance":
+        what = f"{ranking.criterion} score"
+    target = (ranking.portfolio.describe() if ranking.portfolio is not None
+              else f"metric {ranking.metric!r}")
+    title = title or f"riskbench report: {what} ranking of {len(ranking.models)} models"
+    figures = [
+        _figure(plots.ranking_plot(ranking), "rk",
+                "eps_i per model with bootstrap intervals; shaded bands are tie groups."),
+        _figure(plots.quantile_curves(ranking, top=top, highlight=chosen), "qc",
+                "Quantile curves: a curve above another everywhere is first-order dominance."),
+        _figure(plots.quantile_curves(ranking, kind="tvar", top=top, highlight=chosen), "tv",
+                "TVaR curves (mean of the worst p-fraction): above everywhere is second-order "
+                "dominance, what a risk-averse user wants."),
+        _figure(plots.matrix_heatmap(ranking, top=min(len(ranking.models), 60)), "mx",
+                "Pairwise statistics in rank order; dots mark significant cells."),
+    ]
+    if table is not None and ranking.portfolio is None and ranking.metric in table.metrics:
+        figures.append(_figure(plots.ecdf_plot(table, ranking=ranking, metrics=[ranking.metric],
+                                               top=top), "ec", "Empirical CDF per model."))
+    elif table is not None and ranking.portfolio is not None:
+        figures.append(_figure(plots.ecdf_plot(table, ranking=ranking,
+                                               metrics=list(ranking.portfolio.metrics), top=top),
+                               "ec", "Empirical CDF of each portfolio metric per model."))
+    if stability is not None:
+        figures.append(_figure(plots.stability_plot(stability), "st",
+                               "Kendall tau between rankings on item subsets and on all items."))
+    decision = (
+        f"<div class='decision'><div class='muted small'>Selected for risk-averse use</div>"
+        f"<div class='chosen'>{_e(chosen) if chosen else 'no model passes every guardrail'}"
+        "</div>"
+        f"<p>Best set (no other model significantly beats them): "
+        f"<b>{_e(', '.join(ranking.best_set))}</b></p>"
+        f"<p class='small'>{_e(ranking.h0)}</p>"
+        f"<p class='small muted'>Ranked on {_e(target)}; alpha = {t.alpha:g} with "
+        f"{_e(t.correction)} correction over {t.n_comparisons} pairs; {t.design} bootstrap, "
+        f"B = {t.n_resamples}, seed {t.seed}.</p></div>")
+    notes = "".join(f"<li>{_e(n)}</li>" for n in ranking.notes)
+    body = (f"<main><h1>{_e(title)}</h1>{decision}<ul class='small muted'>{notes}</ul>"
+            "<h2>Ranking</h2><p class='small muted'>Click a column to sort. Rows are shaded by "
+            "tie group; bold models are in the best set.</p>"
+            f"{ranking_table_html(ranking)}{selection_html(selection)}"
+            f"<h2>Plots</h2>{''.join(figures)}"
+            f"<h2>Per-model detail</h2>{_model_details(ranking)}"
+            f"{_provenance(ranking, table, command)}</main>")
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>{body}"
+            f"<script>{_JS}</script></body></html>")
+
+
+def write_report(path: str | Path, ranking, **options) -> Path:
+    """Render the report and write it atomically (the file is complete or absent)."""
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"{path}: a report is an .html file")
+    text = render_report(ranking, **options)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
