@@ -189,9 +189,15 @@ def ecdf_plot(table, *, ranking=None, metrics=None, models=None,
         direction = "higher" if table.higher_is_better[metric] else "lower"
         ax.set_title(f"{metric} ({direction} is better)", fontsize=9)
         ax.set_ylabel("share of items <= x", fontsize=8)
+        pooled = np.concatenate(samples.values) * (1 if samples.higher_is_better else -1)
+        median = float(np.median(pooled))
+        # a long right tail on an unbounded scale (lengths, counts); shares stay linear
+        if pooled.min() >= 0 and pooled.max() > 1 and median > 0 and pooled.max() > 20 * median:
+            ax.set_xscale("symlog", linthresh=float(np.quantile(pooled[pooled > 0], 0.01)))
         ax.grid(alpha=0.3)
         if u == 0:
-            ax.legend(fontsize=6.5, frameon=False)
+            handles, labels = ax.get_legend_handles_labels()
+            ax.legend(handles[::-1], labels[::-1], fontsize=6.5, frameon=False)
     return fig
 
 
