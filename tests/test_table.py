@@ -151,7 +151,8 @@ def test_metric_with_one_model(tmp_path):
     path = write(tmp_path, GOOD + "a,1,tox,0.1\n")
     assert error_of(path) == (
         f"{path}: metric 'tox' has scores for only one model ('a'); a comparison needs at least "
-        "two: add another model's scores or drop the metric")
+        "two: add another model's scores, or keep other metrics with metrics=[...] (CLI: "
+        "--metric)")
 
 
 def test_model_missing_a_metric(tmp_path):
@@ -177,11 +178,12 @@ def test_file_problems(tmp_path):
                                 "item and metric")
     odd = write(tmp_path, "x", "scores.xlsx")
     assert error_of(odd) == (
-        f"{odd}: unsupported file type '.xlsx'; riskbench reads .csv, .csv.gz, .tsv, .tsv.gz, "
-        ".parquet, .pq, .jsonl, .jsonl.gz, .ndjson files and pandas DataFrames")
-    assert error_of(tmp_path) == (
-        f"{tmp_path}: is a directory; pass a score file (.csv, .csv.gz, .tsv, .tsv.gz, .parquet, "
-        ".pq, .jsonl, .jsonl.gz, .ndjson)")
+        f"{odd}: unsupported file type '.xlsx'; riskbench reads long tables (.csv, .csv.gz, .tsv, "
+        ".tsv.gz, .parquet, .pq, .jsonl, .jsonl.gz, .ndjson), pandas DataFrames, and evaluation "
+        "logs (lm_eval, helm, inspect, alpaca_eval, pairwise, eee; see riskbench.io)")
+    assert error_of(tmp_path).startswith(
+        f"{tmp_path}: no log riskbench recognises (looked at its 3 file(s): empty.csv, "
+        "header.csv, scores.xlsx); supported formats: lm_eval (")
 
 
 def test_bad_jsonl_line(tmp_path):

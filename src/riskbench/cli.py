@@ -133,7 +133,7 @@ def print_ranking(ranking: Ranking, table: ScoreTable | None, console: Console,
                  caption_justify="left")
     grid.add_column("rank", justify="right")
     grid.add_column("group", justify="right")
-    grid.add_column("model", no_wrap=True)
+    grid.add_column("model", max_width=60, overflow="fold")
     if ranking.criterion == "dominance":
         grid.add_column("eps (sd)", justify="right")
     else:
@@ -164,7 +164,7 @@ def print_ranking(ranking: Ranking, table: ScoreTable | None, console: Console,
         console.print(f"Items: {ranking.n_items[0]} per model; items dropped because not every "
                       f"model has them: {', '.join(f'{m}: {c}' for m, c in dropped.items())}.",
                       highlight=False)
-    for note in ranking.notes:
+    for note in ranking.notes + (() if table is None else table.notes):
         console.print(f"[dim]{note}[/]", highlight=False)
 
 
@@ -200,6 +200,7 @@ def _json_payload(result: Ranking | BordaRanking, table: ScoreTable | None) -> d
             "sha256": table.checksum,
             "dropped_items": table.dropped_items,
             "dropped_rows": table.dropped_rows,
+            "notes": list(table.notes),
         }
     return payload
 
@@ -262,6 +263,11 @@ _reading = _options(
                  help="A metric where lower is better (repeatable)."),
     click.option("--metric-spec", type=click.Path(path_type=Path),
                  help="TOML/JSON file with each metric's direction and weight."),
+    click.option("--format", "log_format", default="auto", show_default=True,
+                 type=click.Choice(["auto", "table", "lm_eval", "helm", "inspect", "alpaca_eval",
+                                    "pairwise", "eee"]),
+                 help="Input: a long table or an evaluation log / log folder (sniffed by "
+                      "default)."),
     click.option("--align", type=click.Choice(ALIGN), default="error", show_default=True,
                  help="Models with different item sets: error, keep common items, or keep "
                       "all."),
@@ -290,7 +296,7 @@ def _load(options: dict) -> tuple[ScoreTable, dict | None]:
     spec_read = riskbench.read_metric_spec(spec) if spec is not None else None
     lower = options.pop("lower_is_better")
     read = {k: options.pop(k) for k in ("model_col", "item_col", "metric_col", "value_col",
-                                        "align", "on_missing")}
+                                        "align", "on_missing", "log_format")}
     weights = _weights(options.pop("weights"), spec_read.weights if spec_read else None)
     if path is None:
         return riskbench.load_demo(), weights
@@ -299,7 +305,8 @@ def _load(options: dict) -> tuple[ScoreTable, dict | None]:
     table = riskbench.read_scores(
         path, model=read["model_col"], item=read["item_col"], metric=read["metric_col"],
         value=read["value_col"], higher_is_better=directions or None, align=read["align"],
-        on_missing=read["on_missing"])
+        on_missing=read["on_missing"], format=read["log_format"],
+        metrics=[options["metric"]] if options.get("metric") else None)
     return table, weights
 
 
@@ -553,6 +560,58 @@ def report(**options):
 
 
 @main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "log_format", default="auto", show_default=True,
+              type=click.Choice(["auto", "lm_eval", "helm", "inspect", "alpaca_eval",
+                                 "pairwise", "eee"]), help="Log format (sniffed by default).")
+@click.option("--lenient", is_flag=True, help="Skip bad records and list them (strict=False).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+@click.option("--quiet", is_flag=True, help="No warnings.")
+def logs(path, log_format, lenient, as_json, quiet):
+    """Inspect evaluation logs (a file or a folder): what riskbench reads from them, the
+    harness's own aggregates recomputed from the per-item values, and the choices made."""
+    def action() -> int:
+        from riskbench.io import read_log
+
+        log = read_log(path, format=log_format, strict=not lenient)
+        frame = log.frame
+        summary = (frame.groupby(["model", "metric"])["value"].agg(["size", "mean"])
+                   .reset_index())
+        if as_json:
+            click.echo(json.dumps({
+                "rows": len(frame), "models": sorted(frame["model"].unique()),
+                "metrics": sorted(frame["metric"].unique()),
+                "checks": [c.__dict__ for c in log.checks],
+                "errors": [e.__dict__ for e in log.errors], "notes": list(log.notes),
+                "summary": summary.to_dict(orient="records")}, indent=2, default=str))
+            return EXIT_OK
+        console = _console()
+        grid = Table(title=f"{path}: {len(frame)} per-item scores", title_justify="left")
+        for col in ("model", "metric", "items", "mean"):
+            grid.add_column(col, justify="right" if col in ("items", "mean") else "left")
+        for row in summary.itertuples():
+            grid.add_row(str(row.model), str(row.metric), str(row.size), _fmt_value(row.mean))
+        console.print(grid)
+        if log.checks:
+            checks = Table(title="Aggregates the harness reported, recomputed from the items",
+                           title_justify="left")
+            for col in ("file", "metric", "reported", "recomputed", "matched"):
+                checks.add_column(col)
+            for c in log.checks:
+                checks.add_row(Path(c.file).name, c.metric, _fmt_value(c.reported),
+                               _fmt_value(c.recomputed), "yes" if c.matched else "[red]NO[/]")
+            console.print(checks)
+        for e in log.errors:
+            console.print(f"[yellow]skipped:[/] {e.file}: {e.line}: {e.field}: {e.message}",
+                          highlight=False)
+        for note in log.notes:
+            console.print(f"[dim]{note}[/]", highlight=False)
+        return EXIT_OK
+
+    _run(action, quiet)
+
+
+@main.command()
 @click.argument("generations", type=click.Path(path_type=Path))
 @click.option("--scorer", "scorers", multiple=True, required=True,
               type=click.Choice(["ifeval", "toxicity", "length"]),
@@ -593,7 +652,7 @@ def score(generations, scorers, output, toxicity_model, jobs, as_json, quiet):
                            f"({len(table.to_frame()) // max(1, len(table.metrics))} "
                            "generations)", title_justify="left",
                      caption=f"written to {output}", caption_justify="left")
-        grid.add_column("model", no_wrap=True)
+        grid.add_column("model", max_width=60, overflow="fold")
         for m in table.metrics:
             grid.add_column(f"{m} {'↑' if table.higher_is_better[m] else '↓'}", justify="right")
         for model in table.models:

@@ -71,6 +71,7 @@ class ScoreTable:
     dropped_items: dict[str, int] = field(default_factory=dict)
     dropped_rows: int = 0
     align: str = "error"
+    notes: tuple[str, ...] = ()  # what a log reader chose or found (averaging, checks)
 
     # -- shape ----------------------------------------------------------------------------
     @property
@@ -229,6 +230,7 @@ class _Raw:
     where: Callable[[int], str]  # position -> "line 5" / "row 5"
     checksum: str | None
     directions: dict[str, bool] | None = None  # recorded in the file by write_scores
+    notes: tuple[str, ...] = ()
 
 
 def _suffix(path: Path) -> str:
@@ -247,7 +249,43 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _load(source: object) -> _Raw:
+def _is_log(path: Path, format: str) -> bool:
+    """Whether a path is an evaluation log (read by riskbench.io) rather than a long table."""
+    if format != "auto":
+        return format != "table"
+    if path.is_dir():
+        return True
+    from riskbench.io import FORMATS, sniff
+
+    suffix = _suffix(path)
+    try:  # lm-eval, EEE and FastChat files are .jsonl too
+        sniff(path)
+    except InputError:
+        if suffix in SUPPORTED_SUFFIXES:
+            return False
+        raise InputError(
+            f"{path}: unsupported file type {suffix or '(none)'!r}; riskbench reads long tables "
+            f"({', '.join(SUPPORTED_SUFFIXES)}), pandas DataFrames, and evaluation logs "
+            f"({', '.join(FORMATS)}; see riskbench.io)"
+        ) from None
+    return True
+
+
+def _load_log(path: Path, name: str, format: str) -> _Raw:
+    from riskbench.io import read_log
+
+    log = read_log(path, format=format, strict=True)
+    frame = log.frame[["model", "item", "metric", "value"]].reset_index(drop=True)
+    notes = list(log.notes)
+    for check in log.checks:
+        if not check.matched:
+            notes.append(f"aggregate check failed: {check.file}: {check.metric} reported "
+                         f"{check.reported:g}, recomputed {check.recomputed:g}")
+    checksum = None if path.is_dir() else _sha256(path)
+    return _Raw(frame, name, lambda i: f"record {i + 1}", checksum, notes=tuple(notes))
+
+
+def _load(source: object, format: str = "auto") -> _Raw:
     if isinstance(source, pd.DataFrame):
         frame = source.reset_index(drop=True)
         labels = source.index
@@ -265,6 +303,8 @@ def _load(source: object) -> _Raw:
     name = str(source)
     if not path.exists():
         raise InputError(f"{name}: no such file")
+    if _is_log(path, format):
+        return _load_log(path, name, format)
     if path.is_dir():
         raise InputError(
             f"{name}: is a directory; pass a score file ({', '.join(SUPPORTED_SUFFIXES)})"
@@ -431,6 +471,8 @@ def read_scores(
     higher_is_better: bool | Mapping[str, bool] | None = None,
     align: str = "error",
     on_missing: str = "error",
+    format: str = "auto",
+    metrics: Sequence[str] | None = None,
 ) -> ScoreTable:
     """Read per-item scores from a long table and validate them.
 
@@ -451,6 +493,15 @@ def read_scores(
         dropped), or keep everything (then only ``design="independent"`` can be used).
     on_missing : {"error", "drop"}
         What to do with missing, NaN or infinite values.
+    metrics : sequence of str, optional
+        Keep only these metrics (checked before anything else, so the others may be
+        incomplete: useful with logs holding many tasks).
+    format : str
+        "auto" (default): a long table by its extension, or an evaluation log (file or folder)
+        sniffed by :func:`riskbench.io.sniff`; "table" forces a long table; a name of
+        ``riskbench.io.FORMATS`` (lm_eval, helm, inspect, alpaca_eval, pairwise, eee) reads
+        that log format. Logs come with ``notes`` on the table (averaged repeats, failed
+        aggregate checks).
 
     Returns
     -------
@@ -469,7 +520,13 @@ def read_scores(
         raise InputError(
             f"on_missing must be one of {', '.join(map(repr, ON_MISSING))}; got {on_missing!r}"
         )
-    raw = _load(source)
+    if format != "auto" and format != "table":
+        from riskbench.io import FORMATS
+
+        if format not in FORMATS:
+            raise InputError(f"format must be 'auto', 'table' or one of {', '.join(FORMATS)}; "
+                             f"got {format!r}")
+    raw = _load(source, format)
     frame = raw.frame
     name = raw.name
     if len(frame) == 0:
@@ -493,8 +550,8 @@ def read_scores(
 
     models = _id_column(raw, model, "model")
     items = _id_column(raw, item, "item")
-    metrics = (pd.Series([value] * len(frame)) if single_metric
-               else _id_column(raw, metric, "metric"))
+    metric_ids = (pd.Series([value] * len(frame)) if single_metric
+                  else _id_column(raw, metric, "metric"))
     values, bad = _values(raw, value)
     if bad.size:
         examples = ", ".join(f"{raw.where(int(i))} ({frame[value].iloc[i]!r})"
@@ -521,7 +578,16 @@ def read_scores(
                       f"{value!r} ({_rows(raw, pos)})", DataWarning, stacklevel=2)
 
     long = pd.DataFrame({"model": models.to_numpy(), "item": items.to_numpy(),
-                         "metric": metrics.to_numpy(), "value": values})
+                         "metric": metric_ids.to_numpy(), "value": values})
+    if metrics is not None:
+        wanted_metrics = [str(m) for m in metrics]
+        unknown = sorted(set(wanted_metrics) - set(long["metric"]))
+        if unknown:
+            raise InputError(
+                f"{name}: no metric(s) {', '.join(map(repr, unknown))}; the file has: "
+                f"{', '.join(sorted(long['metric'].unique())[:20])}"
+            )
+        keep &= long["metric"].isin(wanted_metrics).to_numpy()
     positions = np.flatnonzero(keep)
     long = long.iloc[positions].reset_index(drop=True)
     if len(long) == 0:
@@ -553,7 +619,8 @@ def read_scores(
         if len(met_models) < 2:
             raise InputError(
                 f"{name}: metric {met!r} has scores for only one model ({met_models[0]!r}); "
-                "a comparison needs at least two: add another model's scores or drop the metric"
+                "a comparison needs at least two: add another model's scores, or keep other "
+                "metrics with metrics=[...] (CLI: --metric)"
             )
         absent = [m for m in all_models if m not in set(met_models)]
         if absent:
@@ -598,7 +665,8 @@ def read_scores(
         parts.append(sub[sub["item"].isin(common)])
     result = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     result = result.sort_values(["metric", "model", "item"], kind="stable").reset_index(drop=True)
-    return ScoreTable(result, directions, name, raw.checksum, dropped_items, dropped_rows, align)
+    return ScoreTable(result, directions, name, raw.checksum, dropped_items, dropped_rows, align,
+                      raw.notes)
 
 
 def _directions(spec: object, metrics: list[str], name: str) -> dict[str, bool]:

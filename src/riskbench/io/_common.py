@@ -1,0 +1,408 @@
+"""Shared machinery of the log readers: result types, the record sink, field specs, JSON loading.
+
+Every reader turns a tool's native records into rows ``(model, item, metric, value)`` plus context
+columns, through one :class:`Sink`. The sink owns the policy that all formats share:
+
+1. a bad record raises :class:`~riskbench.errors.InputError` (``strict=True``) or is skipped and
+   listed as a :class:`RecordError` (``strict=False``);
+2. values must be finite floats;
+3. when one model has the same metric in several runs (two lm-eval runs of one task, two Inspect
+   logs), each run becomes its own model, labelled ``"<model>@<run>"``, because averaging runs
+   with different prompts or configs would invent a system nobody ran;
+4. several records of one (model, item, metric) inside a run (epochs, trials, repeated lines) are
+   averaged per item, ``repeats`` counts them, and a note says so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from riskbench.errors import InputError
+
+__all__ = ["AggregateCheck", "COLUMNS", "Field", "LogRead", "MISSING", "Peek", "RecordError",
+           "Sink"]
+
+COLUMNS = ("model", "item", "metric", "value", "task", "filter", "split", "run", "repeats",
+           "source_file")
+_TOLERANCE = 1e-9  # reported aggregates are written at full double precision by every tool here
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "an integer",
+               float: "a number", bool: "true/false", type(None): "null"}
+_SKIP_HINT = "pass strict=False to skip bad records and list them in LogRead.errors"
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """A record that could not be used: where it is, which field, what is wrong and the fix.
+
+    Attributes
+    ----------
+    file : str
+        The file (or ``archive.eval:member.json``) holding the record.
+    line : int or str
+        Line number (1-based) for line-oriented files, else a record index or JSON path.
+    field : str
+        The field at fault; empty for file-level problems (unreadable, not JSON).
+    message : str
+        What is wrong and how to fix it.
+    """
+
+    file: str
+    line: int | str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if isinstance(self.line, int) else str(self.line)
+        field = f", field {self.field!r}" if self.field else ""
+        return f"{self.file}: {where}{field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class AggregateCheck:
+    """An aggregate the tool reported, recomputed from the per-item values that were read.
+
+    Attributes
+    ----------
+    file : str
+        The file that reported the aggregate.
+    metric : str
+        The riskbench metric name the aggregate belongs to.
+    reported, recomputed : float
+        The tool's number and the mean of the per-item values.
+    matched : bool
+        Whether they agree to 1e-9.
+    """
+
+    file: str
+    metric: str
+    reported: float
+    recomputed: float
+    matched: bool
+
+
+@dataclass(frozen=True, eq=False)
+class LogRead:
+    """What :func:`riskbench.io.read_log` read.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        Columns ``model, item, metric, value`` and the context columns ``task, filter, split,
+        run, repeats, source_file`` (``None`` where a format has no such notion).
+    errors : tuple of RecordError
+        Records skipped with ``strict=False``.
+    checks : tuple of AggregateCheck
+        The tool's own aggregates recomputed from the per-item values.
+    notes : tuple of str
+        Choices the reader made: scalarisation, averaging of repeats, runs told apart, skips.
+    """
+
+    frame: pd.DataFrame
+    errors: tuple[RecordError, ...]
+    checks: tuple[AggregateCheck, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a record spec: where it is, the JSON types it may have, and the fix.
+
+    ``path`` is dotted for nested objects (``"eval.model"``). ``int`` never accepts booleans;
+    ``float`` accepts integers. ``choices``, when given, lists the allowed values.
+    """
+
+    path: str
+    types: tuple[type, ...]
+    required: bool = True
+    fix: str = "check that the file was written by the tool and not edited"
+    choices: tuple[object, ...] | None = None
+
+
+MISSING = object()  # a lookup that found nothing (JSON null is None)
+
+
+class Sink:
+    """Collects rows, record errors, aggregate checks and notes while the readers run."""
+
+    def __init__(self, *, strict: bool) -> None:
+        self.strict = strict
+        self.rows: list[dict[str, object]] = []
+        self.errors: list[RecordError] = []
+        self.checks: list[AggregateCheck] = []
+        self.notes: list[str] = []
+
+    def error(self, file: object, line: int | str, field: str, message: str) -> None:
+        """Report a bad record or file: raise when strict, else remember it."""
+        err = RecordError(str(file), line, field, message)
+        if self.strict:
+            raise InputError(f"{err}; or {_SKIP_HINT}")
+        self.errors.append(err)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def check(self, file: object, metric: str, reported: float, recomputed: float) -> None:
+        matched = math.isclose(reported, recomputed, rel_tol=_TOLERANCE, abs_tol=_TOLERANCE)
+        self.checks.append(AggregateCheck(str(file), metric, reported, recomputed, matched))
+        if not matched:
+            self.note(f"{file}: {metric}: the tool reported {reported:.6g} but the per-item "
+                      f"values average {recomputed:.6g}; the records do not reproduce the "
+                      "aggregate (a trimmed file, a non-mean aggregation, or re-derived scores)")
+
+    def add(self, *, model: str, item: str, metric: str, value: float, run: str,
+            source_file: object, task: str | None = None, filter: str | None = None,
+            split: str | None = None, repeats: int = 1) -> None:
+        """Add one per-item value; ``value`` must already be a finite float.
+
+        ``repeats`` > 1 says the value already summarises that many records.
+        """
+        self.rows.append({"model": model, "item": item, "metric": metric, "value": value,
+                          "task": task, "filter": filter, "split": split, "run": run,
+                          "repeats": repeats, "source_file": str(source_file)})
+
+    def pick(self, record: object, fields: Sequence[Field], *, file: object,
+             line: int | str) -> dict[str, object] | None:
+        """Validate ``record`` against a field spec.
+
+        Returns ``{path: value}`` (``None`` for absent optional fields), or ``None`` after
+        reporting the first bad field.
+        """
+        if not isinstance(record, dict):
+            self.error(file, line, "", f"is {json_type(record)}, not an object; each record "
+                       "must be a JSON object")
+            return None
+        out: dict[str, object] = {}
+        for spec in fields:
+            value = lookup(record, spec.path)
+            if value is MISSING or (value is None and type(None) not in spec.types):
+                if spec.required:
+                    self.error(file, line, spec.path, f"is missing or null; {spec.fix}")
+                    return None
+                out[spec.path] = None
+                continue
+            if not is_json_type(value, spec.types):
+                wanted = " or ".join(_JSON_TYPES[t] for t in spec.types)
+                self.error(file, line, spec.path,
+                           f"must be {wanted}, got {json_type(value)} {short(value)}; {spec.fix}")
+                return None
+            if spec.choices is not None and value not in spec.choices:
+                self.error(file, line, spec.path, f"is {value!r}; it must be one of "
+                           f"{', '.join(map(repr, spec.choices))}")
+                return None
+            out[spec.path] = value
+        return out
+
+    def result(self, source: object) -> LogRead:
+        """Relabel runs, average repeats and freeze everything into a :class:`LogRead`."""
+        frame = pd.DataFrame(self.rows, columns=list(COLUMNS))
+        if len(frame):
+            frame = self._split_runs(frame)
+            frame = self._average_repeats(frame)
+        elif not self.errors:
+            hint = f" ({'; '.join(self.notes)})" if self.notes else ""
+            raise InputError(f"{source}: found no per-item scores{hint}; point read_log at "
+                             "logs written with per-sample output (see riskbench.io.FORMATS)")
+        return LogRead(frame, tuple(self.errors), tuple(self.checks), tuple(self.notes))
+
+    def _split_runs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        runs = frame.groupby(["model", "metric"])["run"].transform("nunique")
+        clash = (runs > 1).to_numpy()
+        if clash.any():
+            frame = frame.copy()
+            frame.loc[clash, "model"] = frame.loc[clash, "model"] + "@" + frame.loc[clash, "run"]
+            names = sorted(frame.loc[clash, "model"].unique())
+            self.note(f"the same model and metric come from several runs, so each run is its own "
+                      f"model: {', '.join(names)}")
+        return frame
+
+    def _average_repeats(self, frame: pd.DataFrame) -> pd.DataFrame:
+        keys = ["model", "item", "metric"]
+        counts = frame.groupby(keys, sort=False)["value"].transform("size")
+        if (counts == 1).all():
+            return frame.sort_values(["metric", "model", "item"], kind="stable",
+                                     ignore_index=True)
+        first = {c: "first" for c in COLUMNS if c not in (*keys, "value", "repeats")}
+        out = frame.groupby(keys, sort=False, as_index=False, dropna=False).agg(
+            value=("value", "mean"), repeats=("repeats", "sum"),
+            **{c: (c, how) for c, how in first.items()})
+        repeated = out[out["repeats"] > 1]
+        self.note(f"{len(repeated)} (model, item, metric) key(s) had several records (epochs, "
+                  f"trials or repeated lines, up to {int(repeated['repeats'].max())} each); "
+                  "value is their mean per item and column 'repeats' counts them")
+        return out[list(COLUMNS)].sort_values(["metric", "model", "item"], kind="stable",
+                                              ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- JSON helpers
+
+def lookup(record: object, path: str) -> object:
+    """The value at a dotted path, or ``MISSING``."""
+    for key in path.split("."):
+        if not isinstance(record, dict) or key not in record:
+            return MISSING
+        record = record[key]
+    return record
+
+
+def is_json_type(value: object, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):
+        return bool in types
+    if isinstance(value, int) and float in types:
+        return True
+    return isinstance(value, types)
+
+
+def json_type(value: object) -> str:
+    for kind, name in _JSON_TYPES.items():
+        if type(value) is kind:
+            return name
+    return type(value).__name__
+
+
+def short(value: object, width: int = 40) -> str:
+    text = repr(value)
+    return f"({text[:width]}...)" if len(text) > width else f"({text})"
+
+
+def to_float(value: object) -> float | None:
+    """A finite float from a JSON number or boolean, else ``None``."""
+    if not isinstance(value, bool | int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def decode(data: bytes, file: object, sink: Sink) -> str | None:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        sink.error(file, line, "", "is not UTF-8 text; re-save the file as UTF-8")
+        return None
+
+
+def parse_json(text: str, file: object, sink: Sink) -> object:
+    """Parse a whole JSON document; on failure report it and return ``MISSING``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        sink.error(file, exc.lineno, "", f"is not valid JSON at column {exc.colno} ({exc.msg}); "
+                   "the file is truncated or corrupted: write it again with the tool")
+    except (ValueError, RecursionError) as exc:
+        sink.error(file, 1, "", f"cannot be parsed as JSON ({exc}); write it again with the tool")
+    return MISSING
+
+
+def load_json(path: Path, sink: Sink) -> object:
+    """A JSON file's document, or ``MISSING`` after reporting why it cannot be read."""
+    data = read_bytes(path, sink)
+    text = None if data is None else decode(data, path, sink)
+    return MISSING if text is None else parse_json(text, path, sink)
+
+
+def read_bytes(path: Path, sink: Sink) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        sink.error(path, 1, "", f"cannot be read ({exc.strerror or exc}); check the path and "
+                   "permissions")
+        return None
+
+
+def iter_jsonl(path: Path, sink: Sink) -> Iterator[tuple[int, object]]:
+    """``(line number, record)`` of a JSON Lines file; bad lines are reported and skipped."""
+    data = read_bytes(path, sink)
+    text = None if data is None else decode(data, path, sink)
+    if text is None:
+        return
+    # split on "\n" only: JSON strings may hold raw U+2028, which str.splitlines() breaks on
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except json.JSONDecodeError as exc:
+            sink.error(path, lineno, "", f"is not valid JSON at column {exc.colno} ({exc.msg}); "
+                       "fix or remove that line")
+        except (ValueError, RecursionError) as exc:
+            sink.error(path, lineno, "", f"cannot be parsed as JSON ({exc}); fix or remove "
+                       "that line")
+
+
+def absent(value: object) -> bool:
+    return value is MISSING
+
+
+def mean(values: Sequence[float]) -> float:
+    return math.fsum(values) / len(values)
+
+
+class Peek:
+    """A cheap look at a file for sniffing: its name and first JSON value, never an error.
+
+    ``head`` is the parsed document of a ``.json`` file, the first record of a ``.jsonl`` file,
+    the tuple of member names of a zip archive, or ``None`` when none of these can be had.
+    """
+
+    _MAX_PARSE = 64 << 20  # bigger JSON documents are sniffed by name and prefix only
+    _PREFIX = 1 << 16
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+        self._head: object = MISSING
+        self._prefix: bytes | None = None
+
+    @property
+    def prefix(self) -> bytes:
+        """The first 64 KiB of the file (empty when it cannot be read)."""
+        if self._prefix is None:
+            try:
+                with open(self.path, "rb") as fh:
+                    self._prefix = fh.read(self._PREFIX)
+            except OSError:
+                self._prefix = b""
+        return self._prefix
+
+    @property
+    def head(self) -> object:
+        if self._head is MISSING:
+            self._head = self._look()
+        return self._head
+
+    def _look(self) -> object:
+        try:
+            if zipfile.is_zipfile(self.path):
+                with zipfile.ZipFile(self.path) as archive:
+                    return tuple(archive.namelist())
+            if self.path.stat().st_size > self._MAX_PARSE:
+                return None
+            with open(self.path, "rb") as fh:
+                if self.name.endswith(".jsonl"):
+                    line = b""
+                    while not line.strip():
+                        line = fh.readline()
+                        if not line:
+                            return None
+                    return json.loads(line)
+                return json.loads(fh.read())
+        except (OSError, ValueError, RecursionError, zipfile.BadZipFile):
+            return None
+
+    def keys(self) -> frozenset[str]:
+        """Top-level keys of the head object, or of the first element of a head list."""
+        head = self.head
+        if isinstance(head, list) and head:
+            head = head[0]
+        return frozenset(head) if isinstance(head, dict) else frozenset()

@@ -1,0 +1,263 @@
+"""Inspect AI eval logs: ``.eval`` archives and ``.json`` logs.
+
+A ``.eval`` file is a zip of ``header.json`` (eval spec, results), ``samples/<id>_epoch_<n>.json``
+and ``summaries.json``; a ``.json`` log holds the same keys plus ``samples``. An interrupted
+``.eval`` has no ``header.json``: its spec is read from ``_journal/start.json``. An archive
+without sample files is read from its summaries (which carry the scores).
+
+Naming
+------
+model
+    ``eval.model`` (``openai/gpt-4o-mini``).
+item
+    ``sample.id`` as a string; the dataset's ids pair items across models.
+metric
+    ``"<task>/<scorer>"`` (``popularity/match``), and ``"<task>/<scorer>:<key>"`` for each key of
+    a dict-valued score (``inspect_evals/ifeval/instruction_following:prompt_level_strict``).
+run
+    The log's file name; two logs of one model and task become ``"<model>@<file>"``.
+
+Score values map to floats like Inspect's ``value_to_float``: grades ``C`` 1, ``P`` 0.5, ``I`` and
+``N`` 0; ``yes``/``true`` 1 and ``no``/``false`` 0; numeric strings, numbers and booleans as
+numbers. A list becomes its mean. Epochs (``sample.epoch``) are averaged per item, which is
+Inspect's default ``mean`` reducer.
+
+Aggregate check: the ``accuracy`` and ``mean`` metrics of ``results.scores`` of a scalar scorer
+against the mean over items of the epoch-averaged values, unless the log used another reducer.
+Metrics of dict-valued scorers are computed by the scorer's own functions and are not checked.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+import zlib
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from riskbench.errors import InputError
+from riskbench.io._common import (
+    MISSING,
+    Field,
+    Peek,
+    Sink,
+    absent,
+    decode,
+    load_json,
+    lookup,
+    mean,
+    parse_json,
+    short,
+    to_float,
+)
+
+NAME = "inspect"
+DESCRIPTION = "Inspect AI logs, .eval archives or .json"
+GRADES = {"C": 1.0, "P": 0.5, "I": 0.0, "N": 0.0}
+_WORDS = {"yes": 1.0, "true": 1.0, "no": 0.0, "false": 0.0}
+_SAMPLE_MEMBER = re.compile(r"samples/.+_epoch_\d+\.json")
+_JSON_START = re.compile(rb'\s*\{\s*"version"\s*:\s*\d+\s*,\s*"status"')
+_CHECKED = ("accuracy", "mean")
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
+                   NotImplementedError, RuntimeError, ValueError)
+_FIX = "the log must be Inspect's own output; write it again with inspect eval"
+
+_HEADER_SPEC = (
+    Field("eval.task", (str,), fix=_FIX),
+    Field("eval.model", (str,), fix=_FIX),
+    Field("eval.config", (dict,), required=False),
+    Field("results.scores", (list,), required=False),
+    Field("status", (str,), required=False),
+)
+_SAMPLE_SPEC = (
+    Field("id", (int, str), fix="each sample needs the id of its dataset item"),
+    Field("epoch", (int,), required=False),
+    Field("scores", (dict,), required=False),
+)
+
+
+@dataclass
+class _Log:
+    header: object
+    header_file: str
+    samples: list[tuple[str, int | str, object]] = field(default_factory=list)  # file, where, rec
+
+
+def claims(peek: Peek) -> bool:
+    """``.eval`` archives with a header or journal; JSON logs with ``eval`` and ``version``.
+
+    JSON logs too big (or too damaged) to parse are recognised by the start Inspect writes.
+    """
+    if isinstance(peek.head, tuple):
+        return "header.json" in peek.head or "_journal/start.json" in peek.head
+    if peek.name.endswith(".eval"):
+        return True
+    if not peek.name.endswith(".json"):
+        return False
+    if peek.head is None:
+        return bool(_JSON_START.match(peek.prefix)) and b'"eval"' in peek.prefix
+    return {"eval", "version"} <= peek.keys()
+
+
+def read(files: Sequence[Path], sink: Sink) -> None:
+    for path in files:
+        log = _load_archive(path, sink) if _is_archive(path) else _load_json_log(path, sink)
+        if log is not None:
+            _read_log(path, log, sink)
+
+
+def _is_archive(path: Path) -> bool:
+    return path.suffix == ".eval" or zipfile.is_zipfile(path)
+
+
+def _load_json_log(path: Path, sink: Sink) -> _Log | None:
+    doc = load_json(path, sink)
+    if absent(doc):
+        return None
+    samples = lookup(doc, "samples")
+    if absent(samples):
+        samples = []
+    elif not isinstance(samples, list):
+        sink.error(path, "top level", "samples", f"must be an array, got {short(samples)}; "
+                   + _FIX)
+        return None
+    return _Log(doc, str(path), [(str(path), f"samples[{i}]", s) for i, s in enumerate(samples)])
+
+
+def _load_archive(path: Path, sink: Sink) -> _Log | None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            head = "header.json" if "header.json" in names else "_journal/start.json"
+            if head not in names:
+                sink.error(path, "archive", "header.json", "is missing, and so is "
+                           "_journal/start.json; the archive is not an Inspect log or is "
+                           "damaged: write it again with inspect eval")
+                return None
+            log = _Log(_member(archive, path, head, sink), f"{path}:{head}")
+            log.samples.extend(_archive_samples(archive, path, names, sink))
+    except InputError:  # a strict record error from a member: it already names the member
+        raise
+    except _ARCHIVE_ERRORS as exc:
+        sink.error(path, "archive", "", f"cannot be read as a zip archive ({exc}); the file is "
+                   "truncated or corrupted: write it again with inspect eval")
+        return None
+    return None if absent(log.header) else log
+
+
+def _archive_samples(archive: zipfile.ZipFile, path: Path, names: list[str],
+                     sink: Sink) -> Iterator[tuple[str, int | str, object]]:
+    members = sorted(n for n in names if _SAMPLE_MEMBER.fullmatch(n))
+    if not members:  # no sample files: the summaries carry id, epoch and scores
+        members = ["summaries.json"] if "summaries.json" in names else sorted(
+            n for n in names if n.startswith("_journal/summaries/"))
+        for name in members:
+            listed = _member(archive, path, name, sink)
+            if isinstance(listed, list):
+                yield from ((f"{path}:{name}", f"record {i}", s) for i, s in enumerate(listed))
+            elif not absent(listed):
+                sink.error(f"{path}:{name}", "top level", "", "must be a JSON array of "
+                           "sample summaries; " + _FIX)
+        return
+    for name in members:
+        record = _member(archive, path, name, sink)
+        if not absent(record):
+            yield f"{path}:{name}", "top level", record
+
+
+def _member(archive: zipfile.ZipFile, path: Path, name: str, sink: Sink) -> object:
+    label = f"{path}:{name}"
+    text = decode(archive.read(name), label, sink)
+    return MISSING if text is None else parse_json(text, label, sink)
+
+
+def _read_log(path: Path, log: _Log, sink: Sink) -> None:
+    head = sink.pick(log.header, _HEADER_SPEC, file=log.header_file, line="top level")
+    if head is None:
+        return
+    task, model = head["eval.task"], head["eval.model"]
+    if head["status"] not in (None, "success"):
+        sink.note(f"{path}: log status {head['status']!r}; only the samples it holds are read")
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    dict_scorers: set[str] = set()
+    epochs = 1
+    for file, where, record in log.samples:
+        rec = sink.pick(record, _SAMPLE_SPEC, file=file, line=where)
+        if rec is None:
+            continue
+        epochs = max(epochs, rec["epoch"] or 1)
+        item = str(rec["id"])
+        for metric, value in _sample_values(rec["scores"] or {}, task, file, where, sink,
+                                            dict_scorers):
+            values[metric][item].append(value)
+            sink.add(model=model, item=item, metric=metric, value=value, task=task,
+                     run=path.name, source_file=file)
+    if not values:
+        sink.note(f"{path}: no scored samples (no scorer ran, or samples were not logged)")
+        return
+    if epochs > 1:
+        sink.note(f"{path}: {epochs} epochs per sample, averaged per item (Inspect's default "
+                  "'mean' reducer)")
+    _check(log.header_file, head, task, values, dict_scorers, epochs, sink)
+
+
+def _sample_values(scores: dict[str, object], task: str, file: str, where: int | str,
+                   sink: Sink, dict_scorers: set[str]) -> Iterator[tuple[str, float]]:
+    for scorer, score in scores.items():
+        raw = lookup(score, "value")
+        if absent(raw):
+            sink.error(file, where, f"scores.{scorer}.value", "is missing; each score needs a "
+                       "value: " + _FIX)
+            continue
+        parts = raw.items() if isinstance(raw, dict) else [(None, raw)]
+        if isinstance(raw, dict):
+            dict_scorers.add(scorer)
+        for key, part in parts:
+            value = to_score(part)
+            path = f"scores.{scorer}.value" + (f".{key}" if key is not None else "")
+            if value is None:
+                sink.error(file, where, path, f"is {short(part)}, which has no float value (grades "
+                           "C/P/I/N, yes/no, true/false, numbers, or lists of them); fix the score")
+                continue
+            name = scorer if key is None else f"{scorer}:{key}"
+            yield f"{task}/{name}", value
+
+
+def to_score(value: object) -> float | None:
+    """Inspect's ``value_to_float``; ``None`` for what it cannot map (Inspect logs 0 then)."""
+    if isinstance(value, list):
+        parts = [to_score(v) for v in value if not isinstance(v, list | dict)]
+        return mean(parts) if parts and len(parts) == len(value) and None not in parts else None
+    if isinstance(value, str):
+        text = value.strip()
+        if text in GRADES:
+            return GRADES[text]
+        if text.lower() in _WORDS:
+            return _WORDS[text.lower()]
+        return to_float(float(text)) if text.replace(".", "", 1).isdecimal() else None
+    return to_float(value)
+
+
+def _check(file: str, head: dict[str, object], task: str,
+           values: dict[str, dict[str, list[float]]], dict_scorers: set[str], epochs: int,
+           sink: Sink) -> None:
+    reducers = lookup(head["eval.config"] or {}, "epochs_reducer")
+    if epochs > 1 and reducers not in (["mean"], "mean") and not absent(reducers):
+        sink.note(f"{file}: epochs reduced by {reducers!r}, not by the mean; not checked")
+        return
+    for entry in head["results.scores"] or ():
+        scorer, metrics = lookup(entry, "name"), lookup(entry, "metrics")
+        if not isinstance(scorer, str) or not isinstance(metrics, dict):
+            continue
+        if scorer in dict_scorers:
+            sink.note(f"{file}: scorer {scorer!r} has dict values; its metrics "
+                      f"({', '.join(map(str, metrics))}) are the scorer's own and are not checked")
+            continue
+        per_item = values.get(f"{task}/{scorer}")
+        for name in _CHECKED:
+            reported = to_float(lookup(metrics, f"{name}.value"))
+            if per_item and reported is not None:
+                sink.check(file, f"{task}/{scorer}", reported,
+                           mean([mean(v) for v in per_item.values()]))
