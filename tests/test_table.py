@@ -228,3 +228,16 @@ def test_no_warning_on_clean_input(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         riskbench.read_scores(write(tmp_path, GOOD))
+
+
+def test_wide_table(tmp_path):
+    path = write(tmp_path, "model,item,acc,toxicity\na,1,1,0.1\na,2,0,0.2\nb,1,1,x\nb,2,1,0.0\n",
+                 "wide.csv")
+    with pytest.raises(InputError) as info:
+        riskbench.read_scores(path)
+    assert str(info.value) == (f"{path}: field 'value' is not a number at line 4, column "
+                               "'toxicity' ('x'); fix those values or remove the rows")
+    path.write_text("model,item,acc,toxicity\na,1,1,0.1\na,2,0,0.2\nb,1,1,0.3\nb,2,1,0.0\n")
+    table = riskbench.read_scores(path, higher_is_better={"toxicity": False})
+    assert table.metrics == ("acc", "toxicity")
+    np.testing.assert_array_equal(table.samples("toxicity").raw(1), [0.3, 0.0])

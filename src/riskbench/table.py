@@ -403,6 +403,24 @@ def _rows(raw: _Raw, positions: np.ndarray) -> str:
     return shown + (f" and {positions.size - _SHOWN} more" if positions.size > _SHOWN else "")
 
 
+def _melt_wide(raw: _Raw, model: str, item: str) -> _Raw:
+    """A wide table (model, item, one column per metric) as a long one; errors still point to
+    the original line and name the metric column as the field."""
+    metrics = [c for c in raw.frame.columns if c not in (model, item)]
+    rows = len(raw.frame)
+    frame = pd.DataFrame({
+        "model": np.tile(raw.frame[model].to_numpy(dtype=object), len(metrics)),
+        "item": np.tile(raw.frame[item].to_numpy(dtype=object), len(metrics)),
+        "metric": np.repeat(np.array(metrics, dtype=object), rows),
+        "value": np.concatenate([raw.frame[m].to_numpy(dtype=object) for m in metrics]),
+    })
+
+    def where(i: int) -> str:
+        return f"{raw.where(i % rows)}, column {metrics[i // rows]!r}"
+
+    return _Raw(frame, raw.name, where, raw.checksum, raw.directions, raw.notes)
+
+
 def _id_column(raw: _Raw, column: str, role: str) -> pd.Series:
     """Model, item or metric ids as strings; empty ids are an error."""
     col = raw.frame[column]
@@ -482,9 +500,10 @@ def read_scores(
         A CSV (``.csv``, ``.csv.gz``, ``.tsv``), Parquet or JSON Lines file, or a DataFrame,
         with one row per (model, item, metric).
     model, item, metric, value : str
-        Column names. When the default item column ``sample_id`` is absent, ``item`` is used;
-        when the default metric column is absent, the table has one metric named after the
-        value column.
+        Column names. When the default item column ``sample_id`` is absent, ``item`` is used.
+        When the default metric column is absent, the table has one metric named after the
+        value column, or, if there is no ``value`` column either, it is a wide table: every
+        column besides the model and item ones is a metric.
     higher_is_better : bool or mapping {metric: bool}, optional
         Direction of the metrics (default: higher is better for all).
     align : {"error", "intersect", "none"}
@@ -537,6 +556,11 @@ def read_scores(
     if item == "sample_id" and "sample_id" not in columns and "item" in columns:
         item = "item"
     single_metric = metric == "metric" and "metric" not in columns
+    if single_metric and value == "value" and "value" not in columns and \
+            model in columns and item in columns and len(columns) > 2:
+        raw = _melt_wide(raw, model, item)  # one column per metric
+        frame, columns = raw.frame, ["model", "item", "metric", "value"]
+        model, item, metric, value, single_metric = "model", "item", "metric", "value", False
     wanted = {"model": model, "item": item, "value": value}
     if not single_metric:
         wanted["metric"] = metric
