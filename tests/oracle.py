@@ -56,15 +56,16 @@ def matrix_loop(samples, order: int) -> np.ndarray:
     return out
 
 
-def replicate_loop(values, idx, design: str, order: int) -> np.ndarray:
-    """(b, k, k) violation ratios of bootstrap replicates, resampled by the given indices.
+def replicate_loop(values, counts, order: int) -> np.ndarray:
+    """(b, k, k) violation ratios of bootstrap replicates given by draw counts.
 
-    ``idx`` is what ``Resampler.indices`` returns: [ (b, n) ] for paired, or one (b, n_a) per model.
+    ``counts`` is what ``Resampler.counts`` returns: one (b, n) array shared by all models, or
+    one (b, n_a) array per model; value t of a model appears counts[r, t] times in replicate r.
     """
-    b = idx[0].shape[0]
+    b = counts[0].shape[0]
     out = []
     for r in range(b):
-        res = [np.asarray(v)[idx[0][r] if design == "paired" else idx[a][r]]
+        res = [np.repeat(np.asarray(v), (counts[0] if len(counts) == 1 else counts[a])[r])
                for a, v in enumerate(values)]
         out.append(matrix_loop(res, order))
     return np.stack(out)

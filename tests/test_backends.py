@@ -41,11 +41,11 @@ def test_numba_matches_numpy_and_loop(kind, design):
     fast = compute_batch(job, 0, 6, "numba")
     ref = compute_batch(job, 0, 6, "numpy")
     np.testing.assert_allclose(fast, ref, atol=1e-12)
-    idx = Resampler(job.sizes, design, job.seed).indices(0, 6)
+    counts = Resampler(job.sizes, design, job.seed).counts(0, 6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateDataWarning)
         for u, order in enumerate((1, 2)):
-            np.testing.assert_allclose(fast[u], replicate_loop(values, idx, design, order),
+            np.testing.assert_allclose(fast[u], replicate_loop(values, counts, order),
                                        atol=1e-12)
 
 

@@ -28,16 +28,17 @@ def test_replicates_match_loop_on_same_indices(design, order, ties):
     x = _data(1, k=4, n=15, ties=ties)
     values = list(x)
     resampler = Resampler((15,) * 4, design, 5)
-    idx = resampler.indices(0, 6)
+    counts = resampler.counts(0, 6)
+    idx = resampler.indices(0, 6)  # the drawn positions, as a plain loop would draw them
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateDataWarning)
-        oracle = replicate_loop(values, idx, design, order)
+        oracle = replicate_loop(values, counts, order)
     order_idx = [np.argsort(v, kind="stable") for v in values]
     q = sorted_resamples([v[o] for v, o in zip(values, order_idx, strict=True)], order_idx,
-                         idx, design)
+                         counts)
     for a, qa in enumerate(q):  # the counts expansion is the sorted resample
         rows = idx[0] if design == "paired" else idx[a]
-        np.testing.assert_array_equal(qa, np.sort(values[a][rows], axis=-1))
+        np.testing.assert_array_equal(qa, np.sort([values[a][r] for r in rows], axis=-1))
     fast, _ = riskbench.dominance.pairwise_sorted(np.stack(q, axis=1), order)
     np.testing.assert_allclose(fast, oracle, atol=1e-12)
     # and bootstrap() itself uses exactly these replicates
@@ -53,8 +54,8 @@ def test_ragged_independent_replicates_match_loop(order):
     values = [rng.normal(0.1 * a, 1, n) for a, n in enumerate([9, 14, 11])]
     data = {f"m{a}": v for a, v in enumerate(values)}
     boot = riskbench.bootstrap(data, order=order, design="independent", n_resamples=4, seed=9)
-    idx = Resampler((9, 14, 11), "independent", 9).indices(0, 4)
-    oracle = replicate_loop(values, idx, "independent", order)
+    counts = Resampler((9, 14, 11), "independent", 9).counts(0, 4)
+    oracle = replicate_loop(values, counts, order)
     np.testing.assert_allclose(boot.eps_replicates, one_vs_all(oracle), atol=1e-12)
 
 
@@ -119,8 +120,8 @@ def test_clear_difference_is_detected_and_ci_matches_decision():
 def test_absolute_test_sd_is_bootstrap_sd_of_pair_ratio():
     x = _data(6, k=3, n=30)
     boot = riskbench.bootstrap(x, order=1, n_resamples=50, seed=4)
-    idx = Resampler((30,) * 3, "paired", 4).indices(0, 50)
-    reps = replicate_loop(list(x), idx, "paired", 1)
+    counts = Resampler((30,) * 3, "paired", 4).counts(0, 50)
+    reps = replicate_loop(list(x), counts, 1)
     expected = reps.std(axis=0, ddof=1)
     np.testing.assert_allclose(boot.eps_matrix_sd, expected, atol=1e-12)
 

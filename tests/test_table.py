@@ -135,8 +135,8 @@ def test_duplicated_rows(tmp_path):
     path = write(tmp_path, GOOD + "a,2,acc,1\n")
     assert error_of(path) == (
         f"{path}: 1 (model, item, metric) key(s) appear more than once, e.g. line 3, line 8 all "
-        "give ('a', '2', 'acc'); keep one row per model, item and metric (average repeated "
-        "generations per item first)")
+        "give ('a', '2', 'acc'); keep one row per model, item and metric, or name the column that "
+        "tells repeated generations apart with repeat= (CLI: --repeat-col)")
 
 
 def test_different_item_sets(tmp_path):

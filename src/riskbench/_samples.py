@@ -31,6 +31,12 @@ class Samples:
         The metric's original direction (``values`` are oriented either way).
     items : tuple of str or None
         Item ids in order, when aligned and known.
+    clusters : ndarray of int or None
+        Cluster code of each item position (aligned samples only): the bootstrap then resamples
+        clusters, not items (METHOD.md section 14).
+    groups : ndarray of int or None
+        For repeated generations resampled in two stages: the item code of each value; every
+        model then holds the same number of generations of every item.
     """
 
     models: tuple[str, ...]
@@ -39,6 +45,8 @@ class Samples:
     metric: str | None = None
     higher_is_better: bool = True
     items: tuple[str, ...] | None = None
+    clusters: np.ndarray | None = None
+    groups: np.ndarray | None = None
 
     @property
     def k(self) -> int:

@@ -261,6 +261,13 @@ _reading = _options(
     click.option("--value-col", default="value", show_default=True, help="Value column."),
     click.option("--lower-is-better", multiple=True, metavar="METRIC",
                  help="A metric where lower is better (repeatable)."),
+    click.option("--cluster-col", default=None,
+                 help="Column of each item's cluster: resample clusters, not items."),
+    click.option("--repeat-col", default=None,
+                 help="Column telling repeated generations of an item apart."),
+    click.option("--generations", "generations", type=click.Choice(["mean", "two-stage"]),
+                 default="mean", show_default=True, help="Repeated generations (--repeat-col): "
+                 "average per item, or resample items then generations."),
     click.option("--metric-spec", type=click.Path(path_type=Path),
                  help="TOML/JSON file with each metric's direction and weight."),
     click.option("--format", "log_format", default="auto", show_default=True,
@@ -296,7 +303,8 @@ def _load(options: dict) -> tuple[ScoreTable, dict | None]:
     spec_read = riskbench.read_metric_spec(spec) if spec is not None else None
     lower = options.pop("lower_is_better")
     read = {k: options.pop(k) for k in ("model_col", "item_col", "metric_col", "value_col",
-                                        "align", "on_missing", "log_format")}
+                                        "align", "on_missing", "log_format", "cluster_col",
+                                        "repeat_col", "generations")}
     weights = _weights(options.pop("weights"), spec_read.weights if spec_read else None)
     if path is None:
         return riskbench.load_demo(), weights
@@ -305,7 +313,8 @@ def _load(options: dict) -> tuple[ScoreTable, dict | None]:
     table = riskbench.read_scores(
         path, model=read["model_col"], item=read["item_col"], metric=read["metric_col"],
         value=read["value_col"], higher_is_better=directions or None, align=read["align"],
-        on_missing=read["on_missing"], format=read["log_format"],
+        on_missing=read["on_missing"], format=read["log_format"], cluster=read["cluster_col"],
+        repeat=read["repeat_col"], repeats=read["generations"],
         metrics=[options["metric"]] if options.get("metric") else None)
     return table, weights
 

@@ -3,10 +3,11 @@
 Tests of METHOD.md section 4 (relative R-FSD / R-SSD and absolute eps-FSD / eps-SSD), their
 bootstrap standard deviations (section 5), and multiple-testing corrections (section 6).
 
-Randomness: replicate r draws its indices from ``SeedSequence(seed, spawn_key=(r,))``, the r-th
-child of ``SeedSequence(seed)`` (:class:`riskbench.backends.Resampler`). Replicate r is therefore
-the same whatever the batch size, backend or order of evaluation, and the seed is recorded in
-every result.
+Randomness: replicate r draws from its own Philox stream, keyed by ``SeedSequence(seed)`` and
+started at counter block r (:class:`riskbench.backends.Resampler`). Replicate r is therefore the
+same whatever the batch size, backend or order of evaluation, and the seed is recorded in every
+result. Items can be resampled one by one, by cluster, or in two stages (items, then repeated
+generations), METHOD.md sections 5 and 14.
 """
 
 from __future__ import annotations
@@ -190,8 +191,9 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
     -----
     1. Sort each model's scores once; map all of them by one affine map onto [-1, 1] for the
        ratios (invariant to it; keeps squares finite).
-    2. For each batch of replicates: draw indices (one stream per replicate), turn them into
-       counts, and expand the sorted data by the counts (no per-replicate sort).
+    2. For each batch of replicates: draw how often each value is resampled (one stream per
+       replicate; by item, by cluster, or in two stages), and expand the sorted data by those
+       counts (no per-replicate sort).
     3. Compute the (b, k, k) violation-ratio matrices with the exact kernel, the one-vs-all
        ratios, and optionally the mean-risk scores.
     4. Accumulate the sd of E[i, j] in replicate order (shifted sums), so that the result is
@@ -242,7 +244,8 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
     s2 = np.zeros((len(orders), k, k))
     batches = list(_batches(n_resamples, batch))
     if dominance:
-        job = ReplicateJob(tuple(scaled), tuple(order_idx), design, orders, seed)
+        job = ReplicateJob(tuple(scaled), tuple(order_idx), design, orders, seed,
+                           samples.clusters, samples.groups)
         for start, stop, reps in run_replicates(job, batches, engine):  # (orders, b, k, k)
             eps_reps[:, start:stop] = one_vs_all(reps)
             dev = np.nan_to_num(reps) - shift[:, None]
@@ -253,12 +256,19 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
             if progress is not None:
                 progress(stop, n_resamples)
     if risk:
-        resampler = Resampler(sizes, design, seed)
+        resampler = Resampler(sizes, design, seed, clusters=samples.clusters,
+                              groups=samples.groups)
         for start, stop in batches:
-            pos = resample_positions(order_idx, resampler.indices(start, stop), design)
+            pos = resample_positions(order_idx, resampler.counts(start, stop))
             for a, (v, pa) in enumerate(zip(sorted_values, pos, strict=True)):
-                for name, val in mean_risk_scores(v[pa], p=p, beta=beta).items():
-                    score_reps[name][start:stop, a] = val
+                if len({x.size for x in pa}) == 1:  # one size: all replicates at once
+                    for name, val in mean_risk_scores(np.stack([v[x] for x in pa]), p=p,
+                                                      beta=beta).items():
+                        score_reps[name][start:stop, a] = val
+                    continue
+                for r, positions in enumerate(pa):
+                    for name, val in mean_risk_scores(v[positions], p=p, beta=beta).items():
+                        score_reps[name][start + r, a] = val
             if progress is not None:
                 progress(stop, n_resamples)
     results = []

@@ -72,6 +72,7 @@ class ScoreTable:
     dropped_rows: int = 0
     align: str = "error"
     notes: tuple[str, ...] = ()  # what a log reader chose or found (averaging, checks)
+    item_clusters: dict[str, str] | None = None  # cluster of each item (cluster bootstrap)
 
     # -- shape ----------------------------------------------------------------------------
     @property
@@ -134,21 +135,57 @@ class ScoreTable:
     def _build_samples(self, metric: str) -> Samples:
         sub = self._frame[self._frame["metric"] == metric]
         sign = 1.0 if self.higher_is_better[metric] else -1.0
+        if "repeat" in sub.columns:
+            return self._two_stage_samples(sub, metric, sign)
         wide = sub.pivot(index="model", columns="item", values="value")
         wide = wide.loc[sorted(wide.index), _natural_order(wide.columns.tolist())]
         values = wide.to_numpy(dtype=np.float64) * sign
         present = ~np.isnan(values)
         aligned = bool(present.all())
+        clusters = None
         if aligned:
             rows = tuple(values)
             items = tuple(wide.columns)
+            if self.item_clusters is not None:
+                clusters = np.unique([self.item_clusters[i] for i in items],
+                                     return_inverse=True)[1]
         else:
             rows = tuple(v[p] for v, p in zip(values, present, strict=True))
             items = None
+            if self.item_clusters is not None:
+                raise InputError(f"{self.source}: metric {metric!r}: the cluster bootstrap "
+                                 "needs every model scored on the same items; read the scores "
+                                 "with align='intersect'")
         for row in rows:
             row.flags.writeable = False
         return Samples(tuple(wide.index), rows, aligned, metric, self.higher_is_better[metric],
-                       items)
+                       items, clusters)
+
+    def _two_stage_samples(self, sub: pd.DataFrame, metric: str, sign: float) -> Samples:
+        """Values of every generation, item by item, with the item code of each value."""
+        items = _natural_order(sub["item"].unique().tolist())
+        code = {it: c for c, it in enumerate(items)}
+        per = sub.groupby(["model", "item"]).size()
+        if per.nunique() != 1 or len(per) != len(items) * sub["model"].nunique():
+            (model, item), m = per.idxmin(), per.min()
+            raise InputError(
+                f"{self.source}: metric {metric!r}: two-stage resampling needs the same number "
+                f"of generations of every item for every model, but {model!r} has {m} of item "
+                f"{item!r} and others have {per.max()}; read with repeats='mean' to average "
+                "them per item instead"
+            )
+        ordered = sub.assign(code=sub["item"].map(code)).sort_values(
+            ["model", "code", "repeat"], kind="stable")
+        models = tuple(sorted(sub["model"].unique()))
+        rows, groups = [], None
+        for model in models:
+            part = ordered[ordered["model"] == model]
+            row = part["value"].to_numpy(dtype=np.float64) * sign
+            row.flags.writeable = False
+            rows.append(row)
+            groups = part["code"].to_numpy(dtype=np.int64)
+        return Samples(models, tuple(rows), True, metric, self.higher_is_better[metric], None,
+                       None, groups)
 
     def cube(self, metrics: Sequence[str] | None = None) -> MetricCube:
         """Oriented scores of all models on the items every metric has: (k, n, N).
@@ -160,6 +197,9 @@ class ScoreTable:
         metrics = tuple(self.metrics if metrics is None else metrics)
         if not metrics:
             raise InputError(f"{self.source}: no metrics selected for the portfolio")
+        if "repeat" in self._frame.columns:
+            raise InputError(f"{self.source}: a portfolio pairs the metrics of each item; with "
+                             "repeated generations read the scores with repeats='mean'")
         for m in metrics:
             self._metric(m)
         per_metric = [self.samples(m) for m in metrics]
@@ -491,6 +531,9 @@ def read_scores(
     on_missing: str = "error",
     format: str = "auto",
     metrics: Sequence[str] | None = None,
+    cluster: str | None = None,
+    repeat: str | None = None,
+    repeats: str = "mean",
 ) -> ScoreTable:
     """Read per-item scores from a long table and validate them.
 
@@ -512,6 +555,15 @@ def read_scores(
         dropped), or keep everything (then only ``design="independent"`` can be used).
     on_missing : {"error", "drop"}
         What to do with missing, NaN or infinite values.
+    cluster : str, optional
+        Column of the cluster of each item (e.g. the passage several questions share): the
+        bootstrap then resamples clusters, not items (METHOD.md section 14).
+    repeat : str, optional
+        Column telling apart repeated generations of one item (sample or epoch number); rows
+        may then repeat a (model, item, metric) key.
+    repeats : {"mean", "two-stage"}
+        With ``repeat``: average the generations of each item first (default, said in the
+        table's notes), or keep them and resample in two stages (items, then generations).
     metrics : sequence of str, optional
         Keep only these metrics (checked before anything else, so the others may be
         incomplete: useful with logs holding many tasks).
@@ -564,6 +616,10 @@ def read_scores(
     wanted = {"model": model, "item": item, "value": value}
     if not single_metric:
         wanted["metric"] = metric
+    if cluster is not None:
+        wanted["cluster"] = cluster
+    if repeat is not None:
+        wanted["repeat"] = repeat
     missing = [(role, col) for role, col in wanted.items() if col not in columns]
     if missing:
         fixes = " or ".join(f"{role}='<column>' (CLI: --{role}-col)" for role, _ in missing)
@@ -603,6 +659,9 @@ def read_scores(
 
     long = pd.DataFrame({"model": models.to_numpy(), "item": items.to_numpy(),
                          "metric": metric_ids.to_numpy(), "value": values})
+    if repeat is not None:
+        long["repeat"] = _id_column(raw, repeat, "repeat").to_numpy()
+    clusters_col = None if cluster is None else _id_column(raw, cluster, "cluster").to_numpy()
     if metrics is not None:
         wanted_metrics = [str(m) for m in metrics]
         unknown = sorted(set(wanted_metrics) - set(long["metric"]))
@@ -617,7 +676,10 @@ def read_scores(
     if len(long) == 0:
         raise InputError(f"{name}: no rows left after dropping missing values")
 
-    dup = long.duplicated(subset=["model", "item", "metric"], keep=False).to_numpy()
+    if clusters_col is not None:
+        clusters_col = clusters_col[positions]
+    key = ["model", "item", "metric"] + (["repeat"] if repeat is not None else [])
+    dup = long.duplicated(subset=key, keep=False).to_numpy()
     if dup.any():
         first = long[dup].iloc[0]
         same = np.flatnonzero(dup & (long["model"] == first["model"]).to_numpy()
@@ -627,9 +689,26 @@ def read_scores(
         raise InputError(
             f"{name}: {n_keys} (model, item, metric) key(s) appear more than once, e.g. "
             f"{_rows(raw, positions[same])} all give ({first['model']!r}, {first['item']!r}, "
-            f"{first['metric']!r}); keep one row per model, item and metric (average repeated "
-            "generations per item first)"
+            f"{first['metric']!r}); keep one row per model, item and metric, or name the column "
+            "that tells repeated generations apart with repeat= (CLI: --repeat-col)"
         )
+    item_clusters = None
+    if clusters_col is not None:
+        item_clusters = _clusters_of_items(long["item"].to_numpy(), clusters_col, raw,
+                                           positions)
+    notes = list(raw.notes)
+    if repeat is not None:
+        if repeats not in ("mean", "two-stage"):
+            raise InputError(f"repeats must be 'mean' or 'two-stage'; got {repeats!r}")
+        if repeats == "mean":
+            per = long.groupby(["model", "item", "metric"]).size()
+            long = long.groupby(["model", "item", "metric"], as_index=False, sort=False)[
+                "value"].mean()
+            notes.append(f"repeated generations averaged per item first ({per.min()} to "
+                         f"{per.max()} per item); repeats='two-stage' resamples them instead")
+        else:
+            notes.append("repeated generations kept: the bootstrap resamples items, then "
+                         "generations within each drawn item")
 
     if higher_is_better is None and raw.directions:
         higher_is_better = {m: d for m, d in raw.directions.items()
@@ -688,9 +767,27 @@ def read_scores(
         )
         parts.append(sub[sub["item"].isin(common)])
     result = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    result = result.sort_values(["metric", "model", "item"], kind="stable").reset_index(drop=True)
+    result = result.sort_values([c for c in ("metric", "model", "item", "repeat")
+                                 if c in result.columns], kind="stable").reset_index(drop=True)
     return ScoreTable(result, directions, name, raw.checksum, dropped_items, dropped_rows, align,
-                      raw.notes)
+                      tuple(notes), item_clusters)
+
+
+def _clusters_of_items(items: np.ndarray, clusters: np.ndarray, raw: _Raw,
+                       positions: np.ndarray) -> dict[str, str]:
+    """Map each item to its cluster; an item in two clusters is an error naming both rows."""
+    mapping: dict[str, str] = {}
+    first_row: dict[str, int] = {}
+    for row, (item, cl) in enumerate(zip(items, clusters, strict=True)):
+        known = mapping.setdefault(item, cl)
+        first_row.setdefault(item, row)
+        if known != cl:
+            raise InputError(
+                f"{raw.name}: item {item!r} is in cluster {known!r} at "
+                f"{raw.where(int(positions[first_row[item]]))} but in {cl!r} at "
+                f"{raw.where(int(positions[row]))}; an item belongs to one cluster"
+            )
+    return mapping
 
 
 def _directions(spec: object, metrics: list[str], name: str) -> dict[str, bool]:

@@ -31,7 +31,7 @@ BACKENDS = ("auto", "numpy", "numba", "torch", "dask")
 
 
 class Resampler:
-    """Bootstrap indices, one independent stream per replicate.
+    """Bootstrap resamples, one independent stream per replicate.
 
     Replicate r draws from a ``numpy.random.Generator`` on a Philox counter-based bit generator
     whose 128-bit key comes from ``SeedSequence(seed)`` and whose counter starts at block
@@ -41,33 +41,52 @@ class Resampler:
     Parameters
     ----------
     sizes : tuple of int
-        Number of items of each model.
+        Number of values of each model.
     design : {"paired", "independent"}
-        paired: one resample of item positions shared by all models (sizes must be equal);
-        independent: each model resamples its own items, in model order, from the replicate's
-        stream.
+        paired: one resample shared by all models (sizes must be equal); independent: each
+        model resamples on its own, in model order, from the replicate's stream.
     seed : int
+    clusters : array of int, optional
+        Cluster code (0..C-1) of each item position: clusters are resampled, each drawn cluster
+        bringing all its items (METHOD.md section 14). Equal sizes only.
+    groups : array of int, optional
+        Two-stage resampling of repeated generations: the item code (0..I-1) of each value, every
+        item holding the same number m of values. Stage 1 draws I items (shared by all models in
+        the paired design); stage 2 draws, for each model and each drawn item, m of its values.
     """
 
-    def __init__(self, sizes: tuple[int, ...], design: str, seed: int) -> None:
+    def __init__(self, sizes: tuple[int, ...], design: str, seed: int, *,
+                 clusters: np.ndarray | None = None, groups: np.ndarray | None = None) -> None:
         self.sizes = tuple(int(n) for n in sizes)
         self.design = design
         self.seed = int(seed)
         self.key = np.random.SeedSequence(self.seed).generate_state(2, np.uint64)
+        self.clusters = None if clusters is None else np.asarray(clusters, dtype=np.int64)
+        self.groups = None if groups is None else np.asarray(groups, dtype=np.int64)
+        if self.groups is not None:  # members of each item, in value order: (I, m)
+            order = np.argsort(self.groups, kind="stable")
+            self.members = order.reshape(int(self.groups.max()) + 1, -1)
+
+    @property
+    def plain(self) -> bool:
+        """Items resampled one by one (no clusters, no second stage)."""
+        return self.clusters is None and self.groups is None
 
     def rng(self, replicate: int) -> np.random.Generator:
-        """The generator of one replicate (a fresh object; see :meth:`indices` for speed)."""
+        """The generator of one replicate (a fresh object; :meth:`counts` reuses one)."""
         return np.random.Generator(np.random.Philox(
             key=self.key, counter=np.array([0, replicate, 0, 0], dtype=np.uint64)))
 
-    def indices(self, start: int, stop: int) -> list[np.ndarray]:
-        """Indices of replicates start..stop-1 (read-only arrays).
+    def counts(self, start: int, stop: int) -> list[np.ndarray]:
+        """How often each value is drawn in replicates start..stop-1 (read-only arrays).
 
-        paired: one array of shape (b, n); independent: k arrays of shape (b, n_a). Recent
-        batches are cached (up to 256 MiB), so tests of several metrics or orders with the same
-        seed draw them once.
+        One (b, n) array shared by all models (paired design, one stage), or one (b, n_a) array
+        per model. Recent batches are cached (up to 256 MiB), so tests of several metrics or
+        orders with the same seed draw them once.
         """
-        key = (self.sizes, self.design, self.seed, start, stop)
+        key = (self.sizes, self.design, self.seed, start, stop,
+               None if self.clusters is None else self.clusters.tobytes(),
+               None if self.groups is None else self.groups.tobytes())
         cached = _CACHE.get(key)
         if cached is None:
             cached = self._draw(start, stop)
@@ -76,25 +95,46 @@ class Resampler:
             _CACHE.put(key, cached)
         return cached
 
+    def indices(self, start: int, stop: int) -> list[list[np.ndarray]]:
+        """The drawn value positions of each replicate: ``[model or 0][replicate]`` arrays."""
+        counts = self.counts(start, stop)
+        return [[np.repeat(np.arange(c.shape[1]), row) for row in c] for c in counts]
+
     def _draw(self, start: int, stop: int) -> list[np.ndarray]:
         bits = np.random.Philox(key=self.key)
         gen = np.random.Generator(bits)
         state = bits.state
         b = stop - start
-        if self.design == "paired":
-            n = self.sizes[0]
-            out = [np.empty((b, n), dtype=np.int64)]
-        else:
-            out = [np.empty((b, n), dtype=np.int64) for n in self.sizes]
+        shared = self.design == "paired" and self.groups is None
+        slots = 1 if shared else len(self.sizes)
+        out = [np.zeros((b, self.sizes[a]), dtype=np.int64) for a in range(slots)]
         for row, r in enumerate(range(start, stop)):
             # same as self.rng(r), without building new objects for every replicate
             state["state"]["counter"] = np.array([0, r, 0, 0], dtype=np.uint64)
             state["buffer_pos"] = 4
             state["has_uint32"] = 0
             bits.state = state
+            if self.groups is not None:
+                self._two_stage(gen, [arr[row] for arr in out])
+                continue
             for arr, n in zip(out, self.sizes, strict=False):
-                arr[row] = gen.integers(0, n, size=n)
+                if self.clusters is None:
+                    arr[row] = np.bincount(gen.integers(0, n, size=n), minlength=n)
+                else:
+                    n_clusters = int(self.clusters.max()) + 1
+                    drawn = np.bincount(gen.integers(0, n_clusters, size=n_clusters),
+                                        minlength=n_clusters)
+                    arr[row] = drawn[self.clusters]
         return out
+
+    def _two_stage(self, gen: np.random.Generator, rows: list[np.ndarray]) -> None:
+        n_items, m = self.members.shape
+        items = gen.integers(0, n_items, size=n_items) if self.design == "paired" else None
+        for row in rows:
+            stage1 = items if items is not None else gen.integers(0, n_items, size=n_items)
+            picks = gen.integers(0, m, size=(n_items, m))  # m draws within each drawn item
+            row[:] = np.bincount(self.members[stage1[:, None], picks].ravel(),
+                                 minlength=row.size)
 
 
 class _IndexCache:
@@ -138,6 +178,12 @@ class ReplicateJob:
     design: str
     orders: tuple[int, ...]
     seed: int
+    clusters: np.ndarray | None = None
+    groups: np.ndarray | None = None
+
+    def resampler(self) -> Resampler:
+        return Resampler(self.sizes, self.design, self.seed, clusters=self.clusters,
+                         groups=self.groups)
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -177,19 +223,27 @@ def resolve(backend: object) -> str:
 
 
 def compute_batch(job: ReplicateJob, start: int, stop: int, engine: str) -> np.ndarray:
-    """(orders, b, k, k) violation-ratio matrices of replicates start..stop-1, local engine."""
-    idx = Resampler(job.sizes, job.design, job.seed).indices(start, stop)
-    if engine == "numba" and job.equal_sizes:
+    """(orders, b, k, k) violation-ratio matrices of replicates start..stop-1, local engine.
+
+    Engines get the draw counts of each value. The compiled engines need every model of a
+    replicate to have the same number of draws (always so for plain and two-stage resampling,
+    and for clusters in the paired design); otherwise the numpy engine integrates each pair
+    on the union of its grids.
+    """
+    counts = job.resampler().counts(start, stop)
+    totals = np.stack([c.sum(axis=1) for c in counts])  # (slots, b)
+    equal = job.equal_sizes and bool((totals == totals[0]).all())
+    if engine == "numba" and equal:
         from riskbench.backends._numba import replicate_matrices
 
-        return replicate_matrices(job, idx)
-    if engine == "torch" and job.equal_sizes:
+        return replicate_matrices(job, counts)
+    if engine == "torch" and equal and bool((totals == job.sizes[0]).all()):
         from riskbench.backends._torch import replicate_matrices
 
-        return replicate_matrices(job, idx)
+        return replicate_matrices(job, counts)
     from riskbench.backends._numpy import replicate_matrices
 
-    return replicate_matrices(job, idx)
+    return replicate_matrices(job, counts)
 
 
 def run_replicates(job: ReplicateJob, batches: list[tuple[int, int]],

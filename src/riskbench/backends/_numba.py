@@ -76,14 +76,6 @@ def _pair_second(gi, gj):
 
 
 @nb.njit(cache=True)
-def _draw_counts(idx, rep, slot, counts):
-    """How often each item is drawn in replicate rep (slot 0 paired, else the model)."""
-    counts[:] = 0
-    for t in range(counts.size):
-        counts[idx[rep, slot, t]] += 1
-
-
-@nb.njit(cache=True)
 def _expand(xs, perm, counts, out, mark, sorted_counts):
     """Sorted resample of one model without a sort or a branch.
 
@@ -96,53 +88,51 @@ def _expand(xs, perm, counts, out, mark, sorted_counts):
     n = xs.size
     for s in range(n):
         sorted_counts[s] = counts[perm[s]]
-    for r in range(n + 1):
+    for r in range(out.size + 1):
         mark[r] = -1
     start = 0
     for s in range(n):
-        mark[start] = s
+        mark[start] = s  # start <= out.size: the slot after the last rank absorbs zero counts
         start += sorted_counts[s]
     run = -1
-    for r in range(n):
+    for r in range(out.size):
         run = max(run, mark[r])
         out[r] = xs[run]
 
 
 @nb.njit(cache=True, parallel=True)
-def _kernel(xs, perm, idx, paired, first, second):
-    """xs, perm: (k, n); idx: (b, 1, n) paired or (b, k, n).
+def _kernel(xs, perm, counts, first, second):
+    """xs, perm: (k, n); counts: (b, 1, n) shared by all models, or (b, k, n).
 
-    Returns (2, b, k, k): order 1 in [0] (if ``first``), order 2 in [1] (if ``second``); both
-    orders share the resampling and the expansion of each replicate.
+    Every model of a replicate must have the same number of draws (its sorted resample's
+    length). Returns (2, b, k, k): order 1 in [0] (if ``first``), order 2 in [1] (if
+    ``second``); both orders share the expansion of each replicate.
     """
-    b = idx.shape[0]
+    b = counts.shape[0]
     k, n = xs.shape
     out = np.empty((2, b, k, k))
     for rep in prange(b):
-        q = np.empty((k, n))
-        g = np.empty((k, n))
-        mark = np.empty(n + 1, np.int64)
-        counts = np.zeros(n, np.int64)
+        size = 0
+        for t in range(n):
+            size += counts[rep, 0, t]
+        q = np.empty((k, size))
+        g = np.empty((k, size))
+        mark = np.empty(size + 1, np.int64)
         sorted_counts = np.empty(n, np.int64)
-        _replicate(xs, perm, idx, paired, first, second, rep, q, g, mark, counts, sorted_counts,
-                   out)
+        _replicate(xs, perm, counts, first, second, rep, q, g, mark, sorted_counts, out)
     return out
 
 
 @nb.njit(cache=True)
-def _replicate(xs, perm, idx, paired, first, second, rep, q, g, mark, counts, sorted_counts,
-               out):
+def _replicate(xs, perm, counts, first, second, rep, q, g, mark, sorted_counts, out):
     """One replicate: expand every model's sorted resample, then all pairs i < j."""
-    k, n = xs.shape
-    if paired:
-        _draw_counts(idx, rep, 0, counts)
+    k = xs.shape[0]
+    shared = counts.shape[1] == 1
     for a in range(k):
-        if not paired:
-            _draw_counts(idx, rep, a, counts)
-        _expand(xs[a], perm[a], counts, q[a], mark, sorted_counts)
+        _expand(xs[a], perm[a], counts[rep, 0 if shared else a], q[a], mark, sorted_counts)
         if second:
             acc = 0.0
-            for r in range(n):
+            for r in range(q.shape[1]):
                 acc += q[a, r]
                 g[a, r] = acc
     for i in range(k):
@@ -173,22 +163,19 @@ def _ratio(pos, neg):
     return 0.5
 
 
-def replicate_matrices(job, idx: list[np.ndarray]) -> np.ndarray:
+def replicate_matrices(job, counts: list[np.ndarray]) -> np.ndarray:
     xs = np.ascontiguousarray(np.stack(job.values))
     perm = np.ascontiguousarray(np.stack(job.order_idx)).astype(np.int64)
-    if job.design == "paired":
-        ind = np.ascontiguousarray(idx[0][:, None, :], dtype=np.int64)
-    else:
-        ind = np.ascontiguousarray(np.stack(idx, axis=1), dtype=np.int64)
-    paired, first, second = job.design == "paired", 1 in job.orders, 2 in job.orders
+    drawn = np.ascontiguousarray(np.stack(counts, axis=1), dtype=np.int64)  # (b, 1 or k, n)
+    first, second = 1 in job.orders, 2 in job.orders
     levels = np.unique(xs)
     if levels.size <= max(16, LEVEL_SHARE * xs.shape[1]):  # heavily tied scores
         level = np.empty(xs.shape, dtype=np.int64)
         for a in range(xs.shape[0]):
             level[a, perm[a]] = np.searchsorted(levels, xs[a])
-        out = _kernel_levels(level, levels, ind, paired, first, second)
+        out = _kernel_levels(level, levels, drawn, first, second)
     else:
-        out = _kernel(xs, perm, ind, paired, first, second)
+        out = _kernel(xs, perm, drawn, first, second)
     return out[[order - 1 for order in job.orders]]
 
 
@@ -244,23 +231,21 @@ def _pair_levels(ci, cj, levels, second):
 
 
 @nb.njit(cache=True, parallel=True)
-def _kernel_levels(level, levels, idx, paired, first, second):
-    """level: (k, n) level index of each item's score; levels: (V,) sorted distinct values."""
-    b = idx.shape[0]
+def _kernel_levels(level, levels, counts, first, second):
+    """level: (k, n) level index of each value; levels: (V,) sorted distinct values;
+    counts: (b, 1, n) shared or (b, k, n), equal totals for all models of a replicate."""
+    b = counts.shape[0]
     k, n = level.shape
     n_levels = levels.size
+    shared = counts.shape[1] == 1
     out = np.empty((2, b, k, k))
     for rep in prange(b):
-        counts = np.zeros(n, np.int64)
         cum = np.zeros((k, n_levels), np.int64)
-        if paired:
-            _draw_counts(idx, rep, 0, counts)
         for a in range(k):
-            if not paired:
-                _draw_counts(idx, rep, a, counts)
+            drawn = counts[rep, 0 if shared else a]
             row = cum[a]
             for t in range(n):
-                row[level[a, t]] += counts[t]
+                row[level[a, t]] += drawn[t]
             for v in range(1, n_levels):
                 row[v] += row[v - 1]
         for i in range(k):

@@ -15,23 +15,18 @@ def _segment_sum(d: torch.Tensor) -> torch.Tensor:
     return 2.0 * (d * d).sum(-1) - d[..., -1] ** 2 + (d[..., :-1] * d[..., 1:]).sum(-1)
 
 
-def replicate_matrices(job, idx: list[np.ndarray], *, chunk: int = 1 << 22) -> np.ndarray:
+def replicate_matrices(job, counts: list[np.ndarray], *, chunk: int = 1 << 22) -> np.ndarray:
+    """Every model and replicate must have n draws (plain and two-stage resampling)."""
     dev = device()
     xs = torch.as_tensor(np.stack(job.values), dtype=torch.float64, device=dev)  # (k, n)
     perm = torch.as_tensor(np.stack(job.order_idx), dtype=torch.int64, device=dev)  # (k, n)
     k, n = xs.shape
-    if job.design == "paired":
-        ind = torch.tensor(idx[0], dtype=torch.int64, device=dev)  # (b, n), a copy
-        b = ind.shape[0]
-        counts = torch.zeros((b, n), dtype=torch.int64, device=dev)
-        counts.scatter_add_(1, ind, torch.ones_like(ind))
-        per_sorted = counts[:, perm]  # (b, k, n): counts in each model's sorted order
+    drawn = torch.tensor(np.stack(counts, axis=1), dtype=torch.int64, device=dev)  # (b, s, n)
+    b = drawn.shape[0]
+    if drawn.shape[1] == 1:  # shared counts: each model's sorted order
+        per_sorted = drawn[:, 0][:, perm]  # (b, k, n)
     else:
-        ind = torch.tensor(np.stack(idx, axis=1), dtype=torch.int64, device=dev)  # (b, k, n)
-        b = ind.shape[0]
-        counts = torch.zeros((b, k, n), dtype=torch.int64, device=dev)
-        counts.scatter_add_(2, ind, torch.ones_like(ind))
-        per_sorted = torch.gather(counts, 2, perm.expand(b, k, n))
+        per_sorted = torch.gather(drawn, 2, perm.expand(b, k, n))
     ends = torch.cumsum(per_sorted, dim=-1)  # (b, k, n)
     ranks = torch.arange(n, device=dev).expand(b, k, n).contiguous()
     pos = torch.searchsorted(ends, ranks, right=True)  # sorted position of each rank
