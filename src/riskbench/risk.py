@@ -72,6 +72,15 @@ def mean_risk_scores(xs: np.ndarray, *, p: float = 0.05,
        ``int_0^beta G`` is the trapezoid sum up to the last knot below beta plus the exact
        partial segment ``G_r delta + x_(r+1) delta^2 / 2``.
     """
+    # every score is positively homogeneous (score(c x) = c score(x), c > 0): compute on data
+    # scaled by a power of two (exact) so that huge or tiny scores neither overflow nor vanish
+    peak = float(np.max(np.abs(xs))) if xs.size else 0.0
+    scale = 2.0 ** np.ceil(np.log2(peak)) if 0.0 < peak < np.inf else 1.0
+    scores = _scores(xs / scale, p, beta)
+    return {name: value * scale for name, value in scores.items()}
+
+
+def _scores(xs: np.ndarray, p: float, beta: float) -> dict[str, np.ndarray]:
     n = xs.shape[-1]
     mu = xs.mean(axis=-1)
     short = np.maximum(mu[..., None] - xs, 0.0)

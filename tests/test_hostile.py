@@ -1,0 +1,160 @@
+"""Hostile inputs through every public entry point: only documented errors and warnings escape.
+
+The default run tries a few hundred generated inputs; ``pytest -m slow`` tries over 10,000.
+"""
+
+import io
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import riskbench
+from riskbench.errors import InputError, RiskbenchWarning
+
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+SLOW = settings(max_examples=2500, deadline=None, suppress_health_check=list(HealthCheck))
+
+names = st.text(min_size=0, max_size=12)  # Unicode, empty, control characters
+numbers = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-1e308, max_value=1e308),
+    st.integers(min_value=-2**70, max_value=2**70),
+    st.sampled_from([0.0, -0.0, 1e-320, 5e-324, 1e308, -1e308]),
+)
+cells = st.one_of(numbers, names, st.none(), st.booleans())
+
+
+@st.composite
+def long_frames(draw):
+    rows = draw(st.integers(0, 30))
+    return pd.DataFrame({
+        "model": [draw(st.one_of(names, st.integers(0, 3))) for _ in range(rows)],
+        "item": [draw(st.one_of(names, st.integers(0, 5))) for _ in range(rows)],
+        "metric": [draw(st.sampled_from(["m", "n", "", None])) for _ in range(rows)],
+        "value": [draw(cells) for _ in range(rows)],
+    })
+
+
+@st.composite
+def score_arrays(draw):
+    k = draw(st.integers(0, 5))
+    n = draw(st.integers(0, 12))
+    pool = draw(st.sampled_from(["normal", "ties", "huge", "tiny", "constant", "nan"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = {"normal": lambda: rng.normal(size=(k, n)),
+         "ties": lambda: rng.integers(0, 2, (k, n)).astype(float),
+         "huge": lambda: rng.normal(size=(k, n)) * 1e300,
+         "tiny": lambda: rng.normal(size=(k, n)) * 1e-300,
+         "constant": lambda: np.ones((k, n)),
+         "nan": lambda: np.where(rng.uniform(size=(k, n)) < 0.2, np.nan, 1.0)}[pool]()
+    models = draw(st.lists(names, min_size=k, max_size=k))
+    return dict(zip(models, x, strict=False)) if draw(st.booleans()) else x
+
+
+def _documented(call):
+    """Run call; only InputError may escape, and only riskbench warnings may be raised."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            call()
+        except InputError as exc:
+            assert str(exc)  # a message that says something
+    for w in caught:
+        assert issubclass(w.category, RiskbenchWarning), (w.category, w.message)
+
+
+def _read(frame):
+    return lambda: riskbench.read_scores(frame, align="intersect", on_missing="drop")
+
+
+def _csv(frame):
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _rank(data):
+    return lambda: riskbench.rank(data, n_resamples=5, seed=0, order=2, backend="numpy")
+
+
+@FAST
+@given(long_frames())
+def test_read_scores_frames(frame):
+    _documented(_read(frame))
+
+
+@FAST
+@given(long_frames(), st.binary(max_size=40), st.integers(0, 400))
+def test_read_scores_mutated_files(tmp_path_factory, frame, junk, cut):
+    path = tmp_path_factory.mktemp("h") / "s.csv"
+    text = _csv(frame).encode("utf-8", "surrogatepass")
+    path.write_bytes(text[:cut] + junk + text[cut:])
+    _documented(lambda: riskbench.read_scores(path))
+
+
+@FAST
+@given(score_arrays(), st.sampled_from([1, 2]), st.sampled_from(["relative", "absolute"]))
+def test_rank_and_tests(data, order, test):
+    _documented(lambda: riskbench.rank(data, n_resamples=4, seed=1, order=order, test=test,
+                                       backend="numpy"))
+    _documented(lambda: riskbench.mean_risk(data))
+
+
+@FAST
+@given(st.text(max_size=40))
+def test_guardrail_parser(text):
+    _documented(lambda: riskbench.parse_guardrail(text))
+
+
+@FAST
+@given(st.dictionaries(st.text(max_size=5), cells, max_size=4))
+def test_options_of_rank(options):
+    allowed = {"order", "test", "eps0", "alpha", "correction", "design", "n_resamples", "seed",
+               "criterion", "p", "beta", "batch", "backend", "portfolio", "metric", "weights"}
+    kwargs = {k: v for k, v in options.items() if k in allowed}
+    data = np.arange(12.0).reshape(3, 4) + np.arange(3)[:, None]
+    _documented(lambda: riskbench.rank(data, **{"n_resamples": 3, **kwargs}))
+
+
+# the slow suite: the same properties, 2,500 inputs each (12,500 in all)
+@pytest.mark.slow
+@SLOW
+@given(long_frames())
+def test_read_scores_frames_slow(frame):
+    _documented(_read(frame))
+
+
+@pytest.mark.slow
+@SLOW
+@given(long_frames(), st.binary(max_size=40), st.integers(0, 400))
+def test_read_scores_mutated_files_slow(tmp_path_factory, frame, junk, cut):
+    path = tmp_path_factory.mktemp("h") / "s.csv"
+    text = _csv(frame).encode("utf-8", "surrogatepass")
+    path.write_bytes(text[:cut] + junk + text[cut:])
+    _documented(lambda: riskbench.read_scores(path))
+
+
+@pytest.mark.slow
+@SLOW
+@given(score_arrays(), st.sampled_from([1, 2]), st.sampled_from(["relative", "absolute"]))
+def test_rank_and_tests_slow(data, order, test):
+    _documented(lambda: riskbench.rank(data, n_resamples=4, seed=1, order=order, test=test,
+                                       backend="numpy"))
+
+
+@pytest.mark.slow
+@SLOW
+@given(st.text(max_size=40))
+def test_guardrail_parser_slow(text):
+    _documented(lambda: riskbench.parse_guardrail(text))
+
+
+@pytest.mark.slow
+@SLOW
+@given(st.dictionaries(st.text(max_size=5), cells, max_size=4))
+def test_options_of_rank_slow(options):
+    test_options_of_rank.hypothesis.inner_test(options)
