@@ -114,3 +114,13 @@ def test_same_seed_same_ranking():
         a = riskbench.rank(data, n_resamples=100, seed=7, batch=3).to_frame()
         b = riskbench.rank(data, n_resamples=100, seed=7).to_frame()
     assert a.equals(b)
+
+
+def test_results_carry_version_seed_and_input_checksum():
+    table = riskbench.load_demo().select(models=riskbench.load_demo().models[:4])
+    d = riskbench.rank(table, metric="win", n_resamples=20, seed=3).to_dict()
+    assert d["seed"] == 3 and d["riskbench_version"] == riskbench.__version__
+    assert d["input_sha256"] == table.checksum and len(table.checksum) == 64
+    frame = riskbench.read_scores(table.to_frame())
+    again = riskbench.read_scores(table.to_frame())
+    assert frame.checksum == again.checksum  # a DataFrame gets a checksum of its content

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -85,6 +85,7 @@ class Ranking:
     _perm: np.ndarray = field(repr=False)
     portfolio: Portfolio | None = field(default=None, repr=False)
     samples: Samples | None = field(default=None, repr=False)  # the data ranked (oriented)
+    input_sha256: str | None = None  # checksum of the table ranked, when known
 
     @property
     def seed(self) -> int:
@@ -202,6 +203,8 @@ class Ranking:
             "backend": t.backend,
             "h0": t.h0,
             "n_items": dict(zip(self.models, self.n_items, strict=True)),
+            "input_sha256": self.input_sha256,
+            "riskbench_version": _version(),
             "portfolio": None if self.portfolio is None else {
                 "kind": self.portfolio.kind,
                 "metrics": list(self.portfolio.metrics),
@@ -211,6 +214,12 @@ class Ranking:
             },
             "notes": list(self.notes),
         }
+
+
+def _version() -> str:
+    from riskbench import __version__
+
+    return __version__
 
 
 def _num(x: float) -> float | None:
@@ -386,6 +395,7 @@ def rank(
                    design=design, n_resamples=n_resamples, seed=seed, criterion=criterion, p=p,
                    beta=beta, batch=batch, backend=backend)
     samples, built = _target(table, metric, portfolio, weights)
+    checksum = getattr(table, "checksum", None)
     if samples is None:  # Borda over the metrics, each with the same seed (same resamples)
         if options["seed"] is None:
             options["seed"] = secrets.randbits(63)
@@ -394,7 +404,8 @@ def rank(
             per_metric[m] = rank_samples(as_samples(table, metric=m), None, progress=_part(
                 progress, u, len(table.metrics)), **options)
         return borda(per_metric)
-    return rank_samples(samples, built, progress=progress, **options)
+    return replace(rank_samples(samples, built, progress=progress, **options),
+                   input_sha256=checksum if isinstance(checksum, str) else None)
 
 
 def _part(progress: Progress | None, index: int, parts: int) -> Progress | None:

@@ -57,7 +57,7 @@ class ScoreTable:
     source : str
         Where the scores came from (file name, or "DataFrame").
     checksum : str or None
-        sha256 of the input file's bytes.
+        sha256 of the input file's bytes (of the validated long table for a DataFrame).
     dropped_items : dict
         Items dropped per metric by ``align="intersect"``.
     dropped_rows : int
@@ -769,7 +769,9 @@ def read_scores(
     result = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     result = result.sort_values([c for c in ("metric", "model", "item", "repeat")
                                  if c in result.columns], kind="stable").reset_index(drop=True)
-    return ScoreTable(result, directions, name, raw.checksum, dropped_items, dropped_rows, align,
+    checksum = raw.checksum or hashlib.sha256(  # a DataFrame: the content itself
+        result.to_csv(index=False).encode()).hexdigest()
+    return ScoreTable(result, directions, name, checksum, dropped_items, dropped_rows, align,
                       tuple(notes), item_clusters)
 
 
