@@ -31,6 +31,7 @@ from riskbench.dominance import (
     pairwise_ragged,
     pairwise_sorted,
 )
+from riskbench.equality import EqualityAccumulator, legendre_features
 from riskbench.errors import DegenerateDataWarning, InputError
 from riskbench.risk import RISK_MEASURES, check_level, mean_risk_scores
 
@@ -125,6 +126,11 @@ class Bootstrap:
     eps_replicates : (B, k) one-versus-all ratios of each replicate.
     eps_matrix_sd : (k, k) bootstrap sd of E[i, j].
     scores, score_replicates : mean-risk scores ({name: (k,)}, {name: (B, k)}) when requested.
+    equality_pvalue : (k, k) p-values of H0 "models i and j have the same score distribution"
+        (:mod:`riskbench.equality`, same resamples); the dominance tests claim nothing where it
+        is not rejected. None when not computed.
+    eps_matrix_logit_sd : (k, k) bootstrap sd of ``shrunk_logit(E[i, j], shrink)``.
+    shrink : the c of :func:`shrunk_logit`, 1 / (2 n) for n resampling units.
     """
 
     samples: Samples
@@ -141,6 +147,39 @@ class Bootstrap:
     p: float = 0.05
     beta: float = 0.05
     backend: str = "numpy"
+    equality_pvalue: np.ndarray | None = field(repr=False, default=None)
+    eps_matrix_logit_sd: np.ndarray | None = field(repr=False, default=None)
+    shrink: float = 0.0
+
+
+def shrunk_logit(eps: np.ndarray, shrink: float) -> np.ndarray:
+    """``logit((eps + c) / (1 + 2 c))``: the scale on which the tests are decided.
+
+    Violation ratios live in [0, 1] and their sampling laws are skewed near the bounds; on the
+    logit scale the normal approximation holds its level far better at small n
+    (``docs/calibration.md``). The shrink c = 1 / (2 n) (n resampling units) keeps exact
+    dominance (eps = 0) finite. NaN stays NaN.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = (np.asarray(eps, dtype=float) + shrink) / (1.0 + 2.0 * shrink)
+        return np.log(x) - np.log1p(-x)
+
+
+def resampling_units(samples: Samples) -> int:
+    """Independent units the bootstrap resamples: clusters, items (two-stage) or values."""
+    if samples.clusters is not None:
+        return int(samples.clusters.max()) + 1
+    if samples.groups is not None:
+        return int(samples.groups.max()) + 1
+    return int(min(samples.sizes))
+
+
+def logit_sd(replicates: np.ndarray, shrink: float) -> np.ndarray:
+    """(k, k) sd over replicates of the shrunk logit of (B, k, k) violation-ratio matrices."""
+    t = shrunk_logit(replicates, shrink)
+    sd = np.std(t, axis=0, ddof=1)
+    np.fill_diagonal(sd, np.nan)
+    return sd
 
 
 def _pairwise(q: list[np.ndarray], order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -239,20 +278,31 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
 
     eps_reps = np.full((len(orders), n_resamples, k), np.nan)
     score_reps = {name: np.empty((n_resamples, k)) for name in scores}
+    shrink = 0.5 / max(1, resampling_units(samples))
     shift = np.stack([np.where(np.isnan(e), 0.0, e) for e in points])  # (orders, k, k)
+    lshift = np.nan_to_num(shrunk_logit(shift, shrink))
     s1 = np.zeros((len(orders), k, k))
     s2 = np.zeros((len(orders), k, k))
+    l1 = np.zeros((len(orders), k, k))
+    l2 = np.zeros((len(orders), k, k))
     batches = list(_batches(n_resamples, batch))
+    equality = None
     if dominance:
         job = ReplicateJob(tuple(scaled), tuple(order_idx), design, orders, seed,
                            samples.clusters, samples.groups)
+        resampler = job.resampler()
+        equality = EqualityAccumulator(legendre_features(list(samples.values)), n_resamples)
         for start, stop, reps in run_replicates(job, batches, engine):  # (orders, b, k, k)
+            equality.add(start, stop, resampler.counts(start, stop))
             eps_reps[:, start:stop] = one_vs_all(reps)
             dev = np.nan_to_num(reps) - shift[:, None]
             # numpy reduces an outer axis row after row, so s1 + dev[0] + dev[1] + ... is
             # summed in replicate order: the same numbers for every batch size (a test checks)
             s1 = np.add.reduce(np.concatenate([s1[:, None], dev], axis=1), axis=1)
             s2 = np.add.reduce(np.concatenate([s2[:, None], dev * dev], axis=1), axis=1)
+            dev = np.nan_to_num(shrunk_logit(reps, shrink)) - lshift[:, None]
+            l1 = np.add.reduce(np.concatenate([l1[:, None], dev], axis=1), axis=1)
+            l2 = np.add.reduce(np.concatenate([l2[:, None], dev * dev], axis=1), axis=1)
             if progress is not None:
                 progress(stop, n_resamples)
     if risk:
@@ -272,13 +322,18 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
             if progress is not None:
                 progress(stop, n_resamples)
     results = []
+    gate = None if equality is None else equality.pvalues(resampling_units(samples))
     for u, o in enumerate(orders):
         var = np.maximum(s2[u] - s1[u] * s1[u] / n_resamples, 0.0) / (n_resamples - 1)
         sd = np.sqrt(var) if dominance else np.full((k, k), np.nan)
         np.fill_diagonal(sd, np.nan)
+        lvar = np.maximum(l2[u] - l1[u] * l1[u] / n_resamples, 0.0) / (n_resamples - 1)
+        lsd = np.sqrt(lvar) if dominance else np.full((k, k), np.nan)
+        np.fill_diagonal(lsd, np.nan)
         results.append(Bootstrap(samples, o, design, n_resamples, seed, points[u],
                                  one_vs_all(points[u]), eps_reps[u], sd, scores, score_reps, p,
-                                 beta, engine))
+                                 beta, engine, equality_pvalue=gate, eps_matrix_logit_sd=lsd,
+                                 shrink=shrink))
     return tuple(results) if isinstance(order, tuple | list) else results[0]
 
 
@@ -348,7 +403,10 @@ class PairwiseTest:
     pvalue, pvalue_adjusted : (k, k) one-sided p-values, raw and corrected.
     reject : (k, k) bool.
     confidence_interval : one-sided intervals (-inf, high] for the statistic at
-        ``confidence_level``; H0 for (i, j) is rejected exactly when ``high < threshold``.
+        ``confidence_level``; with the Bonferroni correction, H0 for (i, j) is rejected exactly
+        when ``high < threshold`` and the equality test rejects too.
+    equality_pvalue : (k, k) p-values of "same score distribution" that gate the dominance
+        tests (None for score tests): ``pvalue`` is the larger of the two.
     """
 
     test: str
@@ -372,6 +430,7 @@ class PairwiseTest:
     eps0: float | None = None
     criterion: str = "dominance"
     backend: str = "numpy"
+    equality_pvalue: np.ndarray | None = field(repr=False, default=None)
 
     def _repr_html_(self) -> str:
         from riskbench.report.html import notebook_html, pairs_table_html
@@ -394,6 +453,8 @@ class PairwiseTest:
             "pvalue_adjusted": self.pvalue_adjusted[i, j],
             "ci_low": self.confidence_interval.low[i, j],
             "ci_high": self.confidence_interval.high[i, j],
+            "equality_pvalue": (np.full(i.size, np.nan) if self.equality_pvalue is None
+                                else self.equality_pvalue[i, j]),
             "reject": self.reject[i, j],
         })
 
@@ -407,14 +468,22 @@ def _one_sided(statistic: np.ndarray, sd: np.ndarray, threshold: float) -> np.nd
     return ndtr(z)
 
 
-def _decide(statistic, sd, threshold, alpha, correction):
+def _decide(statistic, sd, threshold, alpha, correction, gate=None, scaled=None):
     """Raw and adjusted p-values, decisions and intervals for all ordered pairs.
 
     The family is the M = k(k-1)/2 unordered pairs; each contributes the direction with the
-    smaller p-value (at most one direction can be rejected since alpha < 1/2).
+    smaller p-value (at most one direction can be rejected since alpha < 1/2). With ``gate``
+    (p-values of "same distribution", :mod:`riskbench.equality`) each p-value is that of the
+    intersection-union test: the larger of the two. ``scaled = (statistic, sd, threshold,
+    inverse)`` decides on a transformed scale (the shrunk logit); ``inverse`` maps its upper
+    bounds back (None: the interval stays the normal one on the original scale).
     """
     k = statistic.shape[0]
-    pval = _one_sided(statistic, sd, threshold)
+    t_stat, t_sd, t_thr, inverse = scaled if scaled is not None else (statistic, sd, threshold,
+                                                                      None)
+    pval = _one_sided(t_stat, t_sd, t_thr)
+    if gate is not None:
+        pval = np.maximum(pval, gate)
     np.fill_diagonal(pval, np.nan)
     iu, ju = np.triu_indices(k, 1)
     m = iu.size
@@ -428,7 +497,10 @@ def _decide(statistic, sd, threshold, alpha, correction):
     reject = np.zeros((k, k), dtype=bool)
     reject[fi, fj] = adjusted[fi, fj] < alpha
     level = 1.0 - (alpha / max(m, 1) if correction == "bonferroni" else alpha)
-    high = statistic + ndtri(level) * sd
+    if inverse is not None:
+        high = inverse(t_stat + ndtri(level) * t_sd)
+    else:
+        high = statistic + ndtri(level) * sd
     np.fill_diagonal(high, np.nan)
     ci = ConfidenceInterval(np.where(np.isnan(high), np.nan, -np.inf), high)
     return pval, adjusted, reject, ci, level, m
@@ -442,8 +514,21 @@ def _correction_words(correction: str, m: int) -> str:
     }[correction]
 
 
-def _result(test, boot, statistic, sd, threshold, alpha, correction, h0_core, **extra):
-    pval, adjusted, reject, ci, level, m = _decide(statistic, sd, threshold, alpha, correction)
+_GATE_WORDS = (
+    "; a pair is decided only where a test of equal score distributions (Neyman smooth test on "
+    "the same resamples) also rejects, and its p-value is the larger of the two "
+    "(intersection-union test)"
+)
+
+
+def _result(test, boot, statistic, sd, threshold, alpha, correction, h0_core, gated=True,
+            scaled=None, **extra):
+    gate = boot.equality_pvalue if gated else None
+    pval, adjusted, reject, ci, level, m = _decide(statistic, sd, threshold, alpha, correction,
+                                                   gate, scaled)
+    if gate is not None:
+        h0_core += _GATE_WORDS
+        extra["equality_pvalue"] = gate
     h0 = f"{h0_core}; rejected at alpha = {alpha:g} with {_correction_words(correction, m)}."
     return PairwiseTest(
         test=test, models=boot.samples.models, order=boot.order if test != "score" else None,
@@ -458,37 +543,81 @@ def _dominance_name(order: int, prefix: str) -> str:
     return f"{prefix}-{'FSD' if order == 1 else 'SSD'}"
 
 
+SCALES = ("raw", "logit")
+
+
+def _scale_words(scale: str) -> str:
+    if scale == "raw":
+        return ""
+    return "; decided on the logit scale of the violation ratios"
+
+
 def relative_test_from(boot: Bootstrap, *, alpha: float = 0.05,
-                       correction: str = "bonferroni") -> PairwiseTest:
-    """Relative test (R-FSD / R-SSD) from precomputed bootstrap replicates."""
+                       correction: str = "bonferroni", scale: str = "raw") -> PairwiseTest:
+    """Relative test (R-FSD / R-SSD) from precomputed bootstrap replicates.
+
+    ``scale="raw"`` (default) is the paper's ``Delta / sd*``. ``scale="logit"`` decides on
+    ``logit(eps_i) - logit(eps_j)`` (shrunk, see :func:`shrunk_logit`; the same hypotheses since
+    logit is increasing) with its bootstrap sd: closer to its level where Delta = 0 between two
+    models at small n, but far less powerful for models near exact dominance (eps_i near 0,
+    where the logit stretches the replicates); ``docs/calibration.md``. Statistic, sd and
+    interval are reported for Delta on the raw scale either way.
+    """
     alpha = _check_alpha(alpha)
     correction = _check_choice(correction, "correction", CORRECTIONS)
+    scale = _check_choice(scale, "scale", SCALES)
     delta = boot.eps[:, None] - boot.eps[None, :]  # (k, k)
     sd = _difference_sd(boot.eps_replicates)
     np.fill_diagonal(delta, np.nan)
     np.fill_diagonal(sd, np.nan)
+    scaled = None
+    if scale == "logit":
+        t = shrunk_logit(boot.eps, boot.shrink)
+        t_delta = t[:, None] - t[None, :]
+        t_sd = _difference_sd(shrunk_logit(boot.eps_replicates, boot.shrink))
+        scaled = (t_delta, t_sd, 0.0, None)
     core = (
         f"For each ordered pair (i, j), H0: model i does not relatively dominate model j at "
         f"{ORDER_NAMES[boot.order]} order ({_dominance_name(boot.order, 'R')}), i.e. "
         "eps_i - eps_j >= 0, where eps_i is model i's mean violation ratio against the other "
         f"{boot.samples.k - 1} models (so the order depends on the pool of models)"
+        + _scale_words(scale)
     )
-    return _result("relative", boot, delta, sd, 0.0, alpha, correction, core)
+    return _result("relative", boot, delta, sd, 0.0, alpha, correction, core, scaled=scaled)
 
 
 def absolute_test_from(boot: Bootstrap, *, eps0: float = 0.25, alpha: float = 0.05,
-                       correction: str = "bonferroni") -> PairwiseTest:
-    """Absolute test (eps-FSD / eps-SSD) from precomputed bootstrap replicates."""
+                       correction: str = "bonferroni", scale: str = "raw") -> PairwiseTest:
+    """Absolute test (eps-FSD / eps-SSD) from precomputed bootstrap replicates.
+
+    ``scale="raw"`` (default) is the paper's ``E + z sd*(E) < eps0``. ``scale="logit"`` decides
+    ``logit(E) + z sd*(logit E) < logit(eps0)`` (shrunk, see :func:`shrunk_logit`) and maps
+    the upper bound back (see :func:`relative_test_from` and ``docs/calibration.md`` for the
+    trade-off). Bootstraps without logit replicates use the raw scale.
+    """
     alpha = _check_alpha(alpha)
     correction = _check_choice(correction, "correction", CORRECTIONS)
+    scale = _check_choice(scale, "scale", SCALES)
     eps0 = _check_eps0(eps0)
+    if boot.eps_matrix_logit_sd is None:
+        scale = "raw"
+    scaled = None
+    if scale == "logit":
+        c = boot.shrink
+
+        def inverse(x):
+            with np.errstate(over="ignore"):
+                return np.clip((1.0 + 2.0 * c) / (1.0 + np.exp(-x)) - c, 0.0, 1.0)
+
+        scaled = (shrunk_logit(boot.eps_matrix, c), boot.eps_matrix_logit_sd.copy(),
+                  float(shrunk_logit(eps0, c)), inverse)
     core = (
         f"For each ordered pair (i, j), H0: model i is not almost {ORDER_NAMES[boot.order]}-order "
         f"dominant over model j ({_dominance_name(boot.order, 'eps')}), i.e. "
-        f"eps(i, j) >= eps0 = {eps0:g}"
+        f"eps(i, j) >= eps0 = {eps0:g}" + _scale_words(scale)
     )
     return _result("absolute", boot, boot.eps_matrix.copy(), boot.eps_matrix_sd.copy(), eps0,
-                   alpha, correction, core, eps0=eps0)
+                   alpha, correction, core, scaled=scaled, eps0=eps0)
 
 
 def score_test_from(boot: Bootstrap, criterion: str, *, alpha: float = 0.05,
@@ -505,7 +634,7 @@ def score_test_from(boot: Bootstrap, criterion: str, *, alpha: float = 0.05,
         f"For each ordered pair (i, j), H0: model i's {criterion} score is not higher than model "
         f"j's, i.e. score_j - score_i >= 0"
     )
-    return _result("score", boot, statistic, sd, 0.0, alpha, correction, core,
+    return _result("score", boot, statistic, sd, 0.0, alpha, correction, core, gated=False,
                    criterion=criterion)
 
 
@@ -519,7 +648,7 @@ def relative_test(data: object, *, metric: str | None = None,
                   order: int | tuple[int, ...] = 2,
                   alpha: float = 0.05, correction: str = "bonferroni", design: str = "paired",
                   n_resamples: int = 1000, seed: int | None = None, batch: int | None = None,
-                  backend: str = "auto",
+                  backend: str = "auto", scale: str = "raw",
                   progress: Progress | None = None) -> PairwiseTest | tuple[PairwiseTest, ...]:
     """Relative stochastic-dominance test R-FSD (order 1) / R-SSD (order 2) between all pairs.
 
@@ -536,18 +665,24 @@ def relative_test(data: object, *, metric: str | None = None,
     seed : int or None
     batch, backend
         As :func:`bootstrap`.
+    scale : {"raw", "logit"}
+        Scale of the z statistic: "raw" (default) is the paper's; see
+        :func:`relative_test_from`.
 
     Returns
     -------
     PairwiseTest
         ``statistic[i, j] = eps_i - eps_j``; H0 for (i, j): Delta >= 0. Rejected when
-        ``Delta / sd < z_{alpha'}``.
+        ``Delta / sd < z_{alpha'}`` *and* the equality test rejects "same distribution" at the
+        same level.
 
     Notes
     -----
     1. E[i, j] = eps_l(model i, model j) for all pairs; eps_i = mean_{j != i} E[i, j].
-    2. Bootstrap (B replicates, paired by default): eps_i per replicate, sd of eps_i - eps_j.
-    3. p = Phi(Delta / sd); correct over the M = k(k-1)/2 unordered pairs.
+    2. Bootstrap (B replicates, paired by default): eps_i per replicate, sd of
+       eps_i - eps_j (of logit(eps_i) - logit(eps_j) with ``scale="logit"``).
+    3. p = max(Phi(z), p of the equality test) (intersection-union test,
+       :mod:`riskbench.equality`); correct over the M = k(k-1)/2 unordered pairs.
 
     References
     ----------
@@ -556,28 +691,30 @@ def relative_test(data: object, *, metric: str | None = None,
     boot = bootstrap(data, metric=metric, order=order, design=design, n_resamples=n_resamples,
                      seed=seed, batch=batch, backend=backend, progress=progress)
     if isinstance(boot, tuple):
-        return tuple(relative_test_from(b, alpha=alpha, correction=correction) for b in boot)
-    return relative_test_from(boot, alpha=alpha, correction=correction)
+        return tuple(relative_test_from(b, alpha=alpha, correction=correction, scale=scale)
+                     for b in boot)
+    return relative_test_from(boot, alpha=alpha, correction=correction, scale=scale)
 
 
 def absolute_test(data: object, *, metric: str | None = None,
                   order: int | tuple[int, ...] = 2,
                   eps0: float = 0.25, alpha: float = 0.05, correction: str = "bonferroni",
                   design: str = "paired", n_resamples: int = 1000, seed: int | None = None,
-                  batch: int | None = None, backend: str = "auto",
+                  batch: int | None = None, backend: str = "auto", scale: str = "raw",
                   progress: Progress | None = None) -> PairwiseTest | tuple[PairwiseTest, ...]:
     """Absolute almost-dominance test eps-FSD (order 1, Dror et al.'s ASO) / eps-SSD.
 
-    H0 for (i, j): E[i, j] >= eps0, rejected when ``E + z_{1-alpha'} sd < eps0``. Other
-    parameters as :func:`relative_test`; ``eps0`` in (0, 0.5], default 0.25.
+    H0 for (i, j): E[i, j] >= eps0, rejected when ``E + z_{1-alpha'} sd < eps0`` (on the logit
+    scale with ``scale="logit"``) and the equality test rejects too. Other parameters as
+    :func:`relative_test`; ``eps0`` in (0, 0.5], default 0.25.
     """
     eps0 = _check_eps0(eps0)
     boot = bootstrap(data, metric=metric, order=order, design=design, n_resamples=n_resamples,
                      seed=seed, batch=batch, backend=backend, progress=progress)
     if isinstance(boot, tuple):
-        return tuple(absolute_test_from(b, eps0=eps0, alpha=alpha, correction=correction)
-                     for b in boot)
-    return absolute_test_from(boot, eps0=eps0, alpha=alpha, correction=correction)
+        return tuple(absolute_test_from(b, eps0=eps0, alpha=alpha, correction=correction,
+                                        scale=scale) for b in boot)
+    return absolute_test_from(boot, eps0=eps0, alpha=alpha, correction=correction, scale=scale)
 
 
 def score_test(data: object, criterion: str, *, metric: str | None = None, p: float = 0.05,
