@@ -9,7 +9,7 @@ import riskbench
 
 SRC = Path(riskbench.__file__).parent
 NUMERIC_CORE = ("dominance.py", "inference.py", "ranking.py", "risk.py", "_samples.py",
-                "errors.py", "portfolio.py", "agreement.py", "selection.py")
+                "errors.py", "portfolio.py", "agreement.py", "selection.py", "multivariate.py")
 ALLOWED_TOP = {"numpy", "scipy", "riskbench", "__future__", "math", "warnings", "secrets",
                "collections", "dataclasses", "typing", "fractions", "re"}
 

@@ -42,6 +42,13 @@ from riskbench.inference import (
     relative_test,
     score_test,
 )
+from riskbench.multivariate import (
+    MultivariatePortfolio,
+    build_multivariate,
+    entropic_ot,
+    multivariate_bootstrap,
+    ot_violation_ratio,
+)
 from riskbench.portfolio import MetricCube, Portfolio, build_portfolio
 from riskbench.ranking import BordaRanking, Ranking, borda, rank, tie_groups
 from riskbench.risk import RISK_MEASURES, MeanRisk, mean_risk
@@ -60,6 +67,7 @@ __all__ = [
     "Guardrail",
     "MetricCube",
     "MetricSpec",
+    "MultivariatePortfolio",
     "Portfolio",
     "Selection",
     "Stability",
@@ -69,7 +77,11 @@ __all__ = [
     "kendall_tau",
     "mean_win_rate",
     "parse_guardrail",
+    "build_multivariate",
     "build_portfolio",
+    "entropic_ot",
+    "multivariate_bootstrap",
+    "ot_violation_ratio",
     "read_metric_spec",
     "select",
     "stability",

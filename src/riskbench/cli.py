@@ -23,6 +23,7 @@ import riskbench
 from riskbench.backends import BACKENDS
 from riskbench.errors import InputError, RiskbenchError, RiskbenchWarning
 from riskbench.inference import CORRECTIONS, DESIGNS
+from riskbench.multivariate import MULTIVARIATE
 from riskbench.ranking import CRITERIA, TESTS, BordaRanking, Ranking
 from riskbench.table import ALIGN, ON_MISSING, ScoreTable
 
@@ -108,13 +109,23 @@ def _what(ranking: Ranking) -> str:
     if ranking.criterion != "dominance":
         return f"{ranking.criterion} score"
     what = ("R-" if t.test == "relative" else "eps-") + ("FSD" if t.order == 1 else "SSD")
+    if _joint(ranking):
+        what = f"multivariate {what}"
     if t.test == "absolute":
         what += f" (eps0 = {t.eps0:g})"
     return what
 
 
+def _joint(ranking: Ranking) -> bool:
+    return getattr(ranking.portfolio, "kind", None) == MULTIVARIATE
+
+
 def _title(ranking: Ranking) -> str:
-    if ranking.portfolio is not None:
+    if _joint(ranking):
+        metrics = ", ".join(ranking.portfolio.metrics)
+        on = (f"the joint distribution of {metrics} (entropic optimal transport, lambda = "
+              f"{ranking.portfolio.reg:g})")
+    elif ranking.portfolio is not None:
         metrics = ", ".join(ranking.portfolio.metrics)
         on = f"the {ranking.portfolio.kind.upper()} portfolio of {metrics}"
     else:
@@ -217,13 +228,16 @@ def _options(*opts):
 _common_stats = _options(
     click.option("--metric", help="Rank on this metric alone (default: the portfolio of all "
                                   "metrics, or the only metric)."),
-    click.option("--portfolio", type=click.Choice(["ic", "ec", "none"]), default="ic",
-                 show_default=True, help="With several metrics: independent- or empirical-"
-                 "copula portfolio, or none (rank each metric, aggregate by Borda count)."),
+    click.option("--portfolio", type=click.Choice(["ic", "ec", MULTIVARIATE, "none"]),
+                 default="ic", show_default=True, help="With several metrics: independent- or "
+                 "empirical-copula portfolio, multivariate (first-order dominance of the joint "
+                 "metric distributions by entropic optimal transport), or none (rank each "
+                 "metric, aggregate by Borda count)."),
     click.option("--weight", "weights", multiple=True, metavar="METRIC=W",
                  help="Portfolio weight of a metric (repeatable; others weigh 1)."),
-    click.option("--order", type=click.Choice(["1", "2"]), default="2", show_default=True,
-                 help="1: first-order dominance (quantiles); 2: second-order (risk-averse)."),
+    click.option("--order", type=click.Choice(["1", "2"]), default=None,
+                 help="1: first-order dominance (quantiles); 2: second-order (risk-averse). "
+                      "Default 2 (1, the only order, for --portfolio multivariate)."),
     click.option("--alpha", type=float, default=0.05, show_default=True),
     click.option("--correction", type=click.Choice(CORRECTIONS), default="bonferroni",
                  show_default=True, help="Multiple-testing correction over the pairs."),
@@ -323,7 +337,8 @@ def _stats(options: dict) -> dict:
     """Keyword arguments of the statistical functions from the shared CLI options."""
     out = {k: options.pop(k) for k in ("metric", "alpha", "correction", "design", "n_resamples",
                                        "seed", "backend")}
-    out["order"] = int(options.pop("order"))
+    order = options.pop("order")
+    out["order"] = None if order is None else int(order)
     portfolio = options.pop("portfolio")
     out["portfolio"] = None if portfolio == "none" else portfolio
     return out
@@ -366,12 +381,13 @@ def rank(**options):
     """Rank the models in PATH (CSV, CSV.gz, Parquet or JSONL long table).
 
     With several metrics the models are ranked on their portfolio (--portfolio). Without PATH,
-    ranks the embedded AlpacaEval 2.0 demo data on its 'win' metric.
+    ranks the embedded AlpacaEval 2.0 demo data on its 'win' metric (with --portfolio
+    multivariate: on its three metrics jointly; 48 models make that take minutes).
     """
     def action() -> int:
         demo = options["path"] is None
         table, weights = _load(options)
-        if demo and options["metric"] is None:
+        if demo and options["metric"] is None and options["portfolio"] != MULTIVARIATE:
             options["metric"] = DEMO_METRIC
         top, as_json = options.pop("top"), options["as_json"]
         _print_result(_rank_table(table, weights, options), table, as_json, top)
@@ -402,7 +418,7 @@ def select(**options):
         table, weights = _load(options)
         stats = _stats(options)
         if stats["portfolio"] is None:
-            raise InputError("select ranks a portfolio: use --portfolio ic or ec")
+            raise InputError("select ranks a portfolio: use --portfolio ic, ec or multivariate")
         progress = _LazyProgress("bootstrap", enabled=not options["quiet"])
         try:
             selection = riskbench.select(table, guardrails=options["guardrails"],
@@ -529,7 +545,8 @@ def report(**options):
         try:
             if options["guardrails"]:
                 if stats["portfolio"] is None:
-                    raise InputError("selection ranks a portfolio: use --portfolio ic or ec")
+                    raise InputError("selection ranks a portfolio: use --portfolio ic, ec or "
+                                     "multivariate")
                 selection = riskbench.select(table, guardrails=options["guardrails"],
                                              weights=weights, progress=progress, **stats)
                 ranking = selection.ranking
@@ -541,8 +558,8 @@ def report(**options):
                                          eps0=options["eps0"], criterion=options["criterion"],
                                          p=options["p"], progress=progress, **stats)
                 if isinstance(ranking, BordaRanking):
-                    raise InputError("a report covers one ranking: choose --portfolio ic or ec, "
-                                     "or one --metric")
+                    raise InputError("a report covers one ranking: choose --portfolio ic, ec "
+                                     "or multivariate, or one --metric")
             if options["with_stability"]:
                 n = len(table.items(stats["metric"]))
                 sizes = [m for m in (50, 100, 200, 400) if m < n] + [n]

@@ -11,17 +11,22 @@ import numpy as np
 from riskbench._samples import Samples, as_samples
 from riskbench.errors import InputError
 from riskbench.inference import (
+    CORRECTIONS,
     PairwiseTest,
     Progress,
+    _check_alpha,
     _check_choice,
+    _check_eps0,
     absolute_test_from,
     bootstrap,
     relative_test_from,
     score_test_from,
 )
+from riskbench.multivariate import MULTIVARIATE, MultivariatePortfolio, build_multivariate
+from riskbench.multivariate import multivariate_bootstrap as _multivariate_bootstrap
 from riskbench.portfolio import PORTFOLIOS, Portfolio
 from riskbench.portfolio import build_portfolio as make_portfolio
-from riskbench.risk import RISK_MEASURES, mean_risk_scores
+from riskbench.risk import RISK_MEASURES, check_level, mean_risk_scores
 
 __all__ = ["Ranking", "BordaRanking", "borda", "rank", "tie_groups", "TESTS", "CRITERIA"]
 
@@ -83,7 +88,7 @@ class Ranking:
     p: float
     n_items: tuple[int, ...]
     _perm: np.ndarray = field(repr=False)
-    portfolio: Portfolio | None = field(default=None, repr=False)
+    portfolio: Portfolio | MultivariatePortfolio | None = field(default=None, repr=False)
     samples: Samples | None = field(default=None, repr=False)  # the data ranked (oriented)
     input_sha256: str | None = None  # checksum of the table ranked, when known
 
@@ -134,7 +139,10 @@ class Ranking:
             out.append(f"Metric {self.metric!r} is lower-is-better: it was negated before the "
                        "tests; mean and TVaR are shown in its own units (TVaR = mean of the "
                        "worst, i.e. highest, p-fraction).")
-        if self.portfolio is not None:
+        if isinstance(self.portfolio, MultivariatePortfolio):
+            out.append(f"Tests: {self.portfolio.describe()}; each metric normalised by its "
+                       "ECDF pooled over all models and items, so values are in (0, 1].")
+        elif self.portfolio is not None:
             out.append(f"Scores: {self.portfolio.describe()}; each metric normalised by its "
                        "ECDF pooled over all models and items, so values are in (0, 1].")
         out.append(f"Tie groups: models in one group are not separated by any test at alpha = "
@@ -211,6 +219,7 @@ class Ranking:
                 "weights": dict(zip(self.portfolio.metrics, map(float, self.portfolio.weights),
                                     strict=True)),
                 "higher_is_better": self.portfolio.higher_is_better,
+                **_multivariate_settings(self.portfolio),
             },
             "notes": list(self.notes),
         }
@@ -224,6 +233,14 @@ def _version() -> str:
 
 def _num(x: float) -> float | None:
     return None if not np.isfinite(x) else float(x)
+
+
+def _multivariate_settings(built: object) -> dict:
+    """The OT settings of a multivariate ranking, for its JSON summary (empty otherwise)."""
+    if not isinstance(built, MultivariatePortfolio):
+        return {}
+    return {"cost": built.cost_words(), "power": built.power, "smooth": built.smooth,
+            "reg": built.reg}
 
 
 @dataclass(frozen=True, eq=False)
@@ -303,8 +320,24 @@ def borda(rankings: dict[str, Ranking]) -> BordaRanking:
     return BordaRanking(tuple(ordered), pts, group, dict(rankings))
 
 
+def _multivariate_target(table: object, metric: str | None,
+                         weights: object) -> MultivariatePortfolio:
+    """The k models' metric vectors for ``portfolio="multivariate"``."""
+    if metric is not None:
+        raise InputError(f"metric={metric!r} ranks one metric, but portfolio='multivariate' "
+                         "compares the models on all metrics jointly; drop one of the two")
+    if weights is not None:
+        raise InputError("weights apply to the independent-copula portfolio only; the "
+                         "multivariate cost is a plain sum over metrics: drop them or use "
+                         "portfolio='ic'")
+    return build_multivariate(table)
+
+
 def _target(table: object, metric: str | None, portfolio: str | None, weights: object):
     """What to rank: one metric's samples, a portfolio, or None for per-metric Borda."""
+    if portfolio == MULTIVARIATE:
+        built = _multivariate_target(table, metric, weights)
+        return built.samples(), built
     metrics = getattr(table, "metrics", None)
     multi = metric is None and metrics is not None and not callable(metrics) and len(metrics) > 1
     if not multi:
@@ -324,7 +357,7 @@ def rank(
     metric: str | None = None,
     portfolio: str | None = "ic",
     weights: Mapping[str, float] | None = None,
-    order: int = 2,
+    order: int | None = None,
     test: str = "relative",
     eps0: float = 0.25,
     alpha: float = 0.05,
@@ -347,14 +380,19 @@ def rank(
     metric : str, optional
         Rank on this metric alone. Without it, a table with one metric is ranked on it and a
         table with several metrics on their portfolio.
-    portfolio : {"ic", "ec", None}
+    portfolio : {"ic", "ec", "multivariate", None}
         With several metrics: the independent-copula (default) or empirical-copula portfolio
         (METHOD.md section 9); None ranks each metric separately and aggregates the rankings by
-        Borda count (returns a :class:`BordaRanking`).
+        Borda count (returns a :class:`BordaRanking`). "multivariate" tests first-order
+        dominance of the joint distributions of all metrics by entropic optimal transport
+        (METHOD.md section 13; :func:`riskbench.multivariate_bootstrap` with its defaults:
+        squared hinge cost, lambda = 0.01, linear bootstrap); the mean and TVaR columns are
+        then of the per-item mean of the normalised metrics, a display summary only.
     weights : mapping {metric: weight}, optional
         Weights of the independent-copula portfolio (uniform by default).
-    order : {1, 2}
-        1: first-order dominance (quantiles); 2 (default): second-order (risk-averse).
+    order : {1, 2}, optional
+        1: first-order dominance (quantiles); 2 (default): second-order (risk-averse). The
+        multivariate comparison is first-order only (default 1 there; 2 is an error).
     test : {"relative", "absolute"}
         relative (default): R-FSD/R-SSD on one-vs-all ratios; absolute: eps-FSD/eps-SSD with
         threshold ``eps0``.
@@ -383,9 +421,10 @@ def rank(
     """
     test = _check_choice(test, "test", TESTS)
     criterion = _check_choice(criterion, "criterion", CRITERIA)
-    if portfolio is not None and portfolio not in PORTFOLIOS:
-        raise InputError(f"portfolio must be one of 'ic', 'ec' (or None to rank each metric and "
-                         f"aggregate by Borda count); got {portfolio!r}")
+    if portfolio is not None and portfolio not in PORTFOLIOS + (MULTIVARIATE,):
+        raise InputError(f"portfolio must be one of 'ic', 'ec', 'multivariate' (or None to rank "
+                         f"each metric and aggregate by Borda count); got {portfolio!r}")
+    order = _check_order(order, portfolio, criterion)
     if criterion != "dominance" and test == "absolute":
         raise InputError(
             f"criterion={criterion!r} ranks by a mean-risk score, which has no absolute test; "
@@ -408,6 +447,20 @@ def rank(
                    input_sha256=checksum if isinstance(checksum, str) else None)
 
 
+def _check_order(order: object, portfolio: str | None, criterion: str) -> object:
+    """The order of dominance: default 2, and 1 (the only one) for the multivariate target."""
+    if portfolio != MULTIVARIATE:
+        return 2 if order is None else order
+    if criterion != "dominance":
+        raise InputError(f"criterion={criterion!r} ranks by a mean-risk score of one value per "
+                         "item, but portfolio='multivariate' compares whole metric vectors; use "
+                         "criterion='dominance' or a scalar portfolio ('ic', 'ec')")
+    if order is not None and (isinstance(order, bool) or order != 1):
+        raise InputError(f"portfolio='multivariate' tests first-order dominance only (METHOD.md "
+                         f"section 13); got order={order!r}: drop it or pass order=1")
+    return 1
+
+
 def _part(progress: Progress | None, index: int, parts: int) -> Progress | None:
     """Progress of one of several equal runs, reported on the whole."""
     if progress is None:
@@ -415,18 +468,57 @@ def _part(progress: Progress | None, index: int, parts: int) -> Progress | None:
     return lambda done, total: progress(index * total + done, parts * total)
 
 
+def _multivariate_boot(samples: Samples, built: MultivariatePortfolio, *, order, design,
+                       n_resamples, seed, batch, backend, progress):
+    """The multivariate bootstrap of the models in ``samples`` (a subset of ``built``'s)."""
+    if order != 1:
+        raise InputError(f"the multivariate comparison is first-order only; got order={order!r}")
+    if backend not in ("auto", "numpy"):
+        raise InputError(f"portfolio='multivariate' runs its own numpy Sinkhorn solver; "
+                         f"backend={backend!r} applies to the scalar tests only: drop it or "
+                         "pass backend='numpy'")
+    if samples.models != built.models:  # e.g. the models that pass a selection's guardrails
+        keep = [built.models.index(m) for m in samples.models]
+        built = replace(built, models=samples.models, normalised=built.normalised[keep],
+                        scores=built.scores[keep])
+    return _multivariate_bootstrap(built, design=design, n_resamples=n_resamples, seed=seed,
+                                   batch=batch, progress=progress)
+
+
+def _multivariate_h0(h0: str) -> str:
+    """Say in the null hypothesis that the ratio is that of the joint metric distributions."""
+    joint = ("; eps is the entropic optimal-transport violation ratio of the joint "
+             "distributions of all metrics (multivariate first-order dominance)")
+    head, sep, tail = h0.partition("; rejected at")
+    return head + joint + sep + tail if sep else h0 + joint
+
+
 def rank_samples(samples, built, *, order, test, eps0, alpha, correction, design, n_resamples,
                  seed, criterion, p, beta, batch, progress, backend="auto") -> Ranking:
     dominance = criterion == "dominance"
-    boot = bootstrap(samples, order=order, design=design, n_resamples=n_resamples, seed=seed,
-                     batch=batch, dominance=dominance, risk=not dominance, p=p, beta=beta,
-                     backend=backend, progress=progress)
+    if isinstance(built, MultivariatePortfolio):
+        # validate what the tests read before the (long) bootstrap
+        p, beta = check_level(p, "p"), check_level(beta, "beta")
+        _check_alpha(alpha)
+        _check_choice(correction, "correction", CORRECTIONS)
+        if test == "absolute":
+            _check_eps0(eps0)
+        boot = _multivariate_boot(samples, built, order=order, design=design,
+                                  n_resamples=n_resamples, seed=seed, batch=batch,
+                                  backend=backend, progress=progress)
+        boot = replace(boot, p=p, beta=beta)  # the TVaR level shown
+    else:
+        boot = bootstrap(samples, order=order, design=design, n_resamples=n_resamples,
+                         seed=seed, batch=batch, dominance=dominance, risk=not dominance, p=p,
+                         beta=beta, backend=backend, progress=progress)
     if not dominance:
         result = score_test_from(boot, criterion, alpha=alpha, correction=correction)
     elif test == "relative":
         result = relative_test_from(boot, alpha=alpha, correction=correction)
     else:
         result = absolute_test_from(boot, eps0=eps0, alpha=alpha, correction=correction)
+    if isinstance(built, MultivariatePortfolio):
+        result = replace(result, h0=_multivariate_h0(result.h0))
 
     k = samples.k
     wins = result.reject.sum(axis=1)

@@ -34,9 +34,10 @@ import numpy as np
 from riskbench._samples import Samples, as_samples
 from riskbench.errors import InputError
 from riskbench.inference import Progress, absolute_test_from, bootstrap
+from riskbench.multivariate import MULTIVARIATE
 from riskbench.portfolio import PORTFOLIOS
 from riskbench.portfolio import build_portfolio as make_portfolio
-from riskbench.ranking import Ranking, rank_samples
+from riskbench.ranking import Ranking, _check_order, _multivariate_target, rank_samples
 from riskbench.risk import RISK_MEASURES, mean_risk_scores
 
 __all__ = ["Guardrail", "GuardrailCheck", "Selection", "parse_guardrail", "select", "MEASURES"]
@@ -317,7 +318,7 @@ def select(
     metric: str | None = None,
     portfolio: str = "ic",
     weights: Mapping[str, float] | None = None,
-    order: int = 2,
+    order: int | None = None,
     alpha: float = 0.05,
     correction: str = "bonferroni",
     design: str = "paired",
@@ -337,24 +338,33 @@ def select(
         ``"toxicity:tvar@0.05>=-0.2"`` or ``"win:dominates(ref_model,order=2)"``.
     metric : str, optional
         Rank on this metric instead of the portfolio.
-    portfolio : {"ic", "ec"}
-        Portfolio of all metrics when the table has several (default "ic").
+    portfolio : {"ic", "ec", "multivariate"}
+        Portfolio of all metrics when the table has several (default "ic"); "multivariate"
+        ranks by multivariate first-order dominance (R-FSD of the joint metric distributions,
+        METHOD.md section 13), which has no per-item score for a 'portfolio' guardrail.
     weights, order, alpha, correction, design, n_resamples, seed, backend
-        As :func:`riskbench.rank` (the ranking among eligible models is relative, at ``order``).
+        As :func:`riskbench.rank` (the ranking among eligible models is relative, at ``order``:
+        default 2, and 1 for the multivariate comparison).
 
     Returns
     -------
     Selection
         ``chosen`` is None when no model passes every guardrail.
     """
-    if portfolio not in PORTFOLIOS:
-        raise InputError(f"portfolio must be 'ic' or 'ec' for selection; got {portfolio!r}")
+    if portfolio not in PORTFOLIOS + (MULTIVARIATE,):
+        raise InputError(f"portfolio must be 'ic', 'ec' or 'multivariate' for selection; got "
+                         f"{portfolio!r}")
+    joint = portfolio == MULTIVARIATE
+    order = _check_order(order, portfolio, "dominance")
     parsed = tuple(parse_guardrail(g) for g in guardrails)
     if seed is None:
         seed = secrets.randbits(63)
     metrics = getattr(table, "metrics", None)
     multi = metric is None and metrics is not None and len(metrics) > 1
-    built = make_portfolio(table.cube(), kind=portfolio, weights=weights) if multi else None
+    if joint:
+        built = _multivariate_target(table, metric, weights)
+    else:
+        built = make_portfolio(table.cube(), kind=portfolio, weights=weights) if multi else None
     main = built.samples() if built is not None else as_samples(table, metric=metric)
     models = main.models
     known = tuple(metrics) if metrics is not None else ((main.metric,) if main.metric else ())
@@ -362,6 +372,10 @@ def select(
 
     def target_samples(g: Guardrail) -> Samples:
         if g.target == "portfolio":
+            if joint:
+                raise InputError(f"guardrail {g.text!r}: the multivariate comparison has no "
+                                 "per-item portfolio score to measure; put the guardrail on a "
+                                 "metric, or use a scalar portfolio ('ic' or 'ec')")
             if built is None:
                 raise InputError(f"guardrail {g.text!r}: the target 'portfolio' needs a table "
                                  "with several metrics")

@@ -174,8 +174,18 @@ def _model_details(ranking) -> str:
             f"<th>score</th></tr>{worst}</table></div></details>")
     unit = "" if samples.higher_is_better else " (lower-is-better metric: TVaR is the mean of " \
         "the worst, i.e. highest, values)"
-    return "<p class='small muted'>Scores in the metric's own units" + _e(unit) + ".</p>" + \
-        "".join(parts)
+    lead = "Scores in the metric's own units" + unit + "."
+    if _joint(ranking):
+        lead = ("Scores: the per-item mean of the normalised metrics, a display summary only (the "
+                "multivariate test compares each item's whole vector of metrics).")
+    return "<p class='small muted'>" + _e(lead) + "</p>" + "".join(parts)
+
+
+def _joint(ranking) -> bool:
+    """A multivariate (entropic OT) ranking: no single score per item is what was tested."""
+    from riskbench.multivariate import MULTIVARIATE
+
+    return getattr(getattr(ranking, "portfolio", None), "kind", None) == MULTIVARIATE
 
 
 def notebook_html(title: str, content: str, footnote: str = "") -> str:
@@ -255,17 +265,32 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
     what = ("R-" if t.test == "relative" else "eps-") + ("FSD" if t.order == 1 else "SSD")
     if ranking.criterion != "dominance":
         what = f"{ranking.criterion} score"
+    joint = _joint(ranking)
+    if joint:
+        what = f"multivariate {what}"
     target = (ranking.portfolio.describe() if ranking.portfolio is not None
               else f"metric {ranking.metric!r}")
     title = title or f"riskbench report: {what} ranking of {len(ranking.models)} models"
+    if joint:  # no scalar per item was tested: curves of the display summary, no TVaR curves
+        curves = [_figure(
+            plots.quantile_curves(ranking, top=top, highlight=chosen), "qc",
+            "Quantile curves of the per-item mean of the normalised metrics: a display summary "
+            "only. The multivariate test compares the joint distributions of all metrics, which "
+            "no single curve shows; see the per-metric ECDFs below. (TVaR curves are left out: "
+            "they show second-order dominance of a scalar, which this ranking does not test.)")]
+    else:
+        curves = [
+            _figure(plots.quantile_curves(ranking, top=top, highlight=chosen), "qc",
+                    "Quantile curves: a curve above another everywhere is first-order "
+                    "dominance."),
+            _figure(plots.quantile_curves(ranking, kind="tvar", top=top, highlight=chosen),
+                    "tv", "TVaR curves (mean of the worst p-fraction): above everywhere is "
+                    "second-order dominance, what a risk-averse user wants."),
+        ]
     figures = [
         _figure(plots.ranking_plot(ranking), "rk",
                 "eps_i per model with bootstrap intervals; shaded bands are tie groups."),
-        _figure(plots.quantile_curves(ranking, top=top, highlight=chosen), "qc",
-                "Quantile curves: a curve above another everywhere is first-order dominance."),
-        _figure(plots.quantile_curves(ranking, kind="tvar", top=top, highlight=chosen), "tv",
-                "TVaR curves (mean of the worst p-fraction): above everywhere is second-order "
-                "dominance, what a risk-averse user wants."),
+        *curves,
         _figure(plots.matrix_heatmap(ranking, top=min(len(ranking.models), 60)), "mx",
                 "Pairwise statistics in rank order; dots mark significant cells."),
     ]

@@ -42,6 +42,8 @@ def _samples(ranking):
 
 def _value_label(ranking) -> str:
     name = ranking.metric or "score"
+    if getattr(ranking.portfolio, "kind", None) == "multivariate":
+        return "mean of the normalised metrics (display summary)"
     if ranking.portfolio is not None:
         return f"{ranking.portfolio.kind.upper()} portfolio score (higher is better)"
     return name if ranking.higher_is_better else f"-{name} (negated: lower {name} is better)"
