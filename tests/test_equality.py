@@ -130,3 +130,19 @@ def test_identical_models_are_never_separated_at_any_level():
     rel = riskbench.relative_test(x, order=2, seed=2, n_resamples=200)
     assert rel.reject.sum() == 0 and math.isfinite(np.nanmin(rel.pvalue))
 
+
+def test_multivariate_claims_are_gated_by_the_marginals_of_every_metric():
+    from riskbench.portfolio import MetricCube
+
+    rng = np.random.default_rng(8)
+    values = rng.normal(size=(3, 60, 2))
+    values[2] += 0.8  # model c is better on both metrics
+    cube = MetricCube(("a", "b", "c"), tuple(f"q{t}" for t in range(60)), ("m1", "m2"), values,
+                      {"m1": True, "m2": True})
+    boot = riskbench.multivariate_bootstrap(cube, n_resamples=100, seed=0)
+    gate = boot.equality_pvalue
+    assert gate[0, 1] > 0.05 and gate[0, 2] < 0.01 and gate[1, 2] < 0.01
+    test = riskbench.inference.relative_test_from(boot)
+    assert (test.pvalue[~np.eye(3, dtype=bool)] >= gate[~np.eye(3, dtype=bool)]).all()
+    assert not test.reject[0, 1] and not test.reject[1, 0]
+    assert boot.shrink == 0.5 / 60 and np.isfinite(boot.eps_matrix_logit_sd[0, 1])

@@ -50,6 +50,7 @@ from riskbench.multivariate import (
     ot_violation_ratio,
 )
 from riskbench.portfolio import MetricCube, Portfolio, build_portfolio
+from riskbench.power import PowerAnalysis, power
 from riskbench.ranking import BordaRanking, Ranking, borda, rank, tie_groups
 from riskbench.risk import RISK_MEASURES, MeanRisk, mean_risk
 from riskbench.selection import Guardrail, Selection, parse_guardrail, select
@@ -69,6 +70,7 @@ __all__ = [
     "MetricSpec",
     "MultivariatePortfolio",
     "Portfolio",
+    "PowerAnalysis",
     "Selection",
     "Stability",
     "WinRates",
@@ -77,6 +79,7 @@ __all__ = [
     "kendall_tau",
     "mean_win_rate",
     "parse_guardrail",
+    "power",
     "build_multivariate",
     "build_portfolio",
     "entropic_ot",

@@ -22,7 +22,7 @@ from rich.table import Table
 import riskbench
 from riskbench.backends import BACKENDS
 from riskbench.errors import InputError, RiskbenchError, RiskbenchWarning
-from riskbench.inference import CORRECTIONS, DESIGNS
+from riskbench.inference import CORRECTIONS, DESIGNS, ORDER_NAMES
 from riskbench.multivariate import MULTIVARIATE
 from riskbench.ranking import CRITERIA, TESTS, BordaRanking, Ranking
 from riskbench.table import ALIGN, ON_MISSING, ScoreTable
@@ -580,6 +580,105 @@ def report(**options):
             _console().print(f"Report written to {path} ({size / 1e6:.1f} MB): chosen "
                              f"{selection.chosen if selection else ranking.models[0]}; best set "
                              f"{', '.join(ranking.best_set)}.", highlight=False)
+        return EXIT_OK
+
+    _run(action, options["quiet"])
+
+
+@main.command()
+@_reading
+@click.option("--metric", help="Metric of the pilot (default: the only metric, or the "
+                               "independent-copula portfolio of all metrics).")
+@click.option("--weight", "weights", multiple=True, metavar="METRIC=W",
+              help="Portfolio weight of a metric (repeatable; others weigh 1).")
+@click.option("--effect", type=float, default=None,
+              help="Plan from an effect size instead of pilot scores: a shift between two "
+                   "normal models, in standard deviations.")
+@click.option("--pair", default=None, metavar="BETTER,WORSE",
+              help="The two models to separate (default: the pilot's best by eps_i and the "
+                   "runner-up).")
+@click.option("--order", type=click.Choice(["1", "2"]), default="2", show_default=True)
+@click.option("--test", "test", type=click.Choice(TESTS), default="relative", show_default=True)
+@click.option("--eps0", type=float, default=0.25, show_default=True,
+              help="Threshold of the absolute test.")
+@click.option("--alpha", type=float, default=0.05, show_default=True)
+@click.option("--target", type=float, default=0.8, show_default=True, help="Power to reach.")
+@click.option("--sizes", default=None, metavar="N1,N2,...",
+              help="Candidate numbers of items (default: 50,100,200,500,1000,2000,5000).")
+@click.option("--design", type=click.Choice(DESIGNS), default="paired", show_default=True)
+@click.option("--n-datasets", type=int, default=200, show_default=True,
+              help="Simulated datasets per size.")
+@click.option("--n-resamples", type=int, default=200, show_default=True,
+              help="Bootstrap replicates B per simulated dataset.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+@click.option("--quiet", is_flag=True, help="No progress bar, no warnings.")
+def power(**options):
+    """How many items are needed to detect a dominance difference at --alpha with power
+    --target: simulation with the same bootstrap tests (PATH: pilot scores as for rank;
+    default: the demo data, or --effect)."""
+    def action() -> int:
+        effect = options.pop("effect")
+        pilot = None
+        if effect is None:
+            table, weights = _load(options)
+            metric = options["metric"]
+            metrics = table.metrics
+            if metric is None and len(metrics) > 1:
+                cube = table.cube()
+                pilot = riskbench.build_portfolio(cube, weights=weights).samples()
+            else:
+                pilot = table.samples(metric or metrics[0])
+        else:
+            for key in ("path", "metric_spec", "weights"):
+                options.pop(key, None)
+        try:
+            sizes = None if options["sizes"] is None else \
+                [int(x) for x in options["sizes"].split(",")]
+        except ValueError:
+            raise InputError(f"--sizes expects comma-separated integers, e.g. 100,500,1000; got "
+                             f"{options['sizes']!r}") from None
+        pair = None
+        if options["pair"] is not None:
+            pair = tuple(x.strip() for x in options["pair"].split(","))
+            if len(pair) != 2 or not all(pair):
+                raise InputError(f"--pair expects two model names separated by a comma, e.g. "
+                                 f"gpt-4,claude-2; got {options['pair']!r}")
+        bar = _LazyProgress("datasets", enabled=not options["quiet"] and not options["as_json"])
+        try:
+            result = riskbench.power(
+                pilot, effect=effect, order=int(options["order"]), test=options["test"],
+                alpha=options["alpha"], target=options["target"], sizes=sizes,
+                n_datasets=options["n_datasets"], n_resamples=options["n_resamples"],
+                seed=options["seed"], eps0=options["eps0"], design=options["design"],
+                pair=pair, progress=bar)
+        finally:
+            bar.close()
+        frame = result.to_frame()
+        if options["as_json"]:
+            click.echo(json.dumps({
+                "pair": list(result.pair), "test": result.test, "order": result.order,
+                "alpha": result.alpha, "target": result.target, "statistic": result.statistic,
+                "h1": result.h1, "required_n": result.required_n, "source": result.source,
+                "n_datasets": result.n_datasets, "n_resamples": result.n_resamples,
+                "seed": result.seed, "power": frame.to_dict(orient="records"),
+                "riskbench_version": riskbench.__version__}, indent=2, default=_json_default))
+            return EXIT_OK
+        need = (f"{result.required_n} items reach power {result.target:g}"
+                if result.required_n is not None else
+                f"no candidate size reaches power {result.target:g}")
+        grid = Table(title=f"Power of the {result.test} test ({ORDER_NAMES[result.order]} "
+                           f"order) to find {result.pair[0]!r} better than {result.pair[1]!r}",
+                     caption=f"{need}; alpha {result.alpha:g}; {result.n_datasets} simulated "
+                             f"datasets per size, B = {result.n_resamples}, seed "
+                             f"{result.seed}; truth: {result.source}",
+                     title_justify="left", caption_justify="left")
+        for col in ("items", "power", "se", f">= {result.target:g}"):
+            grid.add_column(col, justify="right")
+        for row in frame.itertuples():
+            grid.add_row(str(row.n), _fmt(row.power, 3), _fmt(row.se, 3),
+                         "yes" if row.reaches_target else "no")
+        _console().print(grid)
         return EXIT_OK
 
     _run(action, options["quiet"])

@@ -88,7 +88,7 @@ from riskbench.inference import (
     _check_seed,
     logit_sd,
 )
-from riskbench.portfolio import MetricCube, pooled_ecdf
+from riskbench.portfolio import MetricCube, pooled_ecdf, scores_frame
 
 __all__ = [
     "DEFAULT_REG",
@@ -561,17 +561,7 @@ class MultivariatePortfolio:
 
     def to_frame(self):
         """Long table: model, item, display score and each normalised metric."""
-        import pandas as pd
-
-        k, n = self.scores.shape
-        frame = pd.DataFrame({
-            "model": np.repeat(np.array(self.models, dtype=object), n),
-            "item": np.tile(np.array(self.items, dtype=object), k),
-            "score": self.scores.ravel(),
-        })
-        for u, m in enumerate(self.metrics):
-            frame[f"v_{m}"] = self.normalised[:, :, u].ravel()
-        return frame
+        return scores_frame(self)
 
 
 def _as_cube(data: object) -> MetricCube:

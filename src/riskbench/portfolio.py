@@ -228,17 +228,23 @@ class Portfolio:
 
     def to_frame(self):
         """Long table: model, item, portfolio score and each normalised metric."""
-        import pandas as pd
+        return scores_frame(self)
 
-        k, n = self.scores.shape
-        frame = pd.DataFrame({
-            "model": np.repeat(np.array(self.models, dtype=object), n),
-            "item": np.tile(np.array(self.items, dtype=object), k),
-            "score": self.scores.ravel(),
-        })
-        for u, m in enumerate(self.metrics):
-            frame[f"v_{m}"] = self.normalised[:, :, u].ravel()
-        return frame
+
+def scores_frame(target) -> object:
+    """Long table of a portfolio-like object (models, items, metrics, scores (k, n),
+    normalised (k, n, N)): model, item, score and each normalised metric ``v_<metric>``."""
+    import pandas as pd
+
+    k, n = target.scores.shape
+    frame = pd.DataFrame({
+        "model": np.repeat(np.array(target.models, dtype=object), n),
+        "item": np.tile(np.array(target.items, dtype=object), k),
+        "score": target.scores.ravel(),
+    })
+    for u, m in enumerate(target.metrics):
+        frame[f"v_{m}"] = target.normalised[:, :, u].ravel()
+    return frame
 
 
 def build_portfolio(cube: MetricCube, *, kind: str = "ic", weights: object = None,
