@@ -120,7 +120,24 @@ def test_options_of_rank(options):
     _documented(lambda: riskbench.rank(data, **{"n_resamples": 3, **kwargs}))
 
 
-# the slow suite: the same properties, 2,500 inputs each (12,500 in all)
+def _power_call(data, options):
+    allowed = {"effect", "order", "test", "alpha", "target", "sizes", "eps0", "design", "pair",
+               "seed"}
+    kwargs = {k: v for k, v in options.items() if k in allowed}
+    return lambda: riskbench.power(data if "effect" not in kwargs else None,
+                                   **{"sizes": [4, 8], "n_datasets": 10, "n_resamples": 5,
+                                      **kwargs})
+
+
+@FAST
+@given(score_arrays(), st.dictionaries(st.sampled_from(
+    ["effect", "order", "test", "alpha", "target", "sizes", "eps0", "design", "pair", "seed"]),
+    st.one_of(cells, st.lists(cells, max_size=3)), max_size=3))
+def test_power_planning(data, options):
+    _documented(_power_call(data, options))
+
+
+# the slow suite: the same properties, 2,500 inputs each (15,000 in all)
 @pytest.mark.slow
 @SLOW
 @given(long_frames())
@@ -158,3 +175,12 @@ def test_guardrail_parser_slow(text):
 @given(st.dictionaries(st.text(max_size=5), cells, max_size=4))
 def test_options_of_rank_slow(options):
     test_options_of_rank.hypothesis.inner_test(options)
+
+
+@pytest.mark.slow
+@SLOW
+@given(score_arrays(), st.dictionaries(st.sampled_from(
+    ["effect", "order", "test", "alpha", "target", "sizes", "eps0", "design", "pair", "seed"]),
+    st.one_of(cells, st.lists(cells, max_size=3)), max_size=3))
+def test_power_planning_slow(data, options):
+    _documented(_power_call(data, options))

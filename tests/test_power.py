@@ -179,3 +179,9 @@ def test_cli_plans_from_pilot_scores_in_a_file(tmp_path):
 def test_cli_bad_pair_is_an_input_error():
     res = _cli("--effect", "0.5", "--pair", "only-one", "--sizes", "20")
     assert res.exit_code == 2 and "--pair expects two model names" in res.output
+
+
+def test_a_pair_that_is_not_a_pair_is_an_input_error():
+    # found by the hostile-input suite: pair=0.0 with an effect size raised a TypeError
+    with pytest.raises(InputError, match="pair must be"):
+        power(effect=1.0, pair=0.0, sizes=[10])

@@ -219,7 +219,7 @@ def power(pilot: object = None, *, effect: float | None = None, order: int = 2,
                              f"models, in standard deviations); got {effect!r}")
         samples = None
         models = ("a", "b")
-        if pair is not None and tuple(pair) != models:
+        if pair is not None and (not isinstance(pair, tuple | list) or tuple(pair) != models):
             raise InputError(f"with an effect size the models are 'a' (shifted) and 'b'; pair "
                              f"must be ('a', 'b') or None; got {pair!r}")
         design = _check_choice(design, "design", DESIGNS)
