@@ -79,6 +79,10 @@ def test_same_seed_same_numbers_for_any_batch(backend):
         for u in range(2):
             np.testing.assert_array_equal(other[u].eps_replicates, runs[0][u].eps_replicates)
             np.testing.assert_array_equal(other[u].eps_matrix_sd, runs[0][u].eps_matrix_sd)
+            np.testing.assert_array_equal(other[u].equality_pvalue, runs[0][u].equality_pvalue)
+    if backend != "numpy":  # the gate uses the same resamples whatever the engine
+        base = riskbench.bootstrap(x, order=1, n_resamples=30, seed=5, backend="numpy")
+        np.testing.assert_array_equal(runs[0][0].equality_pvalue, base.equality_pvalue)
 
 
 @pytest.mark.parametrize("kind", ["continuous", "likert"])

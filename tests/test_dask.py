@@ -26,6 +26,7 @@ def test_dask_results_identical_to_local(client):
     for a, b in zip(local, remote, strict=True):
         np.testing.assert_array_equal(a.eps_replicates, b.eps_replicates)
         np.testing.assert_array_equal(a.eps_matrix_sd, b.eps_matrix_sd)
+        np.testing.assert_array_equal(a.equality_pvalue, b.equality_pvalue)
     assert len(client.scheduler_info()["workers"]) == 2
 
 
