@@ -252,7 +252,8 @@ def render(rows: list[dict], seconds: float, args, compare: dict) -> str:
         f"- riskbench {riskbench.__version__} (commit {_commit()}), numpy {np.__version__}, "
         f"engine `{riskbench.backends.resolve('auto')}` on one thread per process",
         f"- tests decided on the `{args.scale}` scale"
-        + (" (riskbench's default)" if args.scale == "raw" else " (`scale=\"logit\"`)")
+        + (" (riskbench's default: logit for the first-order absolute test, the paper's raw "
+           "z statistic otherwise)" if args.scale == "auto" else f" (`scale=\"{args.scale}\"`)")
         + ", each claim gated by the equality test (intersection-union test, "
         "`src/riskbench/equality.py`)",
         f"- seed {args.seed}; B = {args.resamples} bootstrap replicates per dataset"
@@ -341,8 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--eps0", type=float, default=0.25)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--scale", choices=("raw", "logit"), default="raw",
-                        help="scale on which the tests decide (riskbench's default: raw)")
+    parser.add_argument("--scale", choices=("auto", "raw", "logit"), default="auto",
+                        help="scale on which the tests decide (riskbench's default: auto)")
     parser.add_argument("--large-k-datasets", type=int, default=None,
                         help="datasets for the k = 20 null scenarios (default: --datasets)")
     parser.add_argument("--quick", action="store_true",

@@ -233,7 +233,7 @@ RAW_BOUNDARY = pytest.mark.xfail(
     "n = 100: about 0.10 per pair (docs/calibration.md); scale='logit' holds it")
 
 
-@pytest.mark.parametrize("scale", [pytest.param("raw", marks=RAW_BOUNDARY), "logit"])
+@pytest.mark.parametrize("scale", [pytest.param("raw", marks=RAW_BOUNDARY), "logit", "auto"])
 def test_fast_absolute_test_holds_its_level_at_the_boundary(scale):
     n01 = cal.normal()
     s = _scenario("boundary", [cal.boundary_affine(n01, 0.25, order=1), n01],
@@ -260,7 +260,7 @@ def test_fast_power_grows_with_the_number_of_items():
     pytest.param("raw", marks=pytest.mark.xfail(
         strict=True, reason="the raw normal bound E + z sd under-covers an interior E at "
         "n = 500 (docs/calibration.md); the logit bound covers")),
-    "logit"])
+    "logit", "auto"])
 def test_fast_coverage_of_the_upper_bounds(scale):
     s = cal.Scenario("cover", "fast", (cal.normal(0.2, 1.5), cal.normal()), (500, 500),
                      tests=(("absolute", 1),))

@@ -118,7 +118,7 @@ def test_dominance_p_value_is_the_larger_of_the_two():
         off = ~np.eye(3, dtype=bool)
         assert (test.pvalue[off] >= test.equality_pvalue[off]).all()
         raw = (riskbench.relative_test if test.test == "relative" else riskbench.absolute_test)(
-            x, order=test.order, seed=1, n_resamples=200, scale="raw")
+            x, order=test.order, seed=1, n_resamples=200, scale="auto")
         np.testing.assert_array_equal(raw.pvalue, test.pvalue)
         assert "intersection-union" in test.h0
 

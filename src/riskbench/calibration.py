@@ -549,7 +549,7 @@ def serial_kernels() -> Iterator[None]:
 
 
 def _tests(scenario: Scenario, *, n_datasets: int, n_resamples: int, alpha: float,
-           scale: str = "raw",
+           scale: str = "auto",
            seed: int, chunk: int = 200) -> Iterator[dict[tuple[str, int], PairwiseTest]]:
     """Yield ``{(test, order): PairwiseTest}`` for each simulated dataset, in order."""
     data_rng = scenario.rng(seed, 0)
@@ -659,7 +659,7 @@ class NullResult:
 
 
 def type_one_error(scenario: Scenario, *, n_datasets: int = 2000, n_resamples: int = 200,
-                   alpha: float = 0.05, seed: int = 0, scale: str = "raw") -> list[NullResult]:
+                   alpha: float = 0.05, seed: int = 0, scale: str = "auto") -> list[NullResult]:
     """Type-I error of each test of a null scenario.
 
     Parameters
@@ -734,7 +734,7 @@ def _truth(marginals: Sequence[Marginal], order: int) -> tuple[np.ndarray, np.nd
 
 def power_curve(scenario: Scenario, sizes: Sequence[int], *, n_datasets: int = 500,
                 n_resamples: int = 200, alpha: float = 0.05, seed: int = 0,
-                scale: str = "raw") -> list[PowerResult]:
+                scale: str = "auto") -> list[PowerResult]:
     """Share of datasets in which each test declares that ``scenario.pair[0]`` beats
     ``scenario.pair[1]``, at each size n (items per model)."""
     i, j = scenario.pair
@@ -785,7 +785,7 @@ class CoverageResult:
 
 
 def coverage(scenario: Scenario, *, n_datasets: int = 2000, n_resamples: int = 200,
-             alpha: float = 0.05, seed: int = 0, scale: str = "raw") -> list[CoverageResult]:
+             alpha: float = 0.05, seed: int = 0, scale: str = "auto") -> list[CoverageResult]:
     """Coverage of the upper bounds of E (absolute test) and Delta (relative test)."""
     start = time.perf_counter()
     i, j = scenario.pair
