@@ -650,3 +650,17 @@ def test_report_renders_a_multivariate_ranking(demo_subset, demo_ranking):
     assert "mean of the worst p-fraction" not in text
     assert "the per-item mean of the normalised metrics, a display summary only" in text
     assert "<table" in demo_ranking._repr_html_()
+
+
+@pytest.mark.parametrize("method", ["linear", "exact"])
+def test_threads_do_not_change_the_numbers(monkeypatch, method):
+    import riskbench.multivariate as mv
+
+    cube = cube_of(small_cube(k=4, n=30, m=2, seed=11))
+    runs = []
+    for threads in (1, 3):
+        monkeypatch.setattr(mv, "_threads", lambda threads=threads: threads)
+        runs.append(multivariate_bootstrap(cube, n_resamples=12, seed=2, method=method))
+    np.testing.assert_array_equal(runs[0].eps_matrix, runs[1].eps_matrix)
+    np.testing.assert_array_equal(runs[0].eps_replicates, runs[1].eps_replicates)
+    np.testing.assert_array_equal(runs[0].eps_matrix_sd, runs[1].eps_matrix_sd)

@@ -50,7 +50,8 @@ a matrix-vector product, and where a kernel row would underflow the half-step is
 
 No torch path: the work is matrix-vector products on one (n, n) kernel per pair (and products
 with B columns in the exact bootstrap); a GPU path could batch pairs behind the same functions,
-but no GPU was available to check one, so none is shipped.
+but no GPU was available to check one, so none is shipped. On the CPU the ordered pairs are
+independent problems and run on a thread per core (numpy releases the GIL in the products).
 
 References
 ----------
@@ -65,8 +66,10 @@ sections 4.2-4.4 (log-domain iterations, dual potentials as derivatives of the O
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -752,24 +755,40 @@ def multivariate_bootstrap(data: object, *, power: int | None = None,
     ot_reps = np.zeros((n_resamples, k, k))
     potentials = {}
     stuck = 0
-    for done, (i, j) in enumerate(pairs, 1):
-        for u, v in ((i, j), (j, i)):
-            cost = _cost(target.normalised[u], target.normalised[v], target.power,
-                         target.smooth)
-            point = _sinkhorn(cost, uniform, uniform, target.reg, tol=tol, max_iter=max_iter)
-            stuck += not point.converged
+
+    def solve(u: int, v: int):
+        """OT(u -> v) of the data, and of each replicate with the exact method."""
+        cost = _cost(target.normalised[u], target.normalised[v], target.power, target.smooth)
+        point = _sinkhorn(cost, uniform, uniform, target.reg, tol=tol, max_iter=max_iter)
+        hits = int(not point.converged)
+        if method == "linear":
+            return point, None, hits
+        kernel = _kernel(cost, point.f, point.g, target.reg)
+        reps = np.empty(n_resamples)
+        for start, stop in batches:
+            w = weights[start, stop]
+            reps[start:stop], hit = _sinkhorn_replicates(cost, kernel, point, w[u], w[v],
+                                                         target.reg, tol, max_iter)
+            hits += hit
+        return point, reps, hits
+
+    # the ordered pairs are independent problems whose time goes into matrix-vector products
+    # (numpy releases the GIL there): solve them on all cores. Each result depends only on its
+    # pair, so the numbers do not depend on the number of threads.
+    weights = {} if method == "linear" else {  # drawn once, before any thread reads them
+        (start, stop): _resample_weights(resampler, start, stop, k, n) for start, stop in batches}
+    ordered = [(u, v) for i, j in pairs for u, v in ((i, j), (j, i))]
+    with ThreadPoolExecutor(max_workers=_threads()) as pool:
+        for done, ((u, v), (point, reps, hits)) in enumerate(
+                zip(ordered, pool.map(lambda uv: solve(*uv), ordered), strict=True), 1):
+            stuck += hits
             ot[u, v] = point.value
             if method == "linear":
                 potentials[u, v] = point
-                continue
-            kernel = _kernel(cost, point.f, point.g, target.reg)
-            for start, stop in batches:
-                w = _resample_weights(resampler, start, stop, k, n)
-                ot_reps[start:stop, u, v], hit = _sinkhorn_replicates(
-                    cost, kernel, point, w[u], w[v], target.reg, tol, max_iter)
-                stuck += hit
-        if progress is not None:
-            progress(done, len(pairs))
+            else:
+                ot_reps[:, u, v] = reps
+            if progress is not None and done % 2 == 0:
+                progress(done // 2, len(pairs))
     if method == "linear":
         for start, stop in batches:
             w = _resample_weights(resampler, start, stop, k, n)
@@ -801,6 +820,14 @@ def multivariate_bootstrap(data: object, *, power: int | None = None,
                      eps_replicates=one_vs_all(reps), eps_matrix_sd=sd,
                      equality_pvalue=equality.pvalues(n),
                      eps_matrix_logit_sd=logit_sd(reps, shrink), shrink=shrink)
+
+
+def _threads() -> int:
+    """Worker threads for the pairs: the usable cores."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _resample_weights(resampler: Resampler, start: int, stop: int, k: int,
