@@ -215,3 +215,18 @@ def test_results_are_frozen_and_serialisable():
         test.alpha = 0.1  # type: ignore[misc]
     json.dumps(test.to_frame().to_dict(orient="records"))
     assert test.seed == 0 and test.n_resamples == 20
+
+
+def test_a_vanishing_alpha_gives_infinite_bounds_without_numeric_warnings():
+    # found by the hostile-input suite: alpha = 3e-168 made z infinite and z * 0 a NaN warning
+    import warnings
+
+    x = np.stack([np.arange(10.0) + 100, np.arange(10.0), np.arange(10.0) * 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for test in (riskbench.relative_test, riskbench.absolute_test):
+            res = test(x, n_resamples=20, seed=0, alpha=3e-168)
+            high = res.confidence_interval.high
+            off = ~np.eye(3, dtype=bool)
+            assert not np.isnan(high[off]).any()
+            assert not res.reject.any()

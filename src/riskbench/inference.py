@@ -497,10 +497,12 @@ def _decide(statistic, sd, threshold, alpha, correction, gate=None, scaled=None)
     reject = np.zeros((k, k), dtype=bool)
     reject[fi, fj] = adjusted[fi, fj] < alpha
     level = 1.0 - (alpha / max(m, 1) if correction == "bonferroni" else alpha)
-    if inverse is not None:
-        high = inverse(t_stat + ndtri(level) * t_sd)
-    else:
-        high = statistic + ndtri(level) * sd
+    z = ndtri(level)  # +inf when alpha' underflows 1 - level: the bound is then +inf (or the
+    with np.errstate(invalid="ignore"):  # statistic itself where sd = 0, a point mass)
+        if inverse is not None:
+            high = inverse(t_stat + np.where(t_sd > 0, z * t_sd, 0.0))
+        else:
+            high = statistic + np.where(sd > 0, z * sd, 0.0)
     np.fill_diagonal(high, np.nan)
     ci = ConfidenceInterval(np.where(np.isnan(high), np.nan, -np.inf), high)
     return pval, adjusted, reject, ci, level, m
