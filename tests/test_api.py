@@ -11,7 +11,8 @@ SRC = Path(riskbench.__file__).parent
 NUMERIC_CORE = ("dominance.py", "inference.py", "ranking.py", "risk.py", "_samples.py",
                 "errors.py", "portfolio.py", "agreement.py", "selection.py", "multivariate.py")
 ALLOWED_TOP = {"numpy", "scipy", "riskbench", "__future__", "math", "warnings", "secrets",
-               "collections", "dataclasses", "typing", "fractions", "re"}
+               "collections", "dataclasses", "typing", "fractions", "re",
+               "os", "concurrent"}  # standard library: cores and threads for the OT pairs
 
 
 def test_all_is_curated_and_complete():
