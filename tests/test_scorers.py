@@ -65,6 +65,14 @@ def test_generations_errors(tmp_path):
                     '{"model": "a", "item": 1, "response": "y"}\n')
     with pytest.raises(InputError, match=r"line 2: model 'a' item '1' repeats line 1"):
         read_generations(path)
+    path.write_text('{"model": "a", "item": 1, "response": "x"}\n{"model": "a", "item": \n')
+    with pytest.raises(InputError) as info:
+        read_generations(path)
+    assert str(info.value) == (f"{path}: line 2 is not valid JSON (Expecting value at character "
+                               "25); fix or remove that line")
+    path.write_text('[1, 2]\n')
+    with pytest.raises(InputError, match=r"line 1 is a JSON list, not an object"):
+        read_generations(path)
     with pytest.raises(InputError, match=r"unknown scorer\(s\) 'bleu'; choose from ifeval, "
                                          r"toxicity, length"):
         score(GENS, scorers=["bleu"])

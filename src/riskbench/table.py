@@ -8,7 +8,7 @@ import json
 import re
 import warnings
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -416,9 +416,10 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _read_jsonl(path: Path, name: str) -> tuple[pd.DataFrame, list[int]]:
+def jsonl_records(path: Path, name: str) -> Iterator[tuple[int, dict]]:
+    """``(line number, record)`` of a JSON Lines file (gzip if it ends in .gz); a line that is
+    not a JSON object is an InputError naming ``name`` and the line."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    records, lines = [], []
     with opener(path, "rt", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
@@ -431,11 +432,14 @@ def _read_jsonl(path: Path, name: str) -> tuple[pd.DataFrame, list[int]]:
             if not isinstance(record, dict):
                 raise InputError(f"{name}: line {lineno} is a JSON {type(record).__name__}, not "
                                  "an object; each line must be one {\"field\": value} record")
-            records.append(record)
-            lines.append(lineno)
-    if not records:
+            yield lineno, record
+
+
+def _read_jsonl(path: Path, name: str) -> tuple[pd.DataFrame, list[int]]:
+    pairs = list(jsonl_records(path, name))
+    if not pairs:
         raise InputError(f"{name}: the file has no records; it needs one JSON object per line")
-    return pd.DataFrame.from_records(records), lines
+    return pd.DataFrame.from_records([r for _, r in pairs]), [lineno for lineno, _ in pairs]
 
 
 def _rows(raw: _Raw, positions: np.ndarray) -> str:

@@ -17,7 +17,7 @@ import pandas as pd
 from riskbench.errors import InputError
 from riskbench.scorers.length import length_scores
 from riskbench.scorers.toxicity import toxicity_scores
-from riskbench.table import ScoreTable, read_scores
+from riskbench.table import ScoreTable, jsonl_records, read_scores
 
 __all__ = ["SCORERS", "Generation", "read_generations", "score"]
 
@@ -49,26 +49,11 @@ class Generation:
 def _records(path: Path) -> list[tuple[str, dict]]:
     name = path.name.lower()
     if name.endswith((".jsonl", ".jsonl.gz", ".ndjson")):
-        import gzip
-
-        opener = gzip.open if name.endswith(".gz") else open
-        out = []
         try:
-            with opener(path, "rt", encoding="utf-8") as fh:
-                for lineno, line in enumerate(fh, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        record = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise InputError(f"{path}: line {lineno} is not valid JSON ({exc.msg}); "
-                                         "fix or remove that line") from None
-                    if not isinstance(record, dict):
-                        raise InputError(f"{path}: line {lineno} is not a JSON object")
-                    out.append((f"line {lineno}", record))
+            return [(f"line {lineno}", record)
+                    for lineno, record in jsonl_records(path, str(path))]
         except UnicodeDecodeError:
             raise InputError(f"{path}: is not UTF-8 text; re-save it as UTF-8") from None
-        return out
     if name.endswith((".csv", ".csv.gz", ".parquet")):
         try:
             frame = (pd.read_parquet(path) if name.endswith(".parquet")
