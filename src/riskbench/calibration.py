@@ -482,7 +482,6 @@ def bootstrap_from_counts(values: Sequence[np.ndarray], counts: list[np.ndarray]
     equality = EqualityAccumulator(legendre_features(values), reps.shape[1])
     equality.add(0, reps.shape[1], counts)
     gate = equality.pvalues(resampling_units(samples))
-    shrink = 0.5 / resampling_units(samples)
     out = []
     for u, order in enumerate(orders):
         if job.equal_sizes:
@@ -497,7 +496,7 @@ def bootstrap_from_counts(values: Sequence[np.ndarray], counts: list[np.ndarray]
                              one_vs_all(point), one_vs_all(reps[u]),
                              np.std(reps[u], axis=0, ddof=1), backend=engine,
                              equality_pvalue=gate,
-                             eps_matrix_logit_sd=logit_sd(reps[u], shrink), shrink=shrink,
+                             eps_matrix_logit_sd=logit_sd(reps[u], 0.5 / resampling_units(samples)),
                              **extra))
     return tuple(out)
 

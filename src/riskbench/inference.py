@@ -130,7 +130,6 @@ class Bootstrap:
         (:mod:`riskbench.equality`, same resamples); the dominance tests claim nothing where it
         is not rejected. None when not computed.
     eps_matrix_logit_sd : (k, k) bootstrap sd of ``shrunk_logit(E[i, j], shrink)``.
-    shrink : the c of :func:`shrunk_logit`, 1 / (2 n) for n resampling units.
     """
 
     samples: Samples
@@ -149,7 +148,15 @@ class Bootstrap:
     backend: str = "numpy"
     equality_pvalue: np.ndarray | None = field(repr=False, default=None)
     eps_matrix_logit_sd: np.ndarray | None = field(repr=False, default=None)
-    shrink: float = 0.0
+
+    @property
+    def shrink(self) -> float:
+        """The c of :func:`shrunk_logit`: 1 / (2 n) for n resampling units."""
+        return _shrink(self.samples)
+
+
+def _shrink(samples: Samples) -> float:
+    return 0.5 / max(1, resampling_units(samples))
 
 
 def shrunk_logit(eps: np.ndarray, shrink: float) -> np.ndarray:
@@ -278,13 +285,9 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
 
     eps_reps = np.full((len(orders), n_resamples, k), np.nan)
     score_reps = {name: np.empty((n_resamples, k)) for name in scores}
-    shrink = 0.5 / max(1, resampling_units(samples))
-    shift = np.stack([np.where(np.isnan(e), 0.0, e) for e in points])  # (orders, k, k)
-    lshift = np.nan_to_num(shrunk_logit(shift, shrink))
-    s1 = np.zeros((len(orders), k, k))
-    s2 = np.zeros((len(orders), k, k))
-    l1 = np.zeros((len(orders), k, k))
-    l2 = np.zeros((len(orders), k, k))
+    shrink = _shrink(samples)
+    raw_sd = _ShiftedMoments(np.stack(points))  # sd of E[i, j] and of its shrunk logit
+    logit_sd_ = _ShiftedMoments(shrunk_logit(np.stack(points), shrink))
     batches = list(_batches(n_resamples, batch))
     equality = None
     if dominance:
@@ -295,14 +298,8 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
         for start, stop, reps in run_replicates(job, batches, engine):  # (orders, b, k, k)
             equality.add(start, stop, resampler.counts(start, stop))
             eps_reps[:, start:stop] = one_vs_all(reps)
-            dev = np.nan_to_num(reps) - shift[:, None]
-            # numpy reduces an outer axis row after row, so s1 + dev[0] + dev[1] + ... is
-            # summed in replicate order: the same numbers for every batch size (a test checks)
-            s1 = np.add.reduce(np.concatenate([s1[:, None], dev], axis=1), axis=1)
-            s2 = np.add.reduce(np.concatenate([s2[:, None], dev * dev], axis=1), axis=1)
-            dev = np.nan_to_num(shrunk_logit(reps, shrink)) - lshift[:, None]
-            l1 = np.add.reduce(np.concatenate([l1[:, None], dev], axis=1), axis=1)
-            l2 = np.add.reduce(np.concatenate([l2[:, None], dev * dev], axis=1), axis=1)
+            raw_sd.add(reps)
+            logit_sd_.add(shrunk_logit(reps, shrink))
             if progress is not None:
                 progress(stop, n_resamples)
     if risk:
@@ -323,18 +320,41 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
                 progress(stop, n_resamples)
     results = []
     gate = None if equality is None else equality.pvalues(resampling_units(samples))
+    sds = raw_sd.sd(n_resamples, dominance)
+    lsds = logit_sd_.sd(n_resamples, dominance)
     for u, o in enumerate(orders):
-        var = np.maximum(s2[u] - s1[u] * s1[u] / n_resamples, 0.0) / (n_resamples - 1)
-        sd = np.sqrt(var) if dominance else np.full((k, k), np.nan)
-        np.fill_diagonal(sd, np.nan)
-        lvar = np.maximum(l2[u] - l1[u] * l1[u] / n_resamples, 0.0) / (n_resamples - 1)
-        lsd = np.sqrt(lvar) if dominance else np.full((k, k), np.nan)
-        np.fill_diagonal(lsd, np.nan)
         results.append(Bootstrap(samples, o, design, n_resamples, seed, points[u],
-                                 one_vs_all(points[u]), eps_reps[u], sd, scores, score_reps, p,
-                                 beta, engine, equality_pvalue=gate, eps_matrix_logit_sd=lsd,
-                                 shrink=shrink))
+                                 one_vs_all(points[u]), eps_reps[u], sds[u], scores, score_reps,
+                                 p, beta, engine, equality_pvalue=gate,
+                                 eps_matrix_logit_sd=lsds[u]))
     return tuple(results) if isinstance(order, tuple | list) else results[0]
+
+
+class _ShiftedMoments:
+    """Running sums of (x - shift) and its square over replicates, for an sd that does not
+    depend on the batch size: numpy reduces an outer axis row after row, so s1 + dev[0] +
+    dev[1] + ... is summed in replicate order whatever the batches (a test checks). The shift
+    (the point estimates) keeps the sums small; NaN (the diagonal) counts as 0."""
+
+    def __init__(self, point: np.ndarray) -> None:  # (orders, k, k)
+        self.shift = np.nan_to_num(point)
+        self.s1 = np.zeros_like(self.shift)
+        self.s2 = np.zeros_like(self.shift)
+
+    def add(self, reps: np.ndarray) -> None:  # (orders, b, k, k)
+        dev = np.nan_to_num(reps) - self.shift[:, None]
+        self.s1 = np.add.reduce(np.concatenate([self.s1[:, None], dev], axis=1), axis=1)
+        self.s2 = np.add.reduce(np.concatenate([self.s2[:, None], dev * dev], axis=1), axis=1)
+
+    def sd(self, n: int, computed: bool) -> np.ndarray:
+        """(orders, k, k) sd over the n replicates (NaN diagonal; all NaN if not computed)."""
+        if not computed:
+            return np.full(self.shift.shape, np.nan)
+        var = np.maximum(self.s2 - self.s1 * self.s1 / n, 0.0) / (n - 1)
+        out = np.sqrt(var)
+        for u in range(out.shape[0]):
+            np.fill_diagonal(out[u], np.nan)
+        return out
 
 
 def _warn_identical(samples: Samples, degenerate: np.ndarray) -> None:

@@ -814,12 +814,11 @@ def multivariate_bootstrap(data: object, *, power: int | None = None,
         n_resamples)
     for start, stop in batches:
         equality.add(start, stop, resampler.counts(start, stop))
-    shrink = 0.5 / n
     return Bootstrap(samples=samples, order=1, design=design, n_resamples=n_resamples,
                      seed=seed, eps_matrix=eps_matrix, eps=one_vs_all(eps_matrix),
                      eps_replicates=one_vs_all(reps), eps_matrix_sd=sd,
                      equality_pvalue=equality.pvalues(n),
-                     eps_matrix_logit_sd=logit_sd(reps, shrink), shrink=shrink)
+                     eps_matrix_logit_sd=logit_sd(reps, 0.5 / n))
 
 
 def _threads() -> int:
