@@ -53,3 +53,16 @@ def test_readme_opens_with_two_setup_commands_and_ci_runs_the_test_one():
     assert len(block) == 2
     assert "riskbench demo" in block[0] and "pytest" in block[1]
     assert block[1] in (root / ".ci" / "run").read_text()
+
+
+def test_import_stays_light():
+    # every CLI call pays the import: scipy.stats (~1 s) and scipy.integrate are loaded only
+    # where used (Kendall tau, the calibration's exact truths)
+    import subprocess
+    import sys
+
+    code = ("import sys, riskbench; "
+            "print(sorted(m for m in ('scipy.stats', 'scipy.integrate', 'scipy.optimize', "
+            "'matplotlib', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -36,7 +36,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
 import numpy as np
-from scipy import integrate, optimize
 from scipy.special import ndtr, ndtri
 
 from riskbench._samples import Samples
@@ -251,6 +250,8 @@ def population_eps(x: Marginal, y: Marginal, *, order: int) -> float:
             return gap(min(max(float(ndtr(z)), _U_MIN), _U_MAX)) * math.sqrt(weight)
 
         pieces = [(gap_z, -np.inf, 0.0), (gap_z, 0.0, np.inf)]
+    from scipy import integrate  # here: riskbench.power imports this module at package import
+
     num = den = 0.0
     for fn, lo, hi in pieces:
         num += integrate.quad(lambda t, f=fn: max(f(t), 0.0) ** 2, lo, hi, limit=400)[0]
@@ -270,6 +271,8 @@ def population_matrix(marginals: Sequence[Marginal], *, order: int) -> np.ndarra
 
 
 def _brent(fn: Callable[[float], float], lo: float, hi: float) -> float:
+    from scipy import optimize
+
     return optimize.brentq(fn, lo, hi, xtol=1e-12, rtol=1e-12, maxiter=200)
 
 
