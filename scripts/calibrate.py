@@ -1,10 +1,11 @@
 """Run the calibration suite of the dominance tests and write docs/calibration.md (issue 7).
 
-    python scripts/calibrate.py                       # full suite, about 10 minutes on 2 cores
+    python scripts/calibrate.py                       # full suite, about 16 minutes on 2 cores
     python scripts/calibrate.py --quick -o /tmp/c.md  # a smoke run (300 datasets)
-    python scripts/calibrate.py --json current.json   # also keep the raw rates
-    python scripts/calibrate.py --compare fixed.json --compare-label "proposed fix" \
-        --notes findings.md
+    python scripts/calibrate.py --json auto.json      # also keep the rates
+    python scripts/calibrate.py --scale raw --json raw.json -o /tmp/raw.md
+    python scripts/calibrate.py --rows auto.json --compare raw.json --compare-label "raw scale" \
+        --notes docs/calibration_findings.md          # docs/calibration.md as committed
 
 Scenarios, data model and verdicts are defined in :mod:`riskbench.calibration`. Scenarios run in
 parallel processes (``--jobs``); each uses one thread for the compiled kernels. ``--compare``
