@@ -31,7 +31,7 @@ def test_format_option_and_errors():
     with pytest.raises(InputError, match=r"no metric\(s\) 'nope'; the file has: "):
         riskbench.read_scores(FORMATS / "lm_eval", metrics=["nope"])
     with pytest.raises(InputError, match=r"has scores for only one model .* keep other metrics "
-                                         r"with metrics=\[\.\.\.\] \(CLI: --metric\)"):
+                                         r"with metrics=\[\.\.\.\]"):
         riskbench.read_scores(FORMATS / "lm_eval")
 
 

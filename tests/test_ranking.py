@@ -121,6 +121,6 @@ def test_results_carry_version_seed_and_input_checksum():
     d = riskbench.rank(table, metric="win", n_resamples=20, seed=3).to_dict()
     assert d["seed"] == 3 and d["riskbench_version"] == riskbench.__version__
     assert d["input_sha256"] == table.checksum and len(table.checksum) == 64
-    frame = riskbench.read_scores(table.to_frame())
-    again = riskbench.read_scores(table.to_frame())
+    frame = riskbench.read_scores(table.to_frame(), higher_is_better=table.higher_is_better)
+    again = riskbench.read_scores(table.to_frame(), higher_is_better=table.higher_is_better)
     assert frame.checksum == again.checksum  # a DataFrame gets a checksum of its content

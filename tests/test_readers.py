@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import math
 import shutil
 import warnings
 import zipfile
@@ -49,7 +48,7 @@ def means(log: LogRead) -> dict[tuple[str, str], float]:
 def assert_table_contract(log: LogRead) -> None:
     frame = log.frame
     assert {"model", "item", "metric", "value"} <= set(frame.columns)
-    assert frame["value"].map(math.isfinite).all()
+    assert not frame["value"].isna().any()  # +/-inf are kept where a harness wrote them
     assert not frame.duplicated(["model", "item", "metric"]).any()
 
 
@@ -128,17 +127,18 @@ def test_helm_runs_reproduce_stats_json():
     assert checks[f"{mmlu}/exact_match,test"].reported == 0.1111111111111111
     assert checks["narrative_qa/f1_score,test"].reported == 0.17424242424242425
     assert checks["narrative_qa/rouge_l,test"].reported == 0.05365510777881912
-    assert len(log.checks) == 32 and all(c.matched for c in log.checks)
+    assert len(log.checks) == 28 and all(c.matched for c in log.checks)  # logprob is left out
     em = log.frame[log.frame["metric"] == f"{mmlu}/exact_match,test"]
     assert len(em) == 9 and "id147" in set(em["item"]) and set(em["split"]) == {"test"}
-    assert not log.frame["metric"].str.contains("num_prompt_tokens|inference_runtime").any()
+    assert not log.frame["metric"].str.contains("num_prompt_tokens|inference_runtime|logprob|"
+                                                "max_prob").any()
 
 
 @pytest.mark.parametrize("name", ["per_instance_stats.json", "run_spec.json", "stats.json"])
 def test_helm_any_file_of_a_run_reads_the_run(name):
     log = read_log(NARRATIVE / name)
     assert set(log.frame["task"]) == {"narrative_qa"}
-    assert len(log.checks) == 14
+    assert len(log.checks) == 12
 
 
 # ----------------------------------------------------------------------------- Inspect
@@ -377,10 +377,11 @@ def test_sniff_picks_the_format(path, expected):
 
 def test_every_real_log_file_is_sniffed_as_its_folder_format():
     ancillary = {"SOURCE.md", "question.jsonl", "model.jsonl", "reviewer.jsonl",
-                 "eval.schema.json", "instance_level_eval.schema.json"}
+                 "eval.schema.json", "instance_level_eval.schema.json",
+                 "schema.json"}  # HELM's suite metadata, read beside the run folders
     for folder in sorted(DATA.iterdir()):
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            if path.name not in ancillary:
+            if path.name not in ancillary and path.parent.name != "groups":
                 assert sniff(path) == folder.name, path
 
 

@@ -85,7 +85,9 @@ def test_write_scores_round_trips_directions(tmp_path):
     assert again.higher_is_better == table.higher_is_better
     pd.testing.assert_frame_equal(again.to_frame(), table.to_frame())
     csv = write_scores(table, tmp_path / "s.csv")
-    assert riskbench.read_scores(csv).higher_is_better["toxicity"] is True  # CSV has no metadata
+    with pytest.warns(riskbench.errors.DirectionWarning, match="'toxicity' look lower-is-better"):
+        from_csv = riskbench.read_scores(csv)
+    assert from_csv.higher_is_better["toxicity"] is True  # CSV has no metadata
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv", "s.parquet"]
 
 

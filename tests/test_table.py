@@ -33,6 +33,13 @@ def error_of(source, **kwargs):
     return str(info.value)
 
 
+def cli_error_of(source, **kwargs):
+    """The message as the CLI shows it: options spelled as flags."""
+    with pytest.raises(InputError) as info:
+        riskbench.read_scores(source, **kwargs)
+    return info.value.cli_message()
+
+
 # ----------------------------------------------------------------------------- formats
 
 def test_same_table_from_every_format(tmp_path):
@@ -93,7 +100,7 @@ def test_align_intersect_and_none(tmp_path):
 
 def test_on_missing_drop(tmp_path):
     text = GOOD + "a,3,acc,nan\n"
-    with pytest.warns(DataWarning, match=r"dropped 1 row\(s\) with missing, NaN or infinite "
+    with pytest.warns(DataWarning, match=r"dropped 1 row\(s\) with missing or NaN "
                                          r"'value' \(line 8\)"):
         table = riskbench.read_scores(write(tmp_path, text), on_missing="drop")
     assert table.dropped_rows == 1 and len(table.to_frame()) == 6
@@ -105,30 +112,45 @@ def test_missing_column(tmp_path):
     path = write(tmp_path, "model,question,metric,value\na,1,acc,1\n")
     assert error_of(path) == (
         f"{path}: missing column(s) 'sample_id'; the file has columns 'model', 'question', "
-        "'metric', 'value'. Name the right column(s) with item='<column>' (CLI: --item-col)")
+        "'metric', 'value'. Name the right column(s) with item='<column>'")
 
 
 def test_non_numeric_value(tmp_path):
     path = write(tmp_path, GOOD.replace("b,2,acc,0", "b,2,acc,zero"))
     assert error_of(path) == (
         f"{path}: field 'value' is not a number at line 6 ('zero'); fix those values or remove "
-        "the rows")
+        "the rows, or skip them with strict=False")
+    assert cli_error_of(path) == (
+        f"{path}: field 'value' is not a number at line 6 ('zero'); fix those values or remove "
+        "the rows, or skip them with --lenient")
+    with pytest.warns(DataWarning, match="kept the 2 items common to all models"):
+        table = riskbench.read_scores(path, strict=False, align="intersect")
+    assert len(table.to_frame()) == 4 and table.dropped_items == {"acc": 1}
+    skipped = table.read.by_reason()["bad row, skipped (lenient read)"]
+    assert skipped["count"] == 1 and "line 6 ('zero')" in skipped["names"][0]
 
 
 def test_nan_and_inf_values(tmp_path):
     path = write(tmp_path, GOOD.replace("a,2,acc,0", "a,2,acc,NaN").replace("b,10,acc,1",
                                                                             "b,10,acc,inf"))
     assert error_of(path) == (
-        f"{path}: field 'value' has 2 missing, NaN or infinite value(s) at line 3, line 7; fix "
-        "them, or drop those rows with on_missing='drop' (CLI: --on-missing drop)")
+        f"{path}: field 'value' has 1 missing or NaN value(s) at line 3; fix them, or drop "
+        "those rows with on_missing='drop'")
+    assert cli_error_of(path).endswith("drop those rows with --on-missing drop")
+    with pytest.warns(DataWarning, match="dropped 1 row"):
+        message = error_of(path, on_missing="drop", on_infinite="error")
+    assert message == (
+        f"{path}: field 'value' has 1 infinite value(s) at line 7; they are the worst or best "
+        "outcome: keep them with on_infinite='keep' (portfolios use them as they are) or "
+        "on_infinite='rank' (every statistic can use the metric on its pooled-rank scale)")
 
 
 def test_empty_value_in_dataframe():
     frame = pd.DataFrame({"model": ["a", "a", "b", "b"], "item": [1, 2, 1, 2],
                           "value": [1.0, None, 0.0, 1.0]}, index=[10, 11, 12, 13])
     assert error_of(frame) == (
-        "DataFrame: field 'value' has 1 missing, NaN or infinite value(s) at row 11; fix them, "
-        "or drop those rows with on_missing='drop' (CLI: --on-missing drop)")
+        "DataFrame: field 'value' has 1 missing or NaN value(s) at row 11; fix them, "
+        "or drop those rows with on_missing='drop'")
 
 
 def test_duplicated_rows(tmp_path):
@@ -136,23 +158,26 @@ def test_duplicated_rows(tmp_path):
     assert error_of(path) == (
         f"{path}: 1 (model, item, metric) key(s) appear more than once, e.g. line 3, line 8 all "
         "give ('a', '2', 'acc'); keep one row per model, item and metric, or name the column that "
-        "tells repeated generations apart with repeat= (CLI: --repeat-col)")
+        "tells repeated generations apart with repeat=")
+    assert cli_error_of(path).endswith("tells repeated generations apart with --repeat-col")
 
 
 def test_different_item_sets(tmp_path):
     path = write(tmp_path, GOOD + "a,3,acc,1\na,4,acc,1\n")
     assert error_of(path) == (
         f"{path}: models have different item sets for metric 'acc': 'b' lacks 2 item(s) (e.g. "
-        "'3', '4'). Pass align='intersect' (CLI: --align intersect) to keep the 3 items common "
+        "'3', '4'). Pass align='intersect' to keep the 3 items common "
         "to all models, or align='none' with design='independent'")
+    assert cli_error_of(path).endswith(
+        "Pass --align intersect to keep the 3 items common to all models, or --align none with "
+        "--design independent")
 
 
 def test_metric_with_one_model(tmp_path):
     path = write(tmp_path, GOOD + "a,1,tox,0.1\n")
     assert error_of(path) == (
         f"{path}: metric 'tox' has scores for only one model ('a'); a comparison needs at least "
-        "two: add another model's scores, or keep other metrics with metrics=[...] (CLI: "
-        "--metric)")
+        "two: add another model's scores, or keep other metrics with metrics=[...]")
 
 
 def test_model_missing_a_metric(tmp_path):
@@ -166,11 +191,11 @@ def test_empty_ids(tmp_path):
     path = write(tmp_path, GOOD.replace("b,1,acc,0", ",1,acc,0"))
     assert error_of(path) == (
         f"{path}: empty model field 'model' at line 5; every row needs a model, an item and a "
-        "metric")
+        "metric; or skip those rows with strict=False")
 
 
 def test_file_problems(tmp_path):
-    assert error_of(tmp_path / "nope.csv") == f"{tmp_path / 'nope.csv'}: no such file"
+    assert error_of(tmp_path / "nope.csv") == f"{tmp_path / 'nope.csv'}: no such file or directory"
     empty = write(tmp_path, "", "empty.csv")
     assert error_of(empty) == f"{empty}: the file is empty; it needs a header row and scores"
     header = write(tmp_path, "model,sample_id,metric,value\n", "header.csv")
@@ -236,7 +261,8 @@ def test_wide_table(tmp_path):
     with pytest.raises(InputError) as info:
         riskbench.read_scores(path)
     assert str(info.value) == (f"{path}: field 'value' is not a number at line 4, column "
-                               "'toxicity' ('x'); fix those values or remove the rows")
+                               "'toxicity' ('x'); fix those values or remove the rows, or skip "
+                               "them with strict=False")
     path.write_text("model,item,acc,toxicity\na,1,1,0.1\na,2,0,0.2\nb,1,1,0.3\nb,2,1,0.0\n")
     table = riskbench.read_scores(path, higher_is_better={"toxicity": False})
     assert table.metrics == ("acc", "toxicity")

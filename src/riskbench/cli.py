@@ -12,9 +12,11 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import click
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -25,7 +27,7 @@ from riskbench.errors import InputError, RiskbenchError, RiskbenchWarning
 from riskbench.inference import CORRECTIONS, DESIGNS, ORDER_NAMES
 from riskbench.multivariate import MULTIVARIATE
 from riskbench.ranking import CRITERIA, TESTS, BordaRanking, Ranking
-from riskbench.table import ALIGN, ON_MISSING, ScoreTable
+from riskbench.table import ALIGN, ON_INFINITE, ON_MISSING, ScoreTable
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 DEMO_METRIC = "win"
@@ -68,7 +70,7 @@ def _run(action: Callable[[], int], quiet: bool) -> None:
         try:
             code = action()
         except InputError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {exc.cli_message()}", highlight=False)
             sys.exit(EXIT_INPUT)
         except RiskbenchError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
@@ -81,7 +83,8 @@ def _run(action: Callable[[], int], quiet: bool) -> None:
     if not quiet:
         seen = set()
         for w in caught:
-            text = str(w.message)
+            text = (w.message.cli_message() if isinstance(w.message, RiskbenchWarning)
+                    else str(w.message))
             if issubclass(w.category, RiskbenchWarning) and text not in seen:
                 seen.add(text)
                 err_console.print(f"[yellow]warning:[/] {text}", highlight=False)
@@ -213,7 +216,21 @@ def _json_payload(result: Ranking | BordaRanking, table: ScoreTable | None) -> d
             "dropped_rows": table.dropped_rows,
             "notes": list(table.notes),
         }
+        if table.read is not None:
+            payload["read"] = table.read.to_dict()
     return payload
+
+
+def print_read_summary(table: ScoreTable | None, console: Console) -> None:
+    """The account of what was read and what was left out (every command that reads)."""
+    if table is None or table.read is None:
+        return
+    for line in table.read.lines():
+        console.print(f"[dim]{line}[/]", highlight=False, soft_wrap=True)
+
+
+def _read_payload(table: ScoreTable | None) -> dict | None:
+    return None if table is None or table.read is None else table.read.to_dict()
 
 
 def _options(*opts):
@@ -267,7 +284,7 @@ _rank_only = _options(
 )
 
 _reading = _options(
-    click.argument("path", required=False, type=click.Path(path_type=Path)),
+    click.argument("paths", nargs=-1, type=click.Path(path_type=Path)),
     click.option("--model-col", default="model", show_default=True, help="Model column."),
     click.option("--item-col", default="sample_id", show_default=True,
                  help="Item column (falls back to 'item')."),
@@ -293,7 +310,17 @@ _reading = _options(
                  help="Models with different item sets: error, keep common items, or keep "
                       "all."),
     click.option("--on-missing", type=click.Choice(ON_MISSING), default="error",
-                 show_default=True, help="Missing/NaN/inf values: error or drop the rows."),
+                 show_default=True, help="Missing/NaN values: error or drop the rows."),
+    click.option("--on-infinite", type=click.Choice(ON_INFINITE), default="keep",
+                 show_default=True, help="+/-inf values (the worst or best outcome): keep them "
+                 "(portfolios use them; raw-scale statistics of that metric refuse), rank the "
+                 "metric on its pooled ECDF so every statistic can use it, or error."),
+    click.option("--lenient", is_flag=True, help="Skip bad records and rows, and count them in "
+                 "the read summary (strict=False)."),
+    click.option("--model-name", "model_names", multiple=True, metavar="OLD=NEW",
+                 help="Rename a model (repeatable)."),
+    click.option("--logprobs", is_flag=True, help="Also read log-probability stats of logs "
+                 "(HELM logprob, max_prob) as metrics."),
 )
 
 
@@ -310,26 +337,47 @@ def _weights(pairs: tuple[str, ...], spec_weights: dict | None) -> dict | None:
     return weights or None
 
 
+def _renames(pairs: tuple[str, ...]) -> dict[str, str] | None:
+    names = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise InputError(f"--model-name expects OLD=NEW, e.g. --model-name "
+                             f"openai/gpt-4o=gpt-4o; got {pair!r}")
+        names[old.strip()] = new.strip()
+    return names or None
+
+
 def _load(options: dict) -> tuple[ScoreTable, dict | None]:
-    """Read the table (or the demo) and the weights from the reading options."""
-    path = options.pop("path")
+    """Read the table (or the demo) and the weights from the reading options.
+
+    ``options["metric"]``, when given, may be a glob or a unique substring: it is replaced by
+    the one metric name it picks.
+    """
+    paths = list(options.pop("paths", ()) or ())
     spec = options.pop("metric_spec")
     spec_read = riskbench.read_metric_spec(spec) if spec is not None else None
     lower = options.pop("lower_is_better")
     read = {k: options.pop(k) for k in ("model_col", "item_col", "metric_col", "value_col",
-                                        "align", "on_missing", "log_format", "cluster_col",
-                                        "repeat_col", "generations")}
+                                        "align", "on_missing", "on_infinite", "log_format",
+                                        "cluster_col", "repeat_col", "generations", "lenient",
+                                        "model_names", "logprobs")}
     weights = _weights(options.pop("weights"), spec_read.weights if spec_read else None)
-    if path is None:
-        return riskbench.load_demo(), weights
+    if not paths:  # the embedded demo: its provenance is its SOURCE.md, not a read summary
+        return replace(riskbench.load_demo(), read=None), weights
     directions = dict(spec_read.higher_is_better) if spec_read else {}
     directions.update(dict.fromkeys(lower, False))
     table = riskbench.read_scores(
-        path, model=read["model_col"], item=read["item_col"], metric=read["metric_col"],
-        value=read["value_col"], higher_is_better=directions or None, align=read["align"],
-        on_missing=read["on_missing"], format=read["log_format"], cluster=read["cluster_col"],
+        paths if len(paths) > 1 else paths[0], model=read["model_col"], item=read["item_col"],
+        metric=read["metric_col"], value=read["value_col"],
+        higher_is_better=directions or None, align=read["align"],
+        on_missing=read["on_missing"], on_infinite=read["on_infinite"],
+        strict=not read["lenient"], format=read["log_format"], cluster=read["cluster_col"],
         repeat=read["repeat_col"], repeats=read["generations"],
+        model_names=_renames(read["model_names"]), logprobs=read["logprobs"],
         metrics=[options["metric"]] if options.get("metric") else None)
+    if options.get("metric"):
+        options["metric"] = table._metric(options["metric"])  # one name, or ambiguity named
     return table, weights
 
 
@@ -385,12 +433,14 @@ def rank(**options):
     multivariate: on its three metrics jointly; 48 models make that take minutes).
     """
     def action() -> int:
-        demo = options["path"] is None
+        demo = not options["paths"]
         table, weights = _load(options)
         if demo and options["metric"] is None and options["portfolio"] != MULTIVARIATE:
             options["metric"] = DEMO_METRIC
         top, as_json = options.pop("top"), options["as_json"]
         _print_result(_rank_table(table, weights, options), table, as_json, top)
+        if not as_json and not demo:
+            print_read_summary(table, _console())
         return EXIT_OK
 
     _run(action, options["quiet"])
@@ -428,6 +478,8 @@ def select(**options):
         if options["as_json"]:
             payload = selection.to_dict()
             payload["riskbench_version"] = riskbench.__version__
+            if _read_payload(table) is not None:
+                payload["read"] = _read_payload(table)
             click.echo(json.dumps(payload, indent=2, default=_json_default))
             return EXIT_OK
         console = _console()
@@ -451,6 +503,7 @@ def select(**options):
                     grid.add_row(m, c.guardrail, _fmt_value(c.measured), c.detail)
                     m = ""
             console.print(grid)
+        print_read_summary(table, console)
         return EXIT_OK
 
     _run(action, options["quiet"])
@@ -497,9 +550,11 @@ def stability(**options):
             progress.close()
         frame = curve.to_frame()
         if options["as_json"]:
-            click.echo(json.dumps({"stability": frame.to_dict(orient="records"),
-                                   "n_items": curve.n_items, "seed": seed,
-                                   "riskbench_version": riskbench.__version__}, indent=2))
+            payload = {"stability": frame.to_dict(orient="records"), "n_items": curve.n_items,
+                       "seed": seed, "riskbench_version": riskbench.__version__}
+            if _read_payload(table) is not None:
+                payload["read"] = _read_payload(table)
+            click.echo(json.dumps(payload, indent=2))
             return EXIT_OK
         grid = Table(title=f"Ranking stability: Kendall tau-b vs the ranking on all {n} items",
                      caption=f"{options['repeats']} random subsets per size, seed {seed}",
@@ -509,7 +564,9 @@ def stability(**options):
         for row in frame.itertuples():
             grid.add_row(str(row.items), _fmt(row.tau_mean, 3), _fmt(row.tau_sd, 3),
                          _fmt(row.tau_min, 3), _fmt(row.tau_max, 3))
-        _console().print(grid)
+        console = _console()
+        console.print(grid)
+        print_read_summary(table, console)
         return EXIT_OK
 
     _run(action, options["quiet"])
@@ -532,7 +589,7 @@ def report(**options):
         from riskbench.report import write_report
 
         command = "riskbench " + " ".join(sys.argv[1:]) if sys.argv else None
-        demo = options["path"] is None
+        demo = not options["paths"]
         table, weights = _load(options)
         if demo and options["metric"] is None and not options["guardrails"]:
             options["portfolio"] = options["portfolio"] or "ic"
@@ -573,13 +630,18 @@ def report(**options):
                             stability=stability, command=command, top=options["top"] or 8)
         size = path.stat().st_size
         if options["as_json"]:
-            click.echo(json.dumps({"report": str(path), "bytes": size,
-                                   "chosen": selection.chosen if selection else ranking.models[0],
-                                   "seed": ranking.seed}, indent=2))
+            payload = {"report": str(path), "bytes": size,
+                       "chosen": selection.chosen if selection else ranking.models[0],
+                       "seed": ranking.seed}
+            if _read_payload(table) is not None:
+                payload["read"] = _read_payload(table)
+            click.echo(json.dumps(payload, indent=2))
         else:
-            _console().print(f"Report written to {path} ({size / 1e6:.1f} MB): chosen "
-                             f"{selection.chosen if selection else ranking.models[0]}; best set "
-                             f"{', '.join(ranking.best_set)}.", highlight=False)
+            console = _console()
+            console.print(f"Report written to {path} ({size / 1e6:.1f} MB): chosen "
+                          f"{selection.chosen if selection else ranking.models[0]}; best set "
+                          f"{', '.join(ranking.best_set)}.", highlight=False)
+            print_read_summary(table, console)
         return EXIT_OK
 
     _run(action, options["quiet"])
@@ -630,7 +692,7 @@ def power(**options):
             else:
                 pilot = table.samples(metric or metrics[0])
         else:
-            for key in ("path", "metric_spec", "weights"):
+            for key in ("paths", "metric_spec", "weights"):
                 options.pop(key, None)
         try:
             sizes = None if options["sizes"] is None else \
@@ -685,37 +747,54 @@ def power(**options):
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "log_format", default="auto", show_default=True,
               type=click.Choice(["auto", "lm_eval", "helm", "inspect", "alpaca_eval",
                                  "pairwise", "eee"]), help="Log format (sniffed by default).")
 @click.option("--lenient", is_flag=True, help="Skip bad records and list them (strict=False).")
+@click.option("--logprobs", is_flag=True, help="Also read log-probability stats (HELM logprob, "
+              "max_prob) as metrics.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @click.option("--quiet", is_flag=True, help="No warnings.")
-def logs(path, log_format, lenient, as_json, quiet):
-    """Inspect evaluation logs (a file or a folder): what riskbench reads from them, the
-    harness's own aggregates recomputed from the per-item values, and the choices made."""
+def logs(paths, log_format, lenient, logprobs, as_json, quiet):
+    """Inspect evaluation logs (files or folders, several at once): what riskbench reads from
+    them, the harness's own aggregates recomputed from the per-item values, the choices made,
+    and everything left out with its reason."""
     def action() -> int:
         from riskbench.io import read_log
 
-        log = read_log(path, format=log_format, strict=not lenient)
+        log = read_log(list(paths), format=log_format, strict=not lenient, logprobs=logprobs)
         frame = log.frame
         summary = (frame.groupby(["model", "metric"])["value"].agg(["size", "mean"])
                    .reset_index())
+        if len(frame):
+            infinite = (frame.assign(inf=np.isinf(frame["value"].to_numpy(dtype=float)))
+                        .groupby(["model", "metric"])["inf"].sum().to_numpy())
+            summary["infinite"] = infinite.astype(int)
+        else:
+            summary["infinite"] = []
+        directions = log.summary.directions
+        summary["higher_is_better"] = [directions[m][0] for m in summary["metric"]]
+        summary["direction_stated_by"] = [directions[m][1] for m in summary["metric"]]
         if as_json:
             click.echo(json.dumps({
                 "rows": len(frame), "models": sorted(frame["model"].unique()),
                 "metrics": sorted(frame["metric"].unique()),
                 "checks": [c.__dict__ for c in log.checks],
                 "errors": [e.__dict__ for e in log.errors], "notes": list(log.notes),
-                "summary": summary.to_dict(orient="records")}, indent=2, default=str))
+                "summary": summary.to_dict(orient="records"),
+                "read": log.summary.to_dict()}, indent=2, default=_json_safe))
             return EXIT_OK
         console = _console()
-        grid = Table(title=f"{path}: {len(frame)} per-item scores", title_justify="left")
-        for col in ("model", "metric", "items", "mean"):
-            grid.add_column(col, justify="right" if col in ("items", "mean") else "left")
+        title = paths[0] if len(paths) == 1 else f"{len(paths)} paths"
+        grid = Table(title=f"{title}: {len(frame)} per-item scores", title_justify="left")
+        for col in ("model", "metric", "items", "mean", "inf", "better"):
+            grid.add_column(col, justify="right" if col in ("items", "mean", "inf") else "left")
         for row in summary.itertuples():
-            grid.add_row(str(row.model), str(row.metric), str(row.size), _fmt_value(row.mean))
+            better = ("higher" if row.higher_is_better else "lower") + (
+                " (assumed)" if row.direction_stated_by == "assumed" else "")
+            grid.add_row(str(row.model), str(row.metric), str(row.size), _fmt_value(row.mean),
+                         str(row.infinite) if row.infinite else "", better)
         console.print(grid)
         if log.checks:
             checks = Table(title="Aggregates the harness reported, recomputed from the items",
@@ -731,9 +810,18 @@ def logs(path, log_format, lenient, as_json, quiet):
                           highlight=False)
         for note in log.notes:
             console.print(f"[dim]{note}[/]", highlight=False)
+        for line in log.summary.lines():
+            console.print(f"[dim]{line}[/]", highlight=False, soft_wrap=True)
         return EXIT_OK
 
     _run(action, quiet)
+
+
+def _json_safe(value):
+    """JSON for what json.dumps cannot write: numpy scalars, +/-inf and NaN as strings."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
 
 
 @main.command()

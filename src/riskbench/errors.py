@@ -6,13 +6,32 @@ Anything else escaping riskbench is a bug.
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "RiskbenchError",
     "InputError",
     "RiskbenchWarning",
     "DegenerateDataWarning",
     "DataWarning",
+    "DirectionWarning",
+    "option_hint",
 ]
+
+# An option named in a message, spelled both ways: Python keyword first, CLI flag second. The
+# markers are word joiners (U+2060), which never occur in the text riskbench writes.
+_HINT = re.compile("\u2060\\{(.*?)\u2060\\|(.*?)\u2060\\}", re.DOTALL)
+
+
+def option_hint(python: str, cli: str) -> str:
+    """A fix naming an option: ``str(error)`` shows ``python``, the CLI shows ``cli``.
+
+    >>> str(InputError(f"fix it, or pass {option_hint('strict=False', '--lenient')}"))
+    'fix it, or pass strict=False'
+    >>> InputError(f"pass {option_hint('strict=False', '--lenient')}").cli_message()
+    'pass --lenient'
+    """
+    return f"\u2060{{{python}\u2060|{cli}\u2060}}"
 
 
 class RiskbenchError(Exception):
@@ -22,12 +41,28 @@ class RiskbenchError(Exception):
 class InputError(RiskbenchError, ValueError):
     """Bad input: a file, a table or an argument that riskbench cannot use as given.
 
-    The command-line tool exits with status 2 on this error.
+    The command-line tool exits with status 2 on this error. A message that names an option
+    (:func:`option_hint`) reads with the Python keyword as ``str(error)`` and with the CLI flag
+    as :meth:`cli_message`.
     """
+
+    def __str__(self) -> str:
+        return _HINT.sub(r"\1", super().__str__())
+
+    def cli_message(self) -> str:
+        """The message as the command line shows it: options spelled as CLI flags."""
+        return _HINT.sub(r"\2", super().__str__())
 
 
 class RiskbenchWarning(UserWarning):
-    """Base class of riskbench's warnings."""
+    """Base class of riskbench's warnings (options named as in :class:`InputError`)."""
+
+    def __str__(self) -> str:
+        return _HINT.sub(r"\1", super().__str__())
+
+    def cli_message(self) -> str:
+        """The message as the command line shows it: options spelled as CLI flags."""
+        return _HINT.sub(r"\2", super().__str__())
 
 
 class DegenerateDataWarning(RiskbenchWarning):
@@ -40,3 +75,8 @@ class DegenerateDataWarning(RiskbenchWarning):
 
 class DataWarning(RiskbenchWarning):
     """Input was changed on request, e.g. items dropped by ``align="intersect"``."""
+
+
+class DirectionWarning(RiskbenchWarning):
+    """A metric whose direction nobody stated has a name that suggests lower is better
+    (toxicity, loss, error, latency, length, ...); riskbench assumed higher is better."""

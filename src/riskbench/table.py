@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 import gzip
 import hashlib
 import json
@@ -16,14 +18,20 @@ import numpy as np
 import pandas as pd
 
 from riskbench._atomic import atomic_path
+from riskbench._provenance import ReadSummary, Skip, merge_skips
 from riskbench._samples import Samples
-from riskbench.errors import DataWarning, InputError
+from riskbench.errors import DataWarning, DirectionWarning, InputError, option_hint
 from riskbench.portfolio import MetricCube
 
-__all__ = ["ScoreTable", "read_scores", "write_scores", "ALIGN", "ON_MISSING"]
+__all__ = ["ScoreTable", "read_scores", "write_scores", "ALIGN", "ON_MISSING", "ON_INFINITE",
+           "match_metrics", "resolve_metric"]
 
 ALIGN = ("error", "intersect", "none")
 ON_MISSING = ("error", "drop")
+ON_INFINITE = ("keep", "rank", "error")
+_KEEP_INF = option_hint("on_infinite='keep'", "--on-infinite keep")
+_RANK_INF = option_hint("on_infinite='rank'", "--on-infinite rank")
+BAD_ROW = "bad row, skipped (lenient read)"
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".pq", ".jsonl",
                       ".jsonl.gz", ".ndjson")
 MISSING_MARKERS = {"", "na", "n/a", "nan", "null", "none", "-nan"}
@@ -62,6 +70,14 @@ class ScoreTable:
         Items dropped per metric by ``align="intersect"``.
     dropped_rows : int
         Rows dropped by ``on_missing="drop"``.
+    read : ReadSummary or None
+        What was read and what was left out, with reasons (files, models, metrics, items,
+        skipped by reason, who stated each direction); see
+        :class:`riskbench._provenance.ReadSummary`.
+    infinite : dict
+        ``{metric: number of +/-inf values}`` kept in the table (``on_infinite``).
+    ranked : tuple of str
+        Metrics mapped to their pooled ECDF by ``on_infinite="rank"``.
     """
 
     _frame: pd.DataFrame = field(repr=False)
@@ -73,6 +89,12 @@ class ScoreTable:
     align: str = "error"
     notes: tuple[str, ...] = ()  # what a log reader chose or found (averaging, checks)
     item_clusters: dict[str, str] | None = None  # cluster of each item (cluster bootstrap)
+    read: ReadSummary | None = field(default=None, repr=False)
+    infinite: dict[str, int] = field(default_factory=dict)
+    ranked: tuple[str, ...] = ()
+    # prompts and responses of logs (model, item, task, prompt, response, reference, file)
+    _texts: pd.DataFrame | None = field(default=None, repr=False)
+    _metric_tasks: dict[str, str] = field(default_factory=dict, repr=False)
 
     # -- shape ----------------------------------------------------------------------------
     @property
@@ -114,9 +136,7 @@ class ScoreTable:
                 "choose one with metric= (CLI: --metric)"
             )
         if metric not in metrics:
-            raise InputError(
-                f"{self.source}: no metric {metric!r}; the table has: {', '.join(metrics)}"
-            )
+            return resolve_metric(metric, metrics, self.source)
         return metric
 
     def samples(self, metric: str | None = None) -> Samples:
@@ -124,13 +144,70 @@ class ScoreTable:
 
         Lower-is-better metrics are negated. Models are in name order, items in natural order;
         the samples are ``aligned`` when every model has the same items. The arrays are
-        read-only and cached: tables never change.
+        read-only and cached: tables never change. ``metric`` may be a glob or a unique
+        substring of a metric name.
+
+        A metric holding infinite values (kept by ``on_infinite="keep"``) is refused: the
+        statistics on the raw scale (dominance integrals, mean-risk scores) cannot integrate
+        an infinite quantile; the message gives the fix.
         """
         metric = self._metric(metric)
+        if self.infinite.get(metric) and metric not in self.ranked:
+            raise InputError(
+                f"{self.source}: metric {metric!r} has {self.infinite[metric]} infinite "
+                "value(s), kept as the worst or best outcome; a statistic on the raw scale "
+                "(dominance integrals, mean-risk scores, guardrails, plots of this metric) "
+                "cannot use them. Rank it on its pooled-ECDF scale, where they stay the extreme "
+                f"outcomes: read with {_RANK_INF}; or rank a portfolio of several metrics "
+                f"({option_hint('portfolio=' + repr('ic'), '--portfolio ic')}, without "
+                f"{option_hint('metric=', '--metric')}), which maps every metric that way"
+            )
+        return self._cached_samples(metric)
+
+    def _cached_samples(self, metric: str) -> Samples:
         cache = _SAMPLES.setdefault(self, {})
         if metric not in cache:
             cache[metric] = self._build_samples(metric)
         return cache[metric]
+
+    def texts(self, metric: str | None = None) -> pd.DataFrame:
+        """Prompts and responses the logs carried, per (model, item), for a drill-down.
+
+        Parameters
+        ----------
+        metric : str, optional
+            Only the texts of this metric's task (and of its models and items). Without it,
+            all texts, with their ``task``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``model, item, task, prompt, response, reference, source_file`` (``None``
+            where the log has no such text); empty when the input had no texts (long tables).
+            Each text is cut to :data:`riskbench.io._common.TEXT_CHARS` characters.
+        """
+        columns = ["model", "item", "task", "prompt", "response", "reference", "source_file"]
+        texts = self._texts if self._texts is not None else pd.DataFrame(columns=columns)
+        if metric is None:
+            return texts.copy()
+        metric = self._metric(metric)
+        task = self._metric_tasks.get(metric)
+        sub = self._frame[self._frame["metric"] == metric]
+        pairs = set(zip(sub["model"], sub["item"], strict=True))
+        hit = [(m, i) in pairs for m, i in zip(texts["model"], texts["item"], strict=True)]
+        out = texts[np.array(hit, dtype=bool) & (texts["task"] == task).to_numpy()]
+        return out.drop_duplicates(["model", "item"]).reset_index(drop=True)
+
+    def text(self, model: str, item: str, metric: str | None = None) -> dict[str, str | None]:
+        """Prompt, response and reference of one model on one item (``None`` values when the
+        log has none): ``{"prompt": ..., "response": ..., "reference": ...}``."""
+        texts = self.texts(metric) if metric is not None else self.texts()
+        row = texts[(texts["model"] == model) & (texts["item"] == str(item))]
+        if not len(row):
+            return {"prompt": None, "response": None, "reference": None}
+        first = row.iloc[0]
+        return {k: (None if first[k] is None or first[k] != first[k] else str(first[k]))
+                for k in ("prompt", "response", "reference")}
 
     def _build_samples(self, metric: str) -> Samples:
         sub = self._frame[self._frame["metric"] == metric]
@@ -200,9 +277,10 @@ class ScoreTable:
         if "repeat" in self._frame.columns:
             raise InputError(f"{self.source}: a portfolio pairs the metrics of each item; with "
                              "repeated generations read the scores with repeats='mean'")
-        for m in metrics:
-            self._metric(m)
-        per_metric = [self.samples(m) for m in metrics]
+        metrics = tuple(self._metric(m) for m in metrics)
+        # infinite values are fine here: every portfolio maps each metric through its
+        # pooled ECDF (METHOD.md 9.1), where +inf is the top rank and -inf the bottom
+        per_metric = [self._cached_samples(m) for m in metrics]
         for s in per_metric:
             if not s.aligned:
                 raise InputError(
@@ -251,7 +329,8 @@ class ScoreTable:
         kept = frame["metric"].unique()
         return replace(self, _frame=frame.reset_index(drop=True),
                        higher_is_better={m: d for m, d in self.higher_is_better.items()
-                                         if m in kept})
+                                         if m in kept},
+                       infinite={m: n for m, n in self.infinite.items() if m in kept})
 
     def matrix(self, metric: str | None = None) -> pd.DataFrame:
         """Scores of one metric in its own units as a (models x items) DataFrame (NaN = absent)."""
@@ -269,8 +348,14 @@ class _Raw:
     name: str
     where: Callable[[int], str]  # position -> "line 5" / "row 5"
     checksum: str | None
-    directions: dict[str, bool] | None = None  # recorded in the file by write_scores
+    stated: dict[str, tuple[bool, str]] | None = None  # {metric: (direction, who says so)}
     notes: tuple[str, ...] = ()
+    log: bool = False  # read by riskbench.io: canonical columns
+    skips: tuple[Skip, ...] = ()
+    files: tuple[str, ...] = ()
+    formats: tuple[str, ...] = ()
+    texts: pd.DataFrame | None = None
+    metric_tasks: dict[str, str] = field(default_factory=dict)
 
 
 def _suffix(path: Path) -> str:
@@ -311,18 +396,31 @@ def _is_log(path: Path, format: str) -> bool:
     return True
 
 
-def _load_log(path: Path, name: str, format: str) -> _Raw:
+def _load_logs(paths: list[Path], format: str, *, strict: bool, logprobs: bool) -> _Raw:
+    """Evaluation logs (files or folders) read together by :func:`riskbench.io.read_log`."""
     from riskbench.io import read_log
 
-    log = read_log(path, format=format, strict=True)
+    log = read_log(paths, format=format if format != "auto" else "auto", strict=strict,
+                   logprobs=logprobs)
     frame = log.frame[["model", "item", "metric", "value"]].reset_index(drop=True)
     notes = list(log.notes)
     for check in log.checks:
         if not check.matched:
             notes.append(f"aggregate check failed: {check.file}: {check.metric} reported "
                          f"{check.reported:g}, recomputed {check.recomputed:g}")
-    checksum = None if path.is_dir() else _sha256(path)
-    return _Raw(frame, name, lambda i: f"record {i + 1}", checksum, notes=tuple(notes))
+    for err in log.errors:
+        notes.append(f"skipped (strict=False): {err}")
+    checksum = None if len(paths) > 1 or paths[0].is_dir() else _sha256(paths[0])
+    stated = {m: (d, log.direction_source.get(m, "the log"))
+              for m, d in log.higher_is_better.items()}
+    tasks = (log.frame.drop_duplicates("metric").set_index("metric")["task"].dropna().to_dict()
+             if len(log.frame) else {})
+    texts = log.texts[["model", "item", "task", "prompt", "response", "reference",
+                       "source_file"]] if len(log.texts) else None
+    name = str(paths[0]) if len(paths) == 1 else " + ".join(map(str, paths))
+    return _Raw(frame, name, lambda i: f"record {i + 1}", checksum, stated, tuple(notes),
+                log=True, skips=log.skipped, files=log.files, formats=tuple(log.format.split("+")),
+                texts=texts, metric_tasks={str(k): str(v) for k, v in tasks.items()})
 
 
 def _load(source: object, format: str = "auto") -> _Raw:
@@ -334,7 +432,7 @@ def _load(source: object, format: str = "auto") -> _Raw:
             label = labels[i]
             return f"row {label.item() if isinstance(label, np.generic) else label!r}"
 
-        return _Raw(frame, "DataFrame", where, None)
+        return _Raw(frame, "DataFrame", where, None, formats=("DataFrame",))
     if not isinstance(source, str | Path):
         raise InputError(
             f"scores must be a file path or a pandas DataFrame; got {type(source).__name__}"
@@ -344,7 +442,7 @@ def _load(source: object, format: str = "auto") -> _Raw:
     if not path.exists():
         raise InputError(f"{name}: no such file")
     if _is_log(path, format):
-        return _load_log(path, name, format)
+        return _load_logs([path], format, strict=True, logprobs=False)
     if path.is_dir():
         raise InputError(
             f"{name}: is a directory; pass a score file ({', '.join(SUPPORTED_SUFFIXES)})"
@@ -356,14 +454,18 @@ def _load(source: object, format: str = "auto") -> _Raw:
             sep = "\t" if suffix.startswith(".tsv") else ","
             frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False,
                                 na_filter=False, compression="infer")
-            return _Raw(frame, name, lambda i: f"line {i + 2}", checksum)
+            return _Raw(frame, name, lambda i: f"line {i + 2}", checksum, files=(name,),
+                        formats=("table",))
         if suffix in (".jsonl", ".jsonl.gz", ".ndjson"):
             frame, lines = _read_jsonl(path, name)
-            return _Raw(frame, name, lambda i: f"line {lines[i]}", checksum)
+            return _Raw(frame, name, lambda i: f"line {lines[i]}", checksum, files=(name,),
+                        formats=("table",))
         if suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
+            recorded = _recorded_directions(path) or {}
             return _Raw(frame.reset_index(drop=True), name, lambda i: f"row {i + 1}", checksum,
-                        _recorded_directions(path))
+                        {m: (d, "recorded in the Parquet file") for m, d in recorded.items()},
+                        files=(name,), formats=("table",))
     except InputError:
         raise
     except pd.errors.EmptyDataError:
@@ -462,11 +564,13 @@ def _melt_wide(raw: _Raw, model: str, item: str) -> _Raw:
     def where(i: int) -> str:
         return f"{raw.where(i % rows)}, column {metrics[i // rows]!r}"
 
-    return _Raw(frame, raw.name, where, raw.checksum, raw.directions, raw.notes)
+    return dataclasses.replace(raw, frame=frame, where=where)
 
 
-def _id_column(raw: _Raw, column: str, role: str) -> pd.Series:
-    """Model, item or metric ids as strings; empty ids are an error."""
+def _id_column(raw: _Raw, column: str, role: str, strict: bool = True,
+               keep: np.ndarray | None = None, skips: list[Skip] | None = None) -> pd.Series:
+    """Model, item or metric ids as strings; empty ids are an error (``strict``) or rows
+    left out (``keep`` cleared, the skip counted)."""
     col = raw.frame[column]
     if pd.api.types.is_float_dtype(col) and col.dropna().apply(float.is_integer).all():
         col = col.astype("Int64")
@@ -475,10 +579,15 @@ def _id_column(raw: _Raw, column: str, role: str) -> pd.Series:
     missing |= (text == "").to_numpy()
     if missing.any():
         pos = np.flatnonzero(missing)
-        raise InputError(
-            f"{raw.name}: empty {role} field {column!r} at {_rows(raw, pos)}; every row needs a "
-            "model, an item and a metric"
-        )
+        if strict or keep is None:
+            raise InputError(
+                f"{raw.name}: empty {role} field {column!r} at {_rows(raw, pos)}; every row needs "
+                f"a model, an item and a metric; or skip those rows with "
+                f"{option_hint('strict=False', '--lenient')}"
+            )
+        keep[pos] = False
+        skips.append(Skip(BAD_ROW, f"empty {role} field {column!r} at {_rows(raw, pos)}",
+                          int(pos.size), "rows", raw.name))
     return text
 
 
@@ -533,32 +642,72 @@ def read_scores(
     higher_is_better: bool | Mapping[str, bool] | None = None,
     align: str = "error",
     on_missing: str = "error",
+    on_infinite: str = "keep",
+    strict: bool = True,
     format: str = "auto",
     metrics: Sequence[str] | None = None,
+    model_names: Mapping[str, str] | None = None,
+    logprobs: bool = False,
     cluster: str | None = None,
     repeat: str | None = None,
     repeats: str = "mean",
 ) -> ScoreTable:
-    """Read per-item scores from a long table and validate them.
+    """Read per-item scores from long tables or evaluation logs and validate them.
 
     Parameters
     ----------
-    source : str, Path or pandas.DataFrame
+    source : str, Path or pandas.DataFrame, or a list of them
         A CSV (``.csv``, ``.csv.gz``, ``.tsv``), Parquet or JSON Lines file, or a DataFrame,
-        with one row per (model, item, metric).
+        with one row per (model, item, metric); or an evaluation log file or folder (see
+        ``format``). Several sources, in any mix of formats, are combined into one table (all
+        logs among them are read together by :func:`riskbench.io.read_log`).
     model, item, metric, value : str
         Column names. When the default item column ``sample_id`` is absent, ``item`` is used.
         When the default metric column is absent, the table has one metric named after the
         value column, or, if there is no ``value`` column either, it is a wide table: every
         column besides the model and item ones is a metric.
     higher_is_better : bool or mapping {metric: bool}, optional
-        Direction of the metrics (default: higher is better for all).
+        Direction of the metrics. What is not given here comes from the input (the directions a
+        log states, e.g. HELM's ``schema.json`` or lm-eval's ``higher_is_better``, or those
+        :func:`write_scores` recorded in a Parquet file); a metric whose direction nobody
+        states is taken as higher is better, named once in the notes ("assumed higher is
+        better: ..."), and one whose name suggests lower is better (toxicity, loss, error, mae,
+        wer, perplexity, latency, length, ...) raises a :class:`DirectionWarning`.
     align : {"error", "intersect", "none"}
         What to do when models have different item sets for a metric: raise (default), keep
         only the items common to all models (a :class:`DataWarning` says how many were
         dropped), or keep everything (then only ``design="independent"`` can be used).
     on_missing : {"error", "drop"}
-        What to do with missing, NaN or infinite values.
+        What to do with missing or NaN values.
+    on_infinite : {"keep", "rank", "error"}
+        +/-inf values (an lm-eval ``mae`` of ``Infinity``) are the worst or best outcome, not
+        missing data. ``"keep"`` (default) keeps them: rank-based analyses (the portfolios,
+        which map every metric through its pooled ECDF) use them as they are, while raw-scale
+        statistics of that metric (dominance integrals, mean-risk scores, guardrails) refuse
+        it with this fix. ``"rank"`` maps each metric holding infinite values to its pooled
+        ECDF (ranks in (0, 1], ties at the maximum, METHOD.md 9.1), so the infinite values stay
+        the extreme outcomes and every statistic can use the metric. ``"error"`` refuses them.
+    strict : bool
+        Raise on the first bad record (default). With ``False`` bad log records and table rows
+        (a value that is not a number, an empty id) are skipped, and counted in the read
+        summary (``table.read``) with where they were.
+    format : str
+        "auto" (default): a long table by its extension, or an evaluation log (file or folder)
+        sniffed by :func:`riskbench.io.sniff`; "table" forces a long table; a name of
+        ``riskbench.io.FORMATS`` (lm_eval, helm, inspect, alpaca_eval, pairwise, eee) reads
+        that log format. Logs come with ``notes`` on the table (averaged repeats, failed
+        aggregate checks) and their prompts and responses (:meth:`ScoreTable.texts`).
+    metrics : sequence of str, optional
+        Keep only these metrics (checked before anything else, so the others may be
+        incomplete: useful with logs holding many tasks). Each entry is a metric name, a glob
+        (``"*harm_bench_score*"``) or a substring of metric names; the metrics left out are
+        counted in the read summary.
+    model_names : mapping {old: new}, optional
+        Rename models (before anything is checked, so two names may be merged into one only
+        when their items do not clash).
+    logprobs : bool
+        Read log-probability stats of logs (HELM's ``logprob``, ``max_prob``) as metrics; by
+        default they are left out, and counted.
     cluster : str, optional
         Column of the cluster of each item (e.g. the passage several questions share): the
         bootstrap then resamples clusters, not items (METHOD.md section 14).
@@ -568,19 +717,12 @@ def read_scores(
     repeats : {"mean", "two-stage"}
         With ``repeat``: average the generations of each item first (default, said in the
         table's notes), or keep them and resample in two stages (items, then generations).
-    metrics : sequence of str, optional
-        Keep only these metrics (checked before anything else, so the others may be
-        incomplete: useful with logs holding many tasks).
-    format : str
-        "auto" (default): a long table by its extension, or an evaluation log (file or folder)
-        sniffed by :func:`riskbench.io.sniff`; "table" forces a long table; a name of
-        ``riskbench.io.FORMATS`` (lm_eval, helm, inspect, alpaca_eval, pairwise, eee) reads
-        that log format. Logs come with ``notes`` on the table (averaged repeats, failed
-        aggregate checks).
 
     Returns
     -------
     ScoreTable
+        With ``read``, the :class:`~riskbench._provenance.ReadSummary` of what was read and
+        what was left out.
 
     Raises
     ------
@@ -595,15 +737,75 @@ def read_scores(
         raise InputError(
             f"on_missing must be one of {', '.join(map(repr, ON_MISSING))}; got {on_missing!r}"
         )
+    if on_infinite not in ON_INFINITE:
+        raise InputError(f"on_infinite must be one of {', '.join(map(repr, ON_INFINITE))}; "
+                         f"got {on_infinite!r}")
     if format != "auto" and format != "table":
         from riskbench.io import FORMATS
 
         if format not in FORMATS:
             raise InputError(f"format must be 'auto', 'table' or one of {', '.join(FORMATS)}; "
                              f"got {format!r}")
-    raw = _load(source, format)
+    raws = _load_all(source, format, strict=strict, logprobs=logprobs)
+    parts = [_canonical(raw, model=model, item=item, metric=metric, value=value,
+                        cluster=cluster, repeat=repeat, on_missing=on_missing,
+                        on_infinite=on_infinite, strict=strict) for raw in raws]
+    return _build_table(parts, raws, higher_is_better=higher_is_better, align=align,
+                        on_infinite=on_infinite, metrics=metrics, model_names=model_names,
+                        repeat=repeat, repeats=repeats, cluster=cluster)
+
+
+@dataclass
+class _Part:
+    """One source in canonical columns: ``long`` (model, item, metric, value [, repeat]),
+    the row of ``raw.frame`` each row came from, and what was left out of it."""
+
+    raw: _Raw
+    long: pd.DataFrame
+    rows: np.ndarray
+    clusters: np.ndarray | None
+    dropped_rows: int
+    skips: list[Skip]
+
+
+def _sources(source: object) -> list[object]:
+    if isinstance(source, list | tuple):
+        if not source:
+            raise InputError("no scores given: pass a file, a folder, a DataFrame or a list of "
+                             "them")
+        return list(source)
+    return [source]
+
+
+def _load_all(source: object, format: str, *, strict: bool, logprobs: bool) -> list[_Raw]:
+    """Load every source; logs among them are read together (runs told apart across them)."""
+    sources = _sources(source)
+    logs: list[Path] = []
+    raws: list[_Raw | None] = []
+    for src in sources:
+        if isinstance(src, str | Path):
+            path = Path(src)
+            if not path.exists():
+                raise InputError(f"{src}: no such file or directory")
+            if _is_log(path, format):
+                if not logs:
+                    raws.append(None)  # the logs' place in the order
+                logs.append(path)
+                continue
+        raws.append(_load(src, format))
+    if logs:
+        raws[raws.index(None)] = _load_logs(logs, format, strict=strict, logprobs=logprobs)
+    return raws  # type: ignore[return-value]
+
+
+def _canonical(raw: _Raw, *, model: str, item: str, metric: str, value: str,
+               cluster: str | None, repeat: str | None, on_missing: str, on_infinite: str,
+               strict: bool) -> _Part:
+    """Validate one source's columns and values into canonical long rows."""
     frame = raw.frame
     name = raw.name
+    if raw.log:
+        model, item, metric, value = "model", "item", "metric", "value"
     if len(frame) == 0:
         raise InputError(f"{name}: the table has no rows; it needs one row per model, item and "
                          "metric")
@@ -626,60 +828,120 @@ def read_scores(
         wanted["repeat"] = repeat
     missing = [(role, col) for role, col in wanted.items() if col not in columns]
     if missing:
-        fixes = " or ".join(f"{role}='<column>' (CLI: --{role}-col)" for role, _ in missing)
+        fixes = " or ".join(option_hint(f"{role}='<column>'", f"--{role}-col <column>")
+                            for role, _ in missing)
         raise InputError(
             f"{name}: missing column(s) {', '.join(repr(c) for _, c in missing)}; the file has "
             f"columns {', '.join(repr(c) for c in columns)}. Name the right column(s) with {fixes}"
         )
-
-    models = _id_column(raw, model, "model")
-    items = _id_column(raw, item, "item")
+    skips: list[Skip] = []
+    keep = np.ones(len(frame), dtype=bool)
+    models = _id_column(raw, model, "model", strict, keep, skips)
+    items = _id_column(raw, item, "item", strict, keep, skips)
     metric_ids = (pd.Series([value] * len(frame)) if single_metric
-                  else _id_column(raw, metric, "metric"))
+                  else _id_column(raw, metric, "metric", strict, keep, skips))
     values, bad = _values(raw, value)
     if bad.size:
         examples = ", ".join(f"{raw.where(int(i))} ({frame[value].iloc[i]!r})"
                              for i in bad[:_SHOWN])
         more = f" and {bad.size - _SHOWN} more" if bad.size > _SHOWN else ""
-        raise InputError(
-            f"{name}: field {value!r} is not a number at {examples}{more}; fix those values or "
-            "remove the rows"
-        )
-    keep = np.ones(len(frame), dtype=bool)
-    invalid = ~np.isfinite(values)
+        if strict:
+            raise InputError(
+                f"{name}: field {value!r} is not a number at {examples}{more}; fix those values "
+                f"or remove the rows, or skip them with {option_hint('strict=False', '--lenient')}"
+            )
+        keep[bad] = False
+        skips.append(Skip(BAD_ROW, f"field {value!r} is not a number at {examples}{more}",
+                          int(bad.size), "rows", name))
+    invalid = np.isnan(values) & keep
     dropped_rows = 0
     if invalid.any():
         pos = np.flatnonzero(invalid)
         if on_missing == "error":
             raise InputError(
-                f"{name}: field {value!r} has {pos.size} missing, NaN or infinite value(s) at "
-                f"{_rows(raw, pos)}; fix them, or drop those rows with on_missing='drop' "
-                "(CLI: --on-missing drop)"
+                f"{name}: field {value!r} has {pos.size} missing or NaN value(s) at "
+                f"{_rows(raw, pos)}; fix them, or drop those rows with "
+                f"{option_hint('on_missing=' + repr('drop'), '--on-missing drop')}"
             )
         keep &= ~invalid
         dropped_rows = int(pos.size)
-        warnings.warn(f"{name}: dropped {pos.size} row(s) with missing, NaN or infinite "
-                      f"{value!r} ({_rows(raw, pos)})", DataWarning, stacklevel=2)
-
+        warnings.warn(f"{name}: dropped {pos.size} row(s) with missing or NaN {value!r} "
+                      f"({_rows(raw, pos)})", DataWarning, stacklevel=3)
+        skips.append(Skip("missing or NaN value, dropped (on_missing drop)", _rows(raw, pos),
+                          int(pos.size), "rows", name))
+    infinite = np.isinf(values) & keep
+    if infinite.any() and on_infinite == "error":
+        pos = np.flatnonzero(infinite)
+        raise InputError(
+            f"{name}: field {value!r} has {pos.size} infinite value(s) at {_rows(raw, pos)}; "
+            f"they are the worst or best outcome: keep them with "
+            f"{_KEEP_INF} (portfolios use them as they are) or {_RANK_INF} (every statistic "
+            "can use the metric on its pooled-rank scale)"
+        )
     long = pd.DataFrame({"model": models.to_numpy(), "item": items.to_numpy(),
                          "metric": metric_ids.to_numpy(), "value": values})
     if repeat is not None:
-        long["repeat"] = _id_column(raw, repeat, "repeat").to_numpy()
-    clusters_col = None if cluster is None else _id_column(raw, cluster, "cluster").to_numpy()
+        long["repeat"] = _id_column(raw, repeat, "repeat", strict, keep, skips).to_numpy()
+    clusters = (None if cluster is None
+                else _id_column(raw, cluster, "cluster", strict, keep, skips).to_numpy())
+    rows = np.flatnonzero(keep)
+    long = long.iloc[rows].reset_index(drop=True)
+    return _Part(raw, long, rows, None if clusters is None else clusters[rows], dropped_rows,
+                 skips)
+
+
+def _combined(parts: list[_Part]) -> tuple[str, pd.DataFrame, Callable[[np.ndarray], str],
+                                           np.ndarray | None, Callable[[int], str]]:
+    """The parts as one table: name, long rows, a row lister, clusters, and one row's place."""
+    if len(parts) == 1:
+        p = parts[0]
+
+        def one(i: int) -> str:
+            return p.raw.where(int(p.rows[i]))
+    else:
+        offsets = np.cumsum([0] + [len(p.long) for p in parts])
+
+        def one(i: int) -> str:
+            k = int(np.searchsorted(offsets, i, side="right")) - 1
+            p = parts[k]
+            return f"{p.raw.name} {p.raw.where(int(p.rows[i - offsets[k]]))}"
+    long = pd.concat([p.long for p in parts], ignore_index=True) if len(parts) > 1 \
+        else parts[0].long
+    clusters = None
+    if parts[0].clusters is not None:
+        clusters = np.concatenate([p.clusters for p in parts])
+    names = [p.raw.name for p in parts]
+    name = names[0] if len(names) == 1 else " + ".join(names)
+
+    def rows(positions: np.ndarray) -> str:
+        shown = ", ".join(one(int(i)) for i in positions[:_SHOWN])
+        more = f" and {positions.size - _SHOWN} more" if positions.size > _SHOWN else ""
+        return shown + more
+
+    return name, long, rows, clusters, one
+
+
+def _build_table(parts: list[_Part], raws: list[_Raw], *, higher_is_better: object,
+                 align: str, on_infinite: str, metrics: Sequence[str] | None,
+                 model_names: Mapping[str, str] | None, repeat: str | None, repeats: str,
+                 cluster: str | None) -> ScoreTable:
+    name, long, rows_of, clusters_col, row_of = _combined(parts)
+    skips = [s for raw in raws for s in raw.skips] + [s for p in parts for s in p.skips]
+    notes = [n for raw in raws for n in raw.notes]
+    texts = _texts_of(raws)
+    if model_names:
+        long, texts = _rename(long, texts, model_names, name)
+    keep = np.ones(len(long), dtype=bool)
     if metrics is not None:
-        wanted_metrics = [str(m) for m in metrics]
-        unknown = sorted(set(wanted_metrics) - set(long["metric"]))
-        if unknown:
-            raise InputError(
-                f"{name}: no metric(s) {', '.join(map(repr, unknown))}; the file has: "
-                f"{', '.join(sorted(long['metric'].unique())[:20])}"
-            )
-        keep &= long["metric"].isin(wanted_metrics).to_numpy()
+        available = sorted(long["metric"].unique())
+        chosen = match_metrics(metrics, available, name)
+        keep &= long["metric"].isin(chosen).to_numpy()
+        for met, n in long.loc[~keep, "metric"].value_counts().sort_index().items():
+            skips.append(Skip("metric not selected", met, int(n), "values", name))
     positions = np.flatnonzero(keep)
     long = long.iloc[positions].reset_index(drop=True)
     if len(long) == 0:
         raise InputError(f"{name}: no rows left after dropping missing values")
-
     if clusters_col is not None:
         clusters_col = clusters_col[positions]
     key = ["model", "item", "metric"] + (["repeat"] if repeat is not None else [])
@@ -692,15 +954,15 @@ def read_scores(
         n_keys = long[dup].drop_duplicates(subset=["model", "item", "metric"]).shape[0]
         raise InputError(
             f"{name}: {n_keys} (model, item, metric) key(s) appear more than once, e.g. "
-            f"{_rows(raw, positions[same])} all give ({first['model']!r}, {first['item']!r}, "
+            f"{rows_of(positions[same])} all give ({first['model']!r}, {first['item']!r}, "
             f"{first['metric']!r}); keep one row per model, item and metric, or name the column "
-            "that tells repeated generations apart with repeat= (CLI: --repeat-col)"
+            "that tells repeated generations apart with "
+            f"{option_hint('repeat=', '--repeat-col')}"
         )
     item_clusters = None
     if clusters_col is not None:
-        item_clusters = _clusters_of_items(long["item"].to_numpy(), clusters_col, raw,
-                                           positions)
-    notes = list(raw.notes)
+        item_clusters = _clusters_of_items(long["item"].to_numpy(), clusters_col,
+                                           lambda i: row_of(int(positions[i])), name)
     if repeat is not None:
         if repeats not in ("mean", "two-stage"):
             raise InputError(f"repeats must be 'mean' or 'two-stage'; got {repeats!r}")
@@ -714,20 +976,20 @@ def read_scores(
             notes.append("repeated generations kept: the bootstrap resamples items, then "
                          "generations within each drawn item")
 
-    if higher_is_better is None and raw.directions:
-        higher_is_better = {m: d for m, d in raw.directions.items()
-                            if m in set(long["metric"])}
-    directions = _directions(higher_is_better, sorted(long["metric"].unique()), name)
+    table_metrics = sorted(long["metric"].unique())
+    stated = _directions(higher_is_better, raws, table_metrics, name)
+    directions = {m: d for m, (d, _) in stated.items()}
+    _name_assumed(stated, notes)
     all_models = sorted(long["model"].unique())
     dropped_items: dict[str, int] = {}
-    parts = []
+    kept = []
     for met, sub in long.groupby("metric", sort=True):
         met_models = sorted(sub["model"].unique())
         if len(met_models) < 2:
             raise InputError(
                 f"{name}: metric {met!r} has scores for only one model ({met_models[0]!r}); "
                 "a comparison needs at least two: add another model's scores, or keep other "
-                "metrics with metrics=[...] (CLI: --metric)"
+                f"metrics with {option_hint('metrics=[...]', '--metric')}"
             )
         absent = [m for m in all_models if m not in set(met_models)]
         if absent:
@@ -738,12 +1000,12 @@ def read_scores(
         counts = sub.groupby("model")["item"].nunique()
         all_items = sub["item"].unique()
         if (counts == all_items.size).all():
-            parts.append(sub)
+            kept.append(sub)
             continue
         per_model = sub.groupby("model")["item"].agg(set)
         common = set.intersection(*per_model.tolist())
         if align == "none":
-            parts.append(sub)
+            kept.append(sub)
             continue
         if align == "error":
             lacking = []
@@ -756,8 +1018,10 @@ def read_scores(
             raise InputError(
                 f"{name}: models have different item sets for metric {met!r}: "
                 f"{'; '.join(lacking[:_SHOWN])}{'; ...' if len(lacking) > _SHOWN else ''}. "
-                f"Pass align='intersect' (CLI: --align intersect) to keep the {len(common)} "
-                "items common to all models, or align='none' with design='independent'"
+                f"Pass {option_hint('align=' + repr('intersect'), '--align intersect')} to keep "
+                f"the {len(common)} items common to all models, or "
+                f"{option_hint('align=' + repr('none'), '--align none')} with "
+                f"{option_hint('design=' + repr('independent'), '--design independent')}"
             )
         if not common:
             raise InputError(f"{name}: no item of metric {met!r} is scored for every model; "
@@ -767,20 +1031,173 @@ def read_scores(
             f"{name}: metric {met!r}: kept the {len(common)} items common to all models, "
             f"dropped {dropped_items[met]} item(s) not scored for every model",
             DataWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-        parts.append(sub[sub["item"].isin(common)])
-    result = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        skips.append(Skip("item not scored for every model (align intersect)", met,
+                          dropped_items[met], "items", name))
+        kept.append(sub[sub["item"].isin(common)])
+    result = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
     result = result.sort_values([c for c in ("metric", "model", "item", "repeat")
                                  if c in result.columns], kind="stable").reset_index(drop=True)
-    checksum = raw.checksum or hashlib.sha256(  # a DataFrame: the content itself
-        result.to_csv(index=False).encode()).hexdigest()
+    infinite = {m: int(n) for m, n in result.loc[np.isinf(result["value"].to_numpy()),
+                                                  "metric"].value_counts().items()}
+    ranked: tuple[str, ...] = ()
+    if infinite and on_infinite == "rank":
+        result, ranked = _rank_transform(result, sorted(infinite)), tuple(sorted(infinite))
+        for m in ranked:
+            notes.append(f"metric {m!r}: {infinite[m]} infinite value(s) kept as the extreme "
+                         "outcomes by mapping the metric to its pooled ECDF (on_infinite="
+                         "'rank'); its values, means and TVaR are ranks in (0, 1]")
+    elif infinite:
+        notes.append("infinite values kept as the worst or best outcome (on_infinite='keep'): "
+                     + ", ".join(f"{m!r}: {n}" for m, n in sorted(infinite.items()))
+                     + "; portfolios use them as they are, raw-scale statistics of these "
+                     "metrics need on_infinite='rank'")
+    checksum = _checksum(raws, result)
+    summary = ReadSummary(
+        sources=tuple(_source_name(r) for r in raws),
+        formats=tuple(dict.fromkeys(f for r in raws for f in r.formats)),
+        files=tuple(dict.fromkeys(f for r in raws for f in r.files)),
+        models=tuple(sorted(result["model"].unique())), metrics=tuple(sorted(directions)),
+        items={m: int(n) for m, n in result.groupby("metric")["item"].nunique().items()},
+        rows=len(result), skipped=merge_skips(skips), directions=stated)
+    dropped_rows = sum(p.dropped_rows for p in parts)
+    metric_tasks = {m: t for r in raws for m, t in r.metric_tasks.items() if m in directions}
     return ScoreTable(result, directions, name, checksum, dropped_items, dropped_rows, align,
-                      tuple(notes), item_clusters)
+                      tuple(dict.fromkeys(notes)), item_clusters, read=summary,
+                      infinite=infinite, ranked=ranked, _texts=texts,
+                      _metric_tasks=metric_tasks)
 
 
-def _clusters_of_items(items: np.ndarray, clusters: np.ndarray, raw: _Raw,
-                       positions: np.ndarray) -> dict[str, str]:
+def _source_name(raw: _Raw) -> str:
+    return raw.name
+
+
+def _checksum(raws: list[_Raw], result: pd.DataFrame) -> str:
+    """sha256 of the input: the file's bytes (one file), else of the sources' checksums, else
+    of the validated long table (a DataFrame, a folder)."""
+    if len(raws) == 1 and raws[0].checksum:
+        return raws[0].checksum
+    if raws and all(r.checksum for r in raws):
+        return hashlib.sha256("\n".join(r.checksum for r in raws).encode()).hexdigest()
+    return hashlib.sha256(result.to_csv(index=False).encode()).hexdigest()
+
+
+def _texts_of(raws: list[_Raw]) -> pd.DataFrame | None:
+    frames = [r.texts for r in raws if r.texts is not None and len(r.texts)]
+    if not frames:
+        return None
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _rename(long: pd.DataFrame, texts: pd.DataFrame | None, names: Mapping[str, str],
+            source: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    present = set(long["model"])
+    unknown = [old for old in names if old not in present]
+    if unknown:
+        raise InputError(f"{source}: cannot rename model(s) {', '.join(map(repr, unknown))}: "
+                         f"not in the table (models: {', '.join(sorted(present)[:20])}); give "
+                         f"{option_hint('model_names={old: new}', '--model-name OLD=NEW')} "
+                         "with a model the input has")
+    for old, new in names.items():
+        if not isinstance(new, str) or not new.strip():
+            raise InputError(f"the new name of model {old!r} must be a non-empty string; got "
+                             f"{new!r}")
+    mapping = {str(k): str(v).strip() for k, v in names.items()}
+    long = long.assign(model=long["model"].map(lambda m: mapping.get(m, m)))
+    if texts is not None:
+        texts = texts.assign(model=texts["model"].map(lambda m: mapping.get(m, m)))
+    return long, texts
+
+
+def match_metrics(patterns: Sequence[str], available: Sequence[str],
+                  source: str = "the table") -> list[str]:
+    """The metrics that names, globs or substrings pick, in the order of ``available``.
+
+    Each pattern is an exact metric name, else a glob (``*``, ``?``, ``[...]``) matched against
+    whole names, else a substring of names; one that matches nothing is an error listing the
+    metrics there are.
+    """
+    chosen: set[str] = set()
+    unknown = []
+    for pattern in (str(p) for p in patterns):
+        found = _matches(pattern, available)
+        if not found:
+            unknown.append(pattern)
+        chosen.update(found)
+    if unknown:
+        listed = ", ".join(list(available)[:20]) + (", ..." if len(available) > 20 else "")
+        raise InputError(f"{source}: no metric(s) {', '.join(map(repr, unknown))}; the file "
+                         f"has: {listed}")
+    return [m for m in available if m in chosen]
+
+
+def _matches(pattern: str, available: Sequence[str]) -> list[str]:
+    if pattern in available:
+        return [pattern]
+    if any(c in pattern for c in "*?["):
+        return [m for m in available if fnmatch.fnmatchcase(m, pattern)]
+    return [m for m in available if pattern in m]
+
+
+def resolve_metric(pattern: str, available: Sequence[str], source: str) -> str:
+    """One metric from a name, a glob or a unique substring; several matches are an error
+    that lists them."""
+    found = _matches(str(pattern), available)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise InputError(f"{source}: no metric {pattern!r}; the table has: "
+                         f"{', '.join(available)}")
+    raise InputError(f"{source}: metric {pattern!r} matches {len(found)} metrics "
+                     f"({', '.join(found[:_SHOWN * 2])}{', ...' if len(found) > 10 else ''}); "
+                     f"give one of them, or a pattern that matches only one "
+                     f"({option_hint('metric=', '--metric')} takes a name, a glob or a unique "
+                     "substring)")
+
+
+def _rank_transform(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Each of ``metrics`` mapped to its ECDF pooled over models and items (ties: max rank)."""
+    frame = frame.copy()
+    for m in metrics:
+        rows = (frame["metric"] == m).to_numpy()
+        x = frame.loc[rows, "value"].to_numpy(dtype=np.float64)
+        frame.loc[rows, "value"] = np.searchsorted(np.sort(x), x, side="right") / x.size
+    return frame
+
+
+_LOWER_WORDS = frozenset({"toxicity", "toxic", "loss", "mae", "mse", "rmse", "wer", "cer",
+                          "ter", "perplexity", "ppl", "latency", "runtime", "length", "error",
+                          "errors", "cost", "time", "bias", "harmful", "refusal", "chars",
+                          "words", "tokens", "bytes"})
+
+
+def looks_lower_is_better(metric: str) -> bool:
+    """Whether a metric's name suggests lower is better (a word of :data:`_LOWER_WORDS`)."""
+    words = re.split(r"[^a-z0-9]+", metric.lower())
+    return any(w in _LOWER_WORDS or w.endswith("error") for w in words)
+
+
+def _name_assumed(stated: dict[str, tuple[bool, str]], notes: list[str]) -> None:
+    assumed = [m for m, (_, by) in stated.items() if by == "assumed"]
+    if not assumed:
+        return
+    shown = ", ".join(assumed[:10]) + (f" and {len(assumed) - 10} more" if len(assumed) > 10
+                                       else "")
+    notes.append(f"assumed higher is better (no direction stated): {shown}")
+    suspicious = [m for m in assumed if looks_lower_is_better(m)]
+    if suspicious:
+        warnings.warn(
+            f"metric(s) {', '.join(map(repr, suspicious))} look lower-is-better by name, but no "
+            "direction was stated, so higher is taken as better; say which way they go with "
+            f"{option_hint('higher_is_better={metric: False}', '--lower-is-better METRIC')} "
+            f"(or {option_hint('higher_is_better={metric: True}', 'a --metric-spec file')} "
+            "to keep them as they are)",
+            DirectionWarning, stacklevel=4)
+
+
+def _clusters_of_items(items: np.ndarray, clusters: np.ndarray, where: Callable[[int], str],
+                       name: str) -> dict[str, str]:
     """Map each item to its cluster; an item in two clusters is an error naming both rows."""
     mapping: dict[str, str] = {}
     first_row: dict[str, int] = {}
@@ -789,19 +1206,26 @@ def _clusters_of_items(items: np.ndarray, clusters: np.ndarray, raw: _Raw,
         first_row.setdefault(item, row)
         if known != cl:
             raise InputError(
-                f"{raw.name}: item {item!r} is in cluster {known!r} at "
-                f"{raw.where(int(positions[first_row[item]]))} but in {cl!r} at "
-                f"{raw.where(int(positions[row]))}; an item belongs to one cluster"
+                f"{name}: item {item!r} is in cluster {known!r} at "
+                f"{where(first_row[item])} but in {cl!r} at {where(row)}; an item belongs to "
+                "one cluster"
             )
     return mapping
 
 
-def _directions(spec: object, metrics: list[str], name: str) -> dict[str, bool]:
+def _directions(spec: object, raws: list[_Raw], metrics: list[str],
+                name: str) -> dict[str, tuple[bool, str]]:
+    """Each metric's direction and who stated it: the user over the input over "assumed"."""
+    stated: dict[str, tuple[bool, str]] = {}
+    for raw in raws:
+        for m, d in (raw.stated or {}).items():
+            if m in metrics:
+                stated.setdefault(m, d)
     if spec is None:
-        return dict.fromkeys(metrics, True)
-    if isinstance(spec, bool):
-        return dict.fromkeys(metrics, spec)
-    if isinstance(spec, Mapping):
+        pass
+    elif isinstance(spec, bool | np.bool_):
+        stated = dict.fromkeys(metrics, (bool(spec), "user"))
+    elif isinstance(spec, Mapping):
         unknown = [m for m in spec if m not in metrics]
         if unknown:
             raise InputError(
@@ -811,10 +1235,13 @@ def _directions(spec: object, metrics: list[str], name: str) -> dict[str, bool]:
         for m, v in spec.items():
             if not isinstance(v, bool | np.bool_):
                 raise InputError(f"higher_is_better[{m!r}] must be True or False; got {v!r}")
-        return {m: bool(spec.get(m, True)) for m in metrics}
-    raise InputError(
-        f"higher_is_better must be None, True/False or a mapping {{metric: bool}}; got {spec!r}"
-    )
+            stated[m] = (bool(v), "user")
+    else:
+        raise InputError(
+            f"higher_is_better must be None, True/False or a mapping {{metric: bool}}; got "
+            f"{spec!r}"
+        )
+    return {m: stated.get(m, (True, "assumed")) for m in metrics}
 
 
 def write_scores(table: ScoreTable, path: str | Path) -> Path:

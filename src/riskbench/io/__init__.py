@@ -16,9 +16,12 @@ pairwise    FastChat GPT-4 review files (+ answer files) and Chatbot-Arena-style
 eee         Every Eval Ever aggregate ``<uuid>.json`` + instance ``<uuid>_samples.jsonl``
 =========== ==============================================================================
 
-Each format's module documents how it names items and metrics. All readers share the rules of
-:mod:`riskbench.io._common`: finite values only, repeated records averaged per item, runs of the
-same model and metric told apart as ``"<model>@<run>"``.
+Each format's module documents how it names items and metrics, what it reads and what it leaves
+out. All readers share the rules of :mod:`riskbench.io._common`: no NaN values (+/-inf kept where
+a harness wrote them), repeated records averaged per item, runs of the same model and metric told
+apart as ``"<model>@<run>"``, every file, stat, metric or record left out counted with its reason
+in ``LogRead.skipped`` / ``LogRead.summary``, directions the harness states in
+``LogRead.higher_is_better``, prompts and responses in ``LogRead.texts``.
 
 >>> from riskbench.io import read_log
 >>> log = read_log("lm-eval-output/")                      # doctest: +SKIP
@@ -27,15 +30,19 @@ same model and metric told apart as ``"<model>@<run>"``.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
+from riskbench._provenance import ReadSummary, Skip
 from riskbench.errors import InputError
 from riskbench.io import alpaca_eval, eee, helm, inspect, lm_eval, pairwise
 from riskbench.io._common import AggregateCheck, LogRead, Peek, RecordError, Sink
 
-__all__ = ["FORMATS", "AggregateCheck", "LogRead", "RecordError", "read_log", "sniff"]
+__all__ = ["FORMATS", "AggregateCheck", "LogRead", "ReadSummary", "RecordError", "Skip",
+           "read_log", "sniff"]
 
 _READERS: dict[str, ModuleType] = {m.NAME: m for m in (lm_eval, helm, inspect, alpaca_eval,
                                                         pairwise, eee)}
@@ -43,25 +50,35 @@ FORMATS: dict[str, str] = {name: m.DESCRIPTION for name, m in _READERS.items()}
 _SHOWN = 5  # file names a message lists
 
 
-def read_log(path: str | Path, *, format: str = "auto", strict: bool = True) -> LogRead:
+def read_log(path: str | Path | Sequence[str | Path], *, format: str = "auto",
+             strict: bool = True, logprobs: bool = False, texts: bool = True) -> LogRead:
     """Read per-item scores from evaluation logs.
 
     Parameters
     ----------
-    path : str or Path
-        A log file, or a directory: every file of the format under it is read (hidden files and
-        folders are skipped).
+    path : str or Path, or a sequence of them
+        Log files and/or directories: every file of the format under a directory is read
+        (hidden files and folders are skipped and counted; symbolic links are followed, each
+        folder once). Several paths are read into one :class:`LogRead`; each is sniffed on its
+        own, so they may hold different formats.
     format : {"auto", "lm_eval", "helm", "inspect", "alpaca_eval", "pairwise", "eee"}
         The log format; ``"auto"`` sniffs it (see :func:`sniff`).
     strict : bool
         Raise on the first bad record (default). With ``False``, bad records and unreadable
-        files are skipped and listed in ``LogRead.errors``.
+        files are skipped and listed in ``LogRead.errors`` (and counted in its summary).
+    logprobs : bool
+        Also read log-probability stats (HELM's ``logprob``, ``max_prob``, ...) as metrics;
+        by default they are left out (and counted): they measure the model's confidence, not
+        the quality of its answer.
+    texts : bool
+        Keep prompts and responses where the log has them (``LogRead.texts``).
 
     Returns
     -------
     LogRead
         ``frame`` with one row per (model, item, metric), ``errors``, ``checks`` (the tool's
-        aggregates recomputed from the items) and ``notes``.
+        aggregates recomputed from the items), ``notes``, ``higher_is_better`` (directions the
+        log states), ``skipped`` (what was left out, and why), ``texts`` and ``summary``.
 
     Raises
     ------
@@ -72,18 +89,47 @@ def read_log(path: str | Path, *, format: str = "auto", strict: bool = True) -> 
     if format != "auto" and format not in _READERS:
         raise InputError(f"unknown format {format!r}; riskbench reads: 'auto', "
                          f"{', '.join(map(repr, _READERS))}")
-    root = Path(path)
-    if not root.exists():
-        raise InputError(f"{path}: no such file or directory")
-    name = sniff(root) if format == "auto" else format
-    reader = _READERS[name]
-    files = [root] if root.is_file() else [f for f in _walk(root) if reader.claims(Peek(f))]
-    if not files:
-        raise InputError(f"{path}: holds no {name} files ({FORMATS[name]}); check the folder or "
-                         "the format")
-    sink = Sink(strict=strict)
-    reader.read(files, sink)
-    return sink.result(path)
+    paths = [path] if isinstance(path, str | Path) else list(path)
+    if not paths:
+        raise InputError("no log path given; pass a log file or folder")
+    sink = Sink(strict=strict, logprobs=logprobs, texts=texts)
+    claimed: dict[str, dict[Path, None]] = {}  # format -> files, in order
+    walked: list[tuple[Path, str, list[Path]]] = []  # folder, format, files: the unclaimed
+    for entry in paths:
+        root = Path(entry)
+        if not root.exists():
+            raise InputError(f"{entry}: no such file or directory")
+        name = sniff(root) if format == "auto" else format
+        reader = _READERS[name]
+        if root.is_file():
+            files = [root]
+        else:
+            every = _walk(root, sink)
+            walked.append((root, name, every))
+            files = [f for f in every if reader.claims(Peek(f))]
+        if not files:
+            raise InputError(f"{entry}: holds no {name} files ({FORMATS[name]}); check the "
+                             "folder or the format")
+        known = claimed.setdefault(name, {})
+        for f in files:
+            known.setdefault(f, None)
+    for name, files in claimed.items():
+        _READERS[name].read(list(files), sink)
+    _count_unclaimed(walked, claimed, sink)
+    source = str(paths[0]) if len(paths) == 1 else " + ".join(map(str, paths))
+    return sink.result(source, format="+".join(claimed))
+
+
+def _count_unclaimed(walked: list[tuple[Path, str, list[Path]]],
+                     claimed: dict[str, dict[Path, None]], sink: Sink) -> None:
+    """Files under the folders read that no reader took and whose content was not used."""
+    taken = {str(f) for files in claimed.values() for f in files} | set(sink.files)
+    for root, name, files in walked:
+        for f in files:
+            if str(f) not in taken:
+                sink.skip(f"not a {name} log file", str(f.relative_to(root)), 1,
+                          unit="files", where=root)
+                taken.add(str(f))
 
 
 def sniff(path: str | Path) -> str:
@@ -133,9 +179,40 @@ def _format_of(peek: Peek) -> str | None:
     return next((name for name, reader in _READERS.items() if reader.claims(peek)), None)
 
 
-def _walk(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+def _walk(root: Path, sink: Sink | None = None) -> list[Path]:
+    """The files under ``root`` in name order, following symbolic links to folders (each real
+    folder once, so a link back up is not a loop); hidden files and folders are left out and,
+    with a ``sink``, counted."""
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        here = Path(folder)
+        try:
+            st = here.stat()
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            if sink is not None:
+                sink.skip("folder already read (symbolic link)", str(here.relative_to(root)),
+                          1, unit="folders", where=root)
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        for d in [d for d in dirs if d.startswith(".")]:
+            dirs.remove(d)
+            if sink is not None:
+                sink.skip("hidden file or folder", str((here / d).relative_to(root)), 1,
+                          unit="entries", where=root)
+        dirs.sort()
+        for n in sorted(names):
+            if n.startswith("."):
+                if sink is not None:
+                    sink.skip("hidden file or folder", str((here / n).relative_to(root)), 1,
+                              unit="entries", where=root)
+                continue
+            if (here / n).is_file():
+                found.append(here / n)
+    return sorted(found)
 
 
 def _looked_at(peek: Peek) -> str:

@@ -5,16 +5,24 @@ columns, through one :class:`Sink`. The sink owns the policy that all formats sh
 
 1. a bad record raises :class:`~riskbench.errors.InputError` (``strict=True``) or is skipped and
    listed as a :class:`RecordError` (``strict=False``);
-2. values must be finite floats;
+2. values are floats: finite, or +/-infinity where a harness wrote one (the worst or best
+   outcome, kept: see ``read_scores(on_infinite=)``), never NaN;
 3. when one model has the same metric in several runs (two lm-eval runs of one task, two Inspect
    logs), each run becomes its own model, labelled ``"<model>@<run>"``, because averaging runs
    with different prompts or configs would invent a system nobody ran;
 4. several records of one (model, item, metric) inside a run (epochs, trials, repeated lines) are
-   averaged per item, ``repeats`` counts them, and a note says so.
+   averaged per item, ``repeats`` counts them, and a note says so;
+5. everything left out (a bookkeeping stat, a corpus-level metric, a bad record with
+   ``strict=False``, a file no reader claims) is a :class:`~riskbench._provenance.Skip` with its
+   reason, so that :attr:`LogRead.summary` accounts for it;
+6. prompt and response texts, where a log has them, are kept apart from the numbers
+   (:attr:`LogRead.texts`), each cut to :data:`TEXT_CHARS` characters and all of them to
+   :data:`TEXT_BUDGET` characters per read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import zipfile
@@ -24,17 +32,26 @@ from pathlib import Path
 
 import pandas as pd
 
-from riskbench.errors import InputError
+from riskbench._provenance import ReadSummary, Skip, directions_of, merge_skips
+from riskbench.errors import InputError, option_hint
 
 __all__ = ["AggregateCheck", "COLUMNS", "Field", "LogRead", "MISSING", "Peek", "RecordError",
-           "Sink"]
+           "Sink", "TEXT_BUDGET", "TEXT_CHARS", "TEXT_COLUMNS"]
 
 COLUMNS = ("model", "item", "metric", "value", "task", "filter", "split", "run", "repeats",
            "source_file")
 _TOLERANCE = 1e-9  # reported aggregates are written at full double precision by every tool here
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "an integer",
                float: "a number", bool: "true/false", type(None): "null"}
-_SKIP_HINT = "pass strict=False to skip bad records and list them in LogRead.errors"
+_SKIP_HINT = option_hint("pass strict=False to skip bad records and list them in LogRead.errors",
+                         "pass --lenient to skip bad records; the read summary counts them")
+BAD_RECORD = "bad record, skipped (lenient read)"
+TEXT_COLUMNS = ("model", "item", "task", "run", "prompt", "response", "reference",
+                "source_file")
+#: Characters kept of each prompt or response (the rest is cut, and the cut is counted).
+TEXT_CHARS = 4000
+#: Characters of text kept per read in all (later texts are left out, and counted).
+TEXT_BUDGET = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -102,12 +119,51 @@ class LogRead:
         The tool's own aggregates recomputed from the per-item values.
     notes : tuple of str
         Choices the reader made: scalarisation, averaging of repeats, runs told apart, skips.
+    higher_is_better : dict
+        ``{metric: bool}`` where the harness's own metadata states the direction (HELM's
+        ``schema.json``, lm-eval's ``higher_is_better``, EEE's ``lower_is_better``); metrics
+        the log says nothing about are absent.
+    direction_source : dict
+        ``{metric: what stated it}`` for the metrics of ``higher_is_better``.
+    skipped : tuple of Skip
+        Everything left out, with its reason (bad records with ``strict=False`` included).
+    files : tuple of str
+        The files whose content was used.
+    texts : pandas.DataFrame
+        Prompt and response per ``(model, item, task)`` where the log has them (columns
+        :data:`TEXT_COLUMNS`); ``task`` matches the ``task`` column of ``frame``. Not numbers:
+        for a report's drill-down into the worst items.
+    format : str
+        The format read.
     """
 
     frame: pd.DataFrame
     errors: tuple[RecordError, ...]
     checks: tuple[AggregateCheck, ...]
     notes: tuple[str, ...]
+    higher_is_better: dict[str, bool] = dataclasses.field(default_factory=dict)
+    direction_source: dict[str, str] = dataclasses.field(default_factory=dict)
+    skipped: tuple[Skip, ...] = ()
+    files: tuple[str, ...] = ()
+    texts: pd.DataFrame = dataclasses.field(
+        default_factory=lambda: pd.DataFrame(columns=list(TEXT_COLUMNS)))
+    format: str = ""
+    source: str = ""
+
+    @property
+    def summary(self) -> ReadSummary:
+        """What was read and what was left out (see :class:`riskbench._provenance.ReadSummary`)."""
+        frame = self.frame
+        metrics = tuple(sorted(frame["metric"].unique())) if len(frame) else ()
+        items = ({m: int(n) for m, n in frame.groupby("metric")["item"].nunique().items()}
+                 if len(frame) else {})
+        stated = {m: (d, self.direction_source.get(m, "the log"))
+                  for m, d in self.higher_is_better.items()}
+        return ReadSummary(
+            sources=(self.source,), formats=(self.format,), files=self.files,
+            models=tuple(sorted(frame["model"].unique())) if len(frame) else (),
+            metrics=metrics, items=items, rows=len(frame), skipped=self.skipped,
+            directions=directions_of(stated, metrics))
 
 
 @dataclass(frozen=True)
@@ -131,12 +187,21 @@ MISSING = object()  # a lookup that found nothing (JSON null is None)
 class Sink:
     """Collects rows, record errors, aggregate checks and notes while the readers run."""
 
-    def __init__(self, *, strict: bool) -> None:
+    def __init__(self, *, strict: bool, logprobs: bool = False, texts: bool = True) -> None:
         self.strict = strict
+        self.logprobs = logprobs  # read log-probability stats as scores (HELM)
+        self.keep_texts = texts
         self.rows: list[dict[str, object]] = []
         self.errors: list[RecordError] = []
         self.checks: list[AggregateCheck] = []
         self.notes: list[str] = []
+        self.skips: list[Skip] = []
+        self.files: dict[str, None] = {}  # ordered set
+        self.directions: dict[str, tuple[bool, str]] = {}
+        self.texts: list[tuple[object, ...]] = []
+        self._text_chars = 0
+        self._texts_cut = 0
+        self._texts_over = 0
 
     def error(self, file: object, line: int | str, field: str, message: str) -> None:
         """Report a bad record or file: raise when strict, else remember it."""
@@ -144,6 +209,42 @@ class Sink:
         if self.strict:
             raise InputError(f"{err}; or {_SKIP_HINT}")
         self.errors.append(err)
+
+    def skip(self, reason: str, name: str, count: int = 1, *, unit: str = "values",
+             where: object = "") -> None:
+        """Leave something out, with the reason: it is counted in the read summary."""
+        self.skips.append(Skip(reason, str(name), int(count), unit, str(where)))
+
+    def used(self, path: object) -> None:
+        """A file whose content the read used."""
+        self.files[str(path)] = None
+
+    def direction(self, metric: str, higher_is_better: bool, stated_by: str) -> None:
+        """The direction of a metric as the harness's own metadata states it."""
+        self.directions.setdefault(metric, (bool(higher_is_better), stated_by))
+
+    def text(self, *, model: str, item: str, task: str | None, run: str,
+             prompt: object, response: object, source_file: object,
+             reference: object = None) -> None:
+        """Keep a prompt, a response and the reference answer (strings, or ``None`` where the
+        log has none)."""
+        if not self.keep_texts:
+            return
+        prompt, response, reference = _text(prompt), _text(response), _text(reference)
+        if prompt is None and response is None:
+            return
+        size = sum(len(t) for t in (prompt, response, reference) if t is not None)
+        if self._text_chars + size > TEXT_BUDGET:
+            self._texts_over += 1
+            return
+        cut = []
+        for t in (prompt, response, reference):
+            if t is not None and len(t) > TEXT_CHARS:
+                self._texts_cut += 1
+                t = t[:TEXT_CHARS] + " [...]"
+            cut.append(t)
+        self._text_chars += sum(len(t) for t in cut if t is not None)
+        self.texts.append((model, item, task, run, cut[0], cut[1], cut[2], str(source_file)))
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -200,28 +301,51 @@ class Sink:
             out[spec.path] = value
         return out
 
-    def result(self, source: object) -> LogRead:
+    def result(self, source: object, format: str = "") -> LogRead:
         """Relabel runs, average repeats and freeze everything into a :class:`LogRead`."""
         frame = pd.DataFrame(self.rows, columns=list(COLUMNS))
+        texts = pd.DataFrame(self.texts, columns=list(TEXT_COLUMNS), dtype=object)
         if len(frame):
-            frame = self._split_runs(frame)
+            frame, texts = self._split_runs(frame, texts)
             frame = self._average_repeats(frame)
         elif not self.errors:
-            hint = f" ({'; '.join(self.notes)})" if self.notes else ""
+            left = _left_out(self.skips)
+            hint = "; ".join(([left] if left else []) + self.notes)
+            hint = f" ({hint})" if hint else ""
             raise InputError(f"{source}: found no per-item scores{hint}; point read_log at "
                              "logs written with per-sample output (see riskbench.io.FORMATS)")
-        return LogRead(frame, tuple(self.errors), tuple(self.checks), tuple(self.notes))
+        if self._texts_cut:
+            self.note(f"{self._texts_cut} prompt or response text(s) longer than {TEXT_CHARS:,} "
+                      "characters were cut to that length (kept for the report's drill-down)")
+        if self._texts_over:
+            self.skip("text over the per-read budget", "prompt/response texts",
+                      self._texts_over, unit="records")
+        skips = [Skip(BAD_RECORD, str(e), 1, "records", e.file) for e in self.errors]
+        metrics = set(frame["metric"])
+        directions = {m: d for m, d in self.directions.items() if m in metrics}
+        return LogRead(frame, tuple(self.errors), tuple(self.checks), tuple(self.notes),
+                       higher_is_better={m: d for m, (d, _) in directions.items()},
+                       direction_source={m: by for m, (_, by) in directions.items()},
+                       skipped=merge_skips(self.skips + skips), files=tuple(self.files),
+                       texts=texts, format=format, source=str(source))
 
-    def _split_runs(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _split_runs(self, frame: pd.DataFrame,
+                    texts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         runs = frame.groupby(["model", "metric"])["run"].transform("nunique")
         clash = (runs > 1).to_numpy()
         if clash.any():
             frame = frame.copy()
+            renamed = set(zip(frame.loc[clash, "model"], frame.loc[clash, "run"], strict=True))
             frame.loc[clash, "model"] = frame.loc[clash, "model"] + "@" + frame.loc[clash, "run"]
             names = sorted(frame.loc[clash, "model"].unique())
             self.note(f"the same model and metric come from several runs, so each run is its own "
                       f"model: {', '.join(names)}")
-        return frame
+            if len(texts):
+                hit = [(m, r) in renamed for m, r in zip(texts["model"], texts["run"],
+                                                         strict=True)]
+                texts = texts.copy()
+                texts.loc[hit, "model"] = texts.loc[hit, "model"] + "@" + texts.loc[hit, "run"]
+        return frame, texts
 
     def _average_repeats(self, frame: pd.DataFrame) -> pd.DataFrame:
         keys = ["model", "item", "metric"]
@@ -272,15 +396,43 @@ def short(value: object, width: int = 40) -> str:
     return f"({text[:width]}...)" if len(text) > width else f"({text})"
 
 
-def to_float(value: object) -> float | None:
-    """A finite float from a JSON number or boolean, else ``None``."""
+def to_float(value: object, *, infinite: bool = False) -> float | None:
+    """A finite float from a JSON number or boolean, else ``None``; with ``infinite``, JSON's
+    ``Infinity`` / ``-Infinity`` are kept as +/-inf (NaN never is)."""
     if not isinstance(value, bool | int | float):
         return None
     try:
         number = float(value)
     except OverflowError:
         return None
-    return number if math.isfinite(number) else None
+    if math.isfinite(number) or (infinite and not math.isnan(number)):
+        return number
+    return None
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, str):
+        return value
+    if value is None or value is MISSING:
+        return None
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _left_out(skips: Sequence[Skip]) -> str:
+    """A short account of what was left out, for the message of a read that found nothing."""
+    if not skips:
+        return ""
+    by: dict[str, list[str]] = {}
+    for s in skips:
+        names = by.setdefault(s.reason, [])
+        if s.name not in names:
+            names.append(s.name)
+    parts = [f"{reason}: {', '.join(n[:5])}{' ...' if len(n) > 5 else ''}"
+             for reason, n in by.items()]
+    return "left out " + "; ".join(parts)
 
 
 def decode(data: bytes, file: object, sink: Sink) -> str | None:
@@ -313,7 +465,9 @@ def load_json(path: Path, sink: Sink) -> object:
 
 def read_bytes(path: Path, sink: Sink) -> bytes | None:
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
+        sink.used(path)
+        return data
     except OSError as exc:
         sink.error(path, 1, "", f"cannot be read ({exc.strerror or exc}); check the path and "
                    "permissions")
@@ -345,7 +499,11 @@ def absent(value: object) -> bool:
 
 
 def mean(values: Sequence[float]) -> float:
-    return math.fsum(values) / len(values)
+    """Exact mean; +/-inf when an infinite value is there, NaN when both signs are."""
+    try:
+        return math.fsum(values) / len(values)
+    except ValueError:  # -inf + inf
+        return math.nan
 
 
 class Peek:

@@ -76,6 +76,11 @@ def read(files: Sequence[Path], sink: Sink) -> None:
             _read_annotations(path, records, run, sink)
 
 
+def _field(record: object, key: str) -> str | None:
+    value = record.get(key) if isinstance(record, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def _is_outputs(path: Path, records: list[object]) -> bool:
     if path.name in ("annotations.json", "model_outputs.json"):
         return path.name == "model_outputs.json"
@@ -105,6 +110,8 @@ def _read_annotations(path: Path, records: list[object], run: str, sink: Sink) -
         preference = rec["preference"]
         if preference is None or to_float(preference) is None:
             dropped += 1  # AlpacaEval drops null / NaN preferences from its win rate
+            sink.skip("annotation without a preference (null or NaN)", f"{annotator}/win",
+                      1, unit="records", where=path)
             continue
         if preference == 0:
             draws += 1
@@ -115,8 +122,13 @@ def _read_annotations(path: Path, records: list[object], run: str, sink: Sink) -
             continue
         model, win = rec["generator_2"], float(preference) - 1
         wins[(model, annotator)].append(win)
-        sink.add(model=model, item=_item(rec["instruction"]), metric=f"{annotator}/win",
+        item = _item(rec["instruction"])
+        sink.add(model=model, item=item, metric=f"{annotator}/win",
                  value=win, task=annotator, run=run, source_file=path)
+        sink.direction(f"{annotator}/win", True, "AlpacaEval preference (2: model better)")
+        sink.text(model=model, item=item, task=annotator, run=run, prompt=rec["instruction"],
+                  response=_field(record, "output_2"), reference=_field(record, "output_1"),
+                  source_file=path)
     _notes(path, wins, baselines, dropped, draws, sink)
 
 
@@ -139,8 +151,11 @@ def _read_outputs(path: Path, records: list[object], run: str, sink: Sink) -> No
         if rec is None:
             continue
         output = rec["output"]
+        item = _item(rec["instruction"])
         for metric, value in (("length_chars", len(output)), ("length_words",
                                                                len(output.split()))):
-            sink.add(model=rec["generator"], item=_item(rec["instruction"]),
+            sink.add(model=rec["generator"], item=item,
                      metric=f"model_outputs/{metric}", value=float(value), task="model_outputs",
                      run=run, source_file=path)
+        sink.text(model=rec["generator"], item=item, task="model_outputs", run=run,
+                  prompt=rec["instruction"], response=output, source_file=path)

@@ -123,6 +123,8 @@ def _read_aggregate(path: Path, sink: Sink) -> Path | None:
     if detailed is None:
         sink.note(f"{path}: aggregate record only (no detailed_evaluation_results), so no "
                   "per-item scores")
+        sink.skip("aggregate record without instance rows", path.name, 1, unit="files",
+                  where=path.parent)
         return None
     detailed = sink.pick(detailed, DETAILED_SPEC, file=path, line="detailed_evaluation_results")
     instance = None if detailed is None else _instance_file(path, detailed, sink)
@@ -205,6 +207,5 @@ def _check(path: Path, results: list[dict[str, object]],
             continue
         metric = _metric(*key)
         sink.check(path, metric, reported, mean([mean(v) for v in values[key].values()]))
-        if result["metric_config.lower_is_better"]:
-            sink.note(f"{path}: {metric} is lower-is-better (metric_config.lower_is_better); "
-                      "say so when building a ScoreTable")
+        sink.direction(metric, not result["metric_config.lower_is_better"],
+                       "EEE metric_config.lower_is_better")

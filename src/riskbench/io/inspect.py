@@ -189,6 +189,8 @@ def _read_log(path: Path, log: _Log, sink: Sink) -> None:
             continue
         epochs = max(epochs, rec["epoch"] or 1)
         item = str(rec["id"])
+        if (rec["epoch"] or 1) == 1:
+            _keep_text(record, model, item, task, path.name, file, sink)
         for metric, value in _sample_values(rec["scores"] or {}, task, file, where, sink,
                                             dict_scorers):
             values[metric][item].append(value)
@@ -201,6 +203,41 @@ def _read_log(path: Path, log: _Log, sink: Sink) -> None:
         sink.note(f"{path}: {epochs} epochs per sample, averaged per item (Inspect's default "
                   "'mean' reducer)")
     _check(log.header_file, head, task, values, dict_scorers, epochs, sink)
+
+
+def _keep_text(record: dict[str, object], model: str, item: str, task: str, run: str,
+               file: str, sink: Sink) -> None:
+    """The sample's input, the model's completion and the target (first epoch only)."""
+    prompt = _content(record.get("input"))
+    output = record.get("output")
+    response = output.get("completion") if isinstance(output, dict) else None
+    if not isinstance(response, str) or not response:
+        choices = output.get("choices") if isinstance(output, dict) else None
+        first = choices[0] if isinstance(choices, list) and choices else None
+        response = _content(lookup(first, "message.content")) if first is not None else None
+    target = record.get("target")
+    target = ", ".join(t for t in target if isinstance(t, str)) if isinstance(target, list) \
+        else target
+    sink.text(model=model, item=item, task=task, run=run, prompt=prompt, response=response,
+              reference=target if isinstance(target, str) else None, source_file=file)
+
+
+def _content(value: object) -> str | None:
+    """Text of a string, of a list of content parts, or of a list of chat messages."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list):
+        return None
+    parts = []
+    for part in value:
+        if isinstance(part, str):
+            parts.append(part)
+        elif isinstance(part, dict):
+            text = part.get("text") if part.get("type", "text") == "text" else None
+            text = _content(part.get("content")) if text is None and "content" in part else text
+            if isinstance(text, str):
+                parts.append(text)
+    return "\n".join(parts) if parts else None
 
 
 def _sample_values(scores: dict[str, object], task: str, file: str, where: int | str,

@@ -94,6 +94,8 @@ def read(files: Sequence[Path], sink: Sink) -> None:
     for task, battles in (("fastchat", fastchat), ("arena", arena)):
         if battles:
             _add_win_shares(task, battles, sink)
+    if scores:
+        sink.direction("fastchat/judge_score", True, "FastChat judge score (1-10)")
     for (model, item), scored in sorted(scores.items()):
         sink.add(model=model, item=item, metric="fastchat/judge_score",
                  value=mean([s for s, _ in scored]), task="fastchat", run="fastchat",
@@ -182,6 +184,8 @@ def _review_battles(reviews: list[tuple[Path, int | str, dict[str, object]]],
             continue
         if min(pair) < 0:  # FastChat writes [-1, -1] when it cannot parse the judge's reply
             unscored += 1
+            sink.skip("review without judge scores ([-1, -1])", f"question {item}", 1,
+                      unit="records", where=path)
             continue
         (m1, m2), (s1, s2) = models, pair
         battles.append((item, m1, m2, 1.0 if s1 > s2 else 0.5 if s1 == s2 else 0.0, path))
@@ -212,6 +216,7 @@ def _add_win_shares(task: str, battles: list[_Battle], sink: Sink) -> None:
     for item, model_a, model_b, outcome, path in battles:
         outcomes[(model_a, item)].append((outcome, path))
         outcomes[(model_b, item)].append((1.0 - outcome, path))
+    sink.direction(f"{task}/win_share", True, "pairwise outcome (win 1, tie 1/2, loss 0)")
     for (model, item), fought in sorted(outcomes.items()):
         sink.add(model=model, item=item, metric=f"{task}/win_share",
                  value=mean([o for o, _ in fought]), task=task, run=task,

@@ -233,7 +233,30 @@ def _provenance(ranking, table, command: str | None) -> str:
     rows = "".join(f"<tr><td class='text'>{_e(k)}</td><td class='text'>{_e(v)}</td></tr>"
                    for k, v in facts)
     cmd = "" if not command else f"<p>Reproduce with:</p><pre>{_e(command)}</pre>"
-    return f"<h2>Provenance</h2><table class='rb' style='width:auto'>{rows}</table>{cmd}"
+    read = _read_summary_html(getattr(table, "read", None))
+    return (f"<h2>Provenance</h2><table class='rb' style='width:auto'>{rows}</table>{read}"
+            f"{cmd}")
+
+
+def _read_summary_html(summary) -> str:
+    """What the read took in and left out, by reason (riskbench._provenance.ReadSummary)."""
+    if summary is None:
+        return ""
+    lines = "".join(f"<li>{_e(line)}</li>" for line in summary.lines())
+    skipped = summary.by_reason()
+    detail = "".join(
+        f"<tr><td class='text'>{_e(reason)}</td><td>{e['count']}</td>"
+        f"<td class='text'>{_e(e['unit'])}</td>"
+        f"<td class='text'>{_e(', '.join(e['names']))}</td></tr>"
+        for reason, e in skipped.items())
+    table = ("" if not detail else
+             "<table class='rb' style='width:auto'><thead><tr><th class='text'>"
+             "left out because</th><th>count</th><th class='text'>of</th>"
+             f"<th class='text'>what</th></tr></thead><tbody>{detail}</tbody></table>")
+    files = "".join(f"<li><code>{_e(f)}</code></li>" for f in summary.files)
+    return (f"<h3>What was read</h3><ul class='small'>{lines}</ul>{table}"
+            f"<details><summary>{len(summary.files)} file(s) read</summary>"
+            f"<ul class='small'>{files}</ul></details>")
 
 
 def render_report(ranking, *, table=None, selection=None, stability=None,
