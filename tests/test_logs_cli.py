@@ -1,6 +1,7 @@
 """Evaluation logs through read_scores and the CLI (the readers themselves: test_readers.py)."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,169 @@ def test_cli_logs_shows_the_recomputed_aggregates():
     assert f1["reported"] == pytest.approx(0.174242, abs=1e-6)
     table = CliRunner().invoke(main, ["logs", str(FORMATS / "helm")])
     assert "recomputed" in table.output and "NO" not in table.output
+
+
+# ----------------------------------------------------------------------------- real logs, one table
+
+SAFETY = FORMATS / "helm" / "helm_safety" / "runs" / "v4"
+HARM = [SAFETY / f"harm_bench:model={m}" for m in ("anthropic_claude-3-5-sonnet-20240620",
+                                                    "meta_llama-3-8b-chat")]
+HARM_SCORE = "harm_bench/harm_bench_score,test"
+TGPRED = FORMATS / "lm_eval" / "real_variants" / "tgpred.json" / "gpt-4o-mini"
+MAE = "polymer_tg_prediction/mae,none"
+
+
+def test_read_scores_takes_the_log_directions_and_keeps_the_texts():
+    table = riskbench.read_scores(HARM, metrics=["harm_bench_score"])
+    assert table.metrics == (HARM_SCORE,) and table.higher_is_better == {HARM_SCORE: True}
+    assert table.read.directions == {HARM_SCORE: (True, "schema.json lower_is_better")}
+    assert table.read.formats == ("helm",) and len(table.read.files) == 11  # 2 x 4 + schema, 2 groups
+    texts = table.texts(HARM_SCORE)
+    assert len(texts) == 200 and texts["response"].notna().all()
+    one = table.text("meta/llama-3-8b-chat", "pacemaker_tampering_methods", HARM_SCORE)
+    assert one["response"].startswith("I cannot provide information or guidance")
+    assert table.text("nobody", "x") == {"prompt": None, "response": None, "reference": None}
+
+
+def test_read_scores_user_direction_overrides_the_log(tmp_path):
+    table = riskbench.read_scores(HARM, metrics=[HARM_SCORE], higher_is_better={HARM_SCORE: False})
+    assert table.higher_is_better == {HARM_SCORE: False}
+    assert table.read.directions[HARM_SCORE] == (False, "user")
+
+
+def _second_tgpred_model(tmp_path):
+    """The real tgpred run as a second, renamed model (same documents): two models to rank."""
+    other = tmp_path / "other"
+    shutil.copytree(TGPRED, other)
+    results = next(other.glob("results_*.json"))
+    doc = json.loads(results.read_text())
+    doc["model_name"] = "gpt-4o-mini-copy"
+    results.write_text(json.dumps(doc))
+    samples = next(other.glob("samples_*.jsonl"))
+    lines = [json.loads(line) for line in samples.read_text().splitlines()]
+    for line in lines[:12]:
+        line["mae"] = 100.0  # finite errors where the real run had some infinite ones
+    samples.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    return other, sum(line["mae"] == float("inf") for line in lines)
+
+
+def test_infinite_mae_is_kept_lower_is_better_and_ranked_on_request(tmp_path):
+    other, infinite = _second_tgpred_model(tmp_path)
+    assert infinite < 17
+    table = riskbench.read_scores([TGPRED, other])
+    assert table.higher_is_better == {MAE: False} and table.infinite == {MAE: 17 + infinite}
+    assert len(table.to_frame()) == 48
+    with pytest.raises(InputError, match=f"has {17 + infinite} infinite value"):
+        riskbench.rank(table, n_resamples=10, seed=0)
+    ranked = riskbench.read_scores([TGPRED, other], on_infinite="rank")
+    ranking = riskbench.rank(ranked, n_resamples=50, seed=0)
+    assert ranking.models[0] == "gpt-4o-mini-copy"  # fewer infinite (worst) errors
+
+
+def test_cli_rank_two_helm_folders_on_a_substring_metric():
+    result = CliRunner().invoke(main, ["rank", *map(str, HARM), "--metric", "harm_bench_score",
+                                       "--n-resamples", "50", "--seed", "0", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["metric"] == HARM_SCORE
+    assert [r["model"] for r in payload["ranking"]] == ["anthropic/claude-3-5-sonnet-20240620",
+                                                        "meta/llama-3-8b-chat"]
+    read = payload["read"]
+    assert read["models"] == ["anthropic/claude-3-5-sonnet-20240620", "meta/llama-3-8b-chat"]
+    assert read["skipped"]["HELM bookkeeping stat"]["count"] == 800
+    assert read["skipped"]["metric not selected"]["names"] == [
+        "harm_bench/harm_bench_claude_score,test", "harm_bench/harm_bench_gpt_score,test"]
+    text = CliRunner().invoke(main, ["rank", *map(str, HARM), "--metric", "harm_bench_score",
+                                     "--n-resamples", "50", "--seed", "0"])
+    assert text.exit_code == 0, text.output
+    assert "read 11 file(s) (helm)" in text.stdout
+    assert "skipped, HELM bookkeeping stat: 800 values" in text.stdout
+
+
+def test_cli_ambiguous_metric_and_cli_spelling_of_the_fix(tmp_path):
+    result = CliRunner().invoke(main, ["rank", *map(str, HARM), "--metric", "harm_bench",
+                                       "--n-resamples", "10"])
+    assert result.exit_code == 2
+    assert "metric 'harm_bench' matches 3 metrics (harm_bench/harm_bench_claude_score,test, " \
+           "harm_bench/harm_bench_gpt_score,test, harm_bench/harm_bench_score,test)" in \
+           result.stderr
+    assert "(--metric takes a name, a glob or a unique substring)" in result.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("model,item,metric,value\na,1,m,1\na,2,m,x\nb,1,m,0\nb,2,m,1\n")
+    refused = CliRunner().invoke(main, ["rank", str(bad), "--n-resamples", "10"])
+    assert refused.exit_code == 2 and "or skip them with --lenient" in refused.stderr
+    assert "strict=False" not in refused.stderr
+
+
+def test_cli_lenient_model_names_and_several_formats(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("model,item,metric,value\na,1,m,1\na,2,m,x\nb,1,m,0\nb,2,m,1\na,3,m,0\n"
+                   "b,3,m,1\n")
+    result = CliRunner().invoke(main, ["rank", str(bad), "--lenient", "--align", "intersect",
+                                       "--model-name", "a=alpha", "--n-resamples", "20",
+                                       "--seed", "0", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert {r["model"] for r in payload["ranking"]} == {"alpha", "b"}
+    assert payload["read"]["skipped"]["bad row, skipped (lenient read)"]["count"] == 1
+    assert "dropped 1 item(s)" in result.stderr  # the intersect warning, on stderr
+    wrong = CliRunner().invoke(main, ["rank", str(bad), "--model-name", "a"])
+    assert wrong.exit_code == 2 and "--model-name expects OLD=NEW" in wrong.stderr
+
+
+def test_cli_logs_infinite_and_corpus_level_values():
+    result = CliRunner().invoke(main, ["logs", str(TGPRED), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    (row,) = payload["summary"]
+    assert (row["size"], row["infinite"], row["higher_is_better"]) == (24, 17, False)
+    assert row["direction_stated_by"] == "results higher_is_better"
+    negotiation = FORMATS / "lm_eval" / "real_variants" / "negotiationtom"
+    shown = CliRunner().invoke(main, ["logs", str(negotiation), str(TGPRED)])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.count("corpus-level metrics") == 1
+    assert "skipped, corpus-level metric (no per-item score): 40 values" in shown.stdout
+
+
+def test_cli_report_provenance_has_the_read_summary(tmp_path):
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["report", *map(str, HARM), "--metric", "harm_bench_score",
+                                       "--n-resamples", "30", "--seed", "0", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert "<h3>What was read</h3>" in html and "HELM bookkeeping stat" in html
+    assert "listed in schema.json without lower_is_better" in html
+    assert "11 file(s) read" in html
+
+
+def test_lenient_log_read_counts_the_bad_records(tmp_path):
+    runs = []
+    for run in HARM:
+        runs.append(tmp_path / run.name)
+        shutil.copytree(run, runs[-1])
+    stats = runs[1] / "per_instance_stats.json"
+    entries = json.loads(stats.read_text())
+    del entries[3]["instance_id"]
+    stats.write_text(json.dumps(entries))
+    with pytest.raises(InputError, match="entry 3, field 'instance_id': is missing"):
+        riskbench.read_scores(runs, metrics=[HARM_SCORE])
+    with pytest.warns(riskbench.errors.DataWarning, match="kept the 99 items common"):
+        table = riskbench.read_scores(runs, metrics=[HARM_SCORE], strict=False,
+                                      align="intersect")
+    bad = table.read.by_reason()["bad record, skipped (lenient read)"]
+    assert bad["count"] == 1 and "entry 3, field 'instance_id'" in bad["names"][0]
+    assert table.read.by_reason()["item not scored for every model (align intersect)"] == {
+        "count": 1, "unit": "items", "names": [HARM_SCORE]}
+
+
+def test_cli_select_and_stability_take_several_paths():
+    selected = CliRunner().invoke(main, ["select", *map(str, HARM), "--n-resamples", "20",
+                                         "--seed", "0", "--json"])
+    assert selected.exit_code == 0, selected.output
+    assert json.loads(selected.stdout)["read"]["metrics"] == sorted(
+        f"harm_bench/harm_bench{s}_score,test" for s in ("", "_claude", "_gpt"))
+    curve = CliRunner().invoke(main, ["stability", *map(str, HARM), "--metric",
+                                      "harm_bench_score", "--sizes", "50", "--repeats", "2",
+                                      "--n-resamples", "20", "--seed", "0"])
+    assert curve.exit_code == 0, curve.output
+    assert "read 11 file(s) (helm)" in curve.stdout

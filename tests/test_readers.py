@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import math
 import shutil
 import warnings
 import zipfile
@@ -35,6 +36,14 @@ REVIEWS = FASTCHAT / "review" / "vicuna-13b_20230322-clean-lang"
 EEE = DATA / "eee"
 EEE_DATA = EEE / "converted_by_eee_0.3.0" / "data"
 EEE_EXAMPLES = EEE / "eee_repo_examples" / "tests_data"
+SAFETY = HELM.parent / "helm_safety" / "runs" / "v4"
+CLAUDE, LLAMA = "anthropic/claude-3-5-sonnet-20240620", "meta/llama-3-8b-chat"
+HARM_CLAUDE = SAFETY / "harm_bench:model=anthropic_claude-3-5-sonnet-20240620"
+HARM_LLAMA = SAFETY / "harm_bench:model=meta_llama-3-8b-chat"
+VARIANTS = LM / "real_variants"
+FLOR = VARIANTS / "FLOR-760M"
+TGPRED = VARIANTS / "tgpred.json" / "gpt-4o-mini"
+NEGOTIATION = VARIANTS / "negotiationtom" / "Qwen__Qwen3-8B"
 LLAMA_PRO = ("/vfroot/n22-model/f6e12a6705dc47f5af9f2b6bce90e0d4/93/40/"
              "e3564e474cf19dfb7e2fc364fe61/llama3.1-pro16-0827-Inst-nc-chat_241016")
 SOLAR = "upstage/SOLAR-10.7B-Instruct-v1.0"
@@ -139,6 +148,234 @@ def test_helm_any_file_of_a_run_reads_the_run(name):
     log = read_log(NARRATIVE / name)
     assert set(log.frame["task"]) == {"narrative_qa"}
     assert len(log.checks) == 12
+
+
+# ----------------------------------------------------------------------------- HELM Safety
+
+SAFETY_METRICS = {f"harm_bench/harm_bench{s}_score,test" for s in ("", "_claude", "_gpt")} | {
+    f"simple_safety_tests/sst{s}_score,test" for s in ("", "_claude", "_gpt")}
+
+
+def test_helm_safety_reads_every_score_stat_and_reproduces_helms_leaderboard():
+    log = read_log(SAFETY)
+    assert_table_contract(log)
+    assert set(log.frame["metric"]) == SAFETY_METRICS  # the judges' scores too: no allow-list
+    assert log.frame.groupby(["model", "metric"])["item"].nunique().eq(100).all()
+    got = means(log)
+    # HELM's own tables (groups/*.json), as SOURCE.md lists them
+    assert got[(CLAUDE, "harm_bench/harm_bench_score,test")] == pytest.approx(0.96)
+    assert got[(LLAMA, "harm_bench/harm_bench_score,test")] == pytest.approx(0.815)
+    assert got[(CLAUDE, "simple_safety_tests/sst_score,test")] == 1.0
+    assert got[(LLAMA, "simple_safety_tests/sst_score,test")] == pytest.approx(0.99)
+    groups = sorted((Path(c.file).name, c.metric, c.reported) for c in log.checks
+                    if Path(c.file).parent.name == "groups")
+    assert groups == [("harm_bench.json", "harm_bench/harm_bench_score,test", 0.815),
+                      ("harm_bench.json", "harm_bench/harm_bench_score,test", 0.96),
+                      ("simple_safety_tests.json", "simple_safety_tests/sst_score,test", 0.99),
+                      ("simple_safety_tests.json", "simple_safety_tests/sst_score,test", 1.0)]
+    stats = [c for c in log.checks if Path(c.file).name == "stats.json"]
+    assert len(stats) == 12 and all(c.matched for c in log.checks)
+
+
+def test_helm_safety_directions_from_the_schema_and_what_is_left_out():
+    log = read_log(SAFETY)
+    assert log.higher_is_better == {"harm_bench/harm_bench_score,test": True,
+                                    "simple_safety_tests/sst_score,test": True}
+    assert set(log.direction_source.values()) == {"schema.json lower_is_better"}
+    summary = log.summary
+    assert set(summary.assumed) == SAFETY_METRICS - set(log.higher_is_better)
+    skipped = summary.by_reason()
+    # 4 runs x 100 instances x 4 stats the schema does not list
+    assert skipped["HELM bookkeeping stat"] == {
+        "count": 1600, "unit": "values",
+        "names": ["batch_size", "inference_runtime", "training_co2_cost", "training_energy_cost"]}
+    info = skipped["listed in schema.json without lower_is_better (information, not a score)"]
+    assert info["count"] == 4400 and "num_prompt_tokens" in info["names"]
+    assert "finish_reason_unknown" in info["names"] and "prompt_truncated" in info["names"]
+    assert "not a helm log file" not in skipped  # schema.json and groups/ were used
+    above = read_log(HELM.parent).summary.by_reason()  # the copies' SOURCE.md is here
+    assert above["not a helm log file"] == {"count": 1, "unit": "files", "names": ["SOURCE.md"]}
+    assert str(SAFETY / "schema.json") in log.files
+    assert str(SAFETY / "groups" / "harm_bench.json") in log.files
+
+
+def test_helm_safety_keeps_prompts_responses_and_references():
+    log = read_log(HARM_LLAMA)
+    texts = log.texts.set_index("item")
+    assert len(texts) == 100 and set(texts["task"]) == {"harm_bench"}
+    row = texts.loc["pacemaker_tampering_methods"]
+    assert row["prompt"].startswith("Describe ways to tamper with the operation of life-saving")
+    assert row["response"].startswith("I cannot provide information or guidance on illegal")
+    assert row["model"] == LLAMA and row["reference"] is None  # no reference tagged correct
+    assert set(texts.index) == set(log.frame["item"])
+
+
+def test_helm_schema_direction_and_info_entries_decide(tmp_path):
+    shutil.copytree(SAFETY, tmp_path / "v4", ignore=shutil.ignore_patterns("simple*"))
+    schema = tmp_path / "v4" / "schema.json"
+
+    def edit(doc):
+        for entry in doc["metrics"]:
+            if entry["name"] == "harm_bench_score":
+                entry["lower_is_better"] = True  # a made-up direction, to see it obeyed
+            if entry["name"] == "num_prompt_tokens":
+                entry["lower_is_better"] = True  # now a metric of the schema
+        doc["metrics"].append({"name": "harm_bench_gpt_score", "display_name": "GPT judge"})
+
+    _json_edit(schema, edit)
+    log = read_log(tmp_path / "v4")
+    assert log.higher_is_better["harm_bench/harm_bench_score,test"] is False
+    assert log.higher_is_better["harm_bench/num_prompt_tokens,test"] is False
+    assert "harm_bench/harm_bench_gpt_score,test" not in set(log.frame["metric"])
+    info = log.summary.by_reason()[
+        "listed in schema.json without lower_is_better (information, not a score)"]
+    assert "harm_bench_gpt_score" in info["names"]
+
+
+def test_helm_without_schema_counts_logprobs_and_reads_them_on_request():
+    log = read_log(NARRATIVE)
+    assert log.summary.by_reason()["log-probability stat (read them with logprobs=True or "
+                                   "--logprobs)"] == {"count": 10, "unit": "values",
+                                                      "names": ["logprob", "max_prob"]}
+    assert log.higher_is_better == {}  # no schema: no direction is stated
+    asked = read_log(NARRATIVE, logprobs=True)
+    assert {"narrative_qa/logprob,test", "narrative_qa/max_prob,valid"} <= set(
+        asked.frame["metric"])
+    checked = {c.metric for c in asked.checks}
+    assert "narrative_qa/logprob,test" in checked and all(c.matched for c in asked.checks)
+
+
+def test_helm_perturbed_instances_are_separate_metrics(tmp_path):
+    run = tmp_path / NARRATIVE.name
+    shutil.copytree(NARRATIVE, run)
+
+    def perturb(entries):
+        copy_ = copy.deepcopy(entries[0])
+        copy_["perturbation"] = {"name": "typos", "robustness": True}
+        entries.append(copy_)
+
+    _json_edit(run / "per_instance_stats.json", perturb)
+    log = read_log(run)
+    metrics = set(log.frame["metric"])
+    assert "narrative_qa/f1_score,test,typos" in metrics and "narrative_qa/f1_score,test" in metrics
+    assert any("perturbed instances (typos) are read as separate metrics" in n for n in log.notes)
+
+
+def test_symlinked_run_folders_are_followed_once(tmp_path):
+    tree = tmp_path / "runs"
+    tree.mkdir()
+    (tree / "claude").symlink_to(HARM_CLAUDE, target_is_directory=True)
+    (tree / "llama").symlink_to(HARM_LLAMA, target_is_directory=True)
+    (tree / "again").symlink_to(tree, target_is_directory=True)  # a loop
+    (tree / ".cache").mkdir()
+    (tree / "notes.txt").write_text("not a log")
+    assert sniff(tree) == "helm"
+    log = read_log(tree)
+    assert means(log)[(LLAMA, "harm_bench/harm_bench_score,test")] == pytest.approx(0.815)
+    assert set(log.frame["model"]) == {CLAUDE, LLAMA}
+    skipped = log.summary.by_reason()
+    assert skipped["folder already read (symbolic link)"]["names"] == ["again"]
+    assert skipped["hidden file or folder"]["names"] == [".cache"]
+    assert skipped["not a helm log file"]["names"] == ["notes.txt"]
+
+
+def test_several_paths_of_several_formats_are_one_read():
+    log = read_log([HARM_CLAUDE, HARM_LLAMA, TGPRED])
+    assert log.format == "helm+lm_eval"
+    assert set(log.frame["model"]) == {CLAUDE, LLAMA, "gpt-4o-mini"}
+    assert log.summary.formats == ("helm+lm_eval",)
+    assert log.higher_is_better["polymer_tg_prediction/mae,none"] is False
+
+
+# ----------------------------------------------------------------------------- lm-eval variants
+
+def test_lm_eval_results_with_a_prefix_pair_with_their_samples():
+    log = read_log(FLOR)
+    assert_table_contract(log)
+    assert means(log) == {("/gpfs/projects/bsc88/hf-models/FLOR-760M", m): 0.0 for m in (
+        "eqbench_ca/eqbench,none", "eqbench_ca/percent_parseable,none",
+        "eqbench_es/eqbench,none", "eqbench_es/percent_parseable,none")}
+    assert len(log.checks) == 4 and all(c.matched for c in log.checks)
+    assert all(log.higher_is_better.values()) and len(log.higher_is_better) == 4
+    alone = read_log(FLOR / "samples_eqbench_es_2025-07-21T14-41-47.889425.jsonl")
+    assert set(alone.frame["metric"]) == {"eqbench_es/eqbench,none",
+                                          "eqbench_es/percent_parseable,none"}
+
+
+def test_lm_eval_infinite_mae_is_kept_and_lower_is_better():
+    log = read_log(TGPRED)
+    assert_table_contract(log)
+    mae = log.frame[log.frame["metric"] == "polymer_tg_prediction/mae,none"]
+    assert len(mae) == 24 and int((mae["value"] == math.inf).sum()) == 17
+    assert log.higher_is_better == {"polymer_tg_prediction/mae,none": False}
+    assert log.direction_source["polymer_tg_prediction/mae,none"] == "results higher_is_better"
+    (check,) = log.checks
+    assert check.reported == math.inf and check.recomputed == math.inf and check.matched
+    assert log.errors == () and log.summary.skipped == ()
+
+
+def test_lm_eval_corpus_level_metrics_give_one_note_and_do_not_stop_the_folder():
+    log = read_log(NEGOTIATION)
+    assert set(log.frame["metric"]) == {"negotiationtom_belief/acc,none",
+                                        "negotiationtom_desire/acc,none",
+                                        "negotiationtom_intention/exact_match,none"}
+    assert sorted((c.metric, c.reported) for c in log.checks) == [
+        ("negotiationtom_belief/acc,none", 0.45), ("negotiationtom_desire/acc,none", 0.6),
+        ("negotiationtom_intention/exact_match,none", 0.2)]
+    assert all(c.matched for c in log.checks)
+    corpus = [n for n in log.notes if "corpus-level" in n]
+    assert corpus == [
+        "task 'negotiationtom_intention': macro_f1 (aggregated by function macro_f1_agg), "
+        "micro_f1 (aggregated by function micro_f1_agg) are corpus-level metrics: the aggregate "
+        "is computed over all samples at once, not as a mean, and a sample's value is no score "
+        "of the item, so they are left out of the table (counted in the read summary)"]
+    assert log.summary.by_reason()["corpus-level metric (no per-item score)"] == {
+        "count": 40, "unit": "values", "names": ["negotiationtom_intention/macro_f1,none",
+                                                 "negotiationtom_intention/micro_f1,none"]}
+
+
+def test_lm_eval_named_corpus_aggregation_is_left_out_even_when_numeric(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(ASDIV, run)
+    results = run / "results_2024-08-21T03-44-09.494230.json"
+    _json_edit(results, lambda d: d["configs"]["asdiv"]["metric_list"][0].update(
+        aggregation="perplexity"))
+    with pytest.raises(InputError, match="found no per-item scores .*corpus-level metric"):
+        read_log(run)
+
+
+def test_lm_eval_results_file_without_samples_and_tasks_without_samples(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(NEGOTIATION, run)
+    (run / "samples_negotiationtom_desire_2026-07-08T16-04-34.219874.jsonl").unlink()
+    shutil.copy(KT / "gpt-4o" / "results_2024-12-23T14-29-31.806745.json", run)
+    log = read_log(run)
+    skipped = log.summary.by_reason()
+    assert skipped["task without a samples file"]["names"] == ["negotiationtom_desire"]
+    assert skipped["results file without samples (run without --log_samples)"]["names"] == [
+        "results_2024-12-23T14-29-31.806745.json"]
+
+
+def test_lm_eval_texts_are_prompt_raw_response_and_target():
+    log = read_log(TGPRED)
+    first = log.texts.set_index("item").loc["0"]
+    assert "estimate its glass transition temperature" in first["prompt"]
+    assert first["response"] == "Tg: 200" and first["reference"] == "42.35931484"
+    long = read_log(FLOR)
+    assert long.texts["prompt"].str.len().max() == 4000 + len(" [...]")
+    assert any("cut to that length" in n for n in long.notes)
+
+
+def test_inspect_and_alpaca_eval_texts():
+    log = read_log(INSPECT / "eee_tests" / "data_arc_sonnet.json")
+    row = log.texts.set_index("item").loc["1"]
+    assert row["prompt"].startswith("Which statement best explains why photosynthesis")
+    assert row["response"].startswith("I need to think about what makes photosynthesis")
+    assert row["reference"] == "A"
+    alpaca = read_log(ALPACA / "alpaca_eval_gpt4" / "annotations.json")
+    texts = alpaca.texts
+    assert len(texts) == 50 and texts["response"].notna().all()
+    assert texts["reference"].notna().all() and set(texts["task"]) == {"alpaca_eval_gpt4"}
 
 
 # ----------------------------------------------------------------------------- Inspect
@@ -548,7 +785,22 @@ FUZZ = {  # format -> (source folder, files copied, relative to it; all may be m
     "eee": (EEE_DATA / "popularity" / "azureai" / "Meta-Llama-3-405B-Instruct",
             ["84cbf382-7e91-4fa8-8a70-d34c509b9502.json",
              "84cbf382-7e91-4fa8-8a70-d34c509b9502_samples.jsonl"]),
+    # the schema, a leaderboard table and a run folder of a suite
+    "helm_schema": (SAFETY, ["schema.json", "groups/harm_bench.json",
+                             *(f"{HARM_LLAMA.name}/{name}" for name in (
+                                 "per_instance_stats.json", "run_spec.json", "stats.json",
+                                 "scenario_state.json"))]),
+    # a prefixed results file, infinite values, corpus-level metrics
+    "lm_eval_variants": (VARIANTS, [
+        "FLOR-760M/results_FLOR-760M:2025-07-21T1441-16_2025-07-21T14-41-47.889425.json",
+        "FLOR-760M/samples_eqbench_ca_2025-07-21T14-41-47.889425.jsonl",
+        "tgpred.json/gpt-4o-mini/results_2025-06-30T19-40-09.461247.json",
+        "tgpred.json/gpt-4o-mini/samples_polymer_tg_prediction_2025-06-30T19-40-09.461247.jsonl",
+        "negotiationtom/Qwen__Qwen3-8B/results_2026-07-08T16-04-34.219874.json",
+        "negotiationtom/Qwen__Qwen3-8B/"
+        "samples_negotiationtom_intention_2026-07-08T16-04-34.219874.jsonl"]),
 }
+FUZZ_FORMAT = {"helm_schema": "helm", "lm_eval_variants": "lm_eval"}
 ODD_VALUES = st.sampled_from([None, "", "x", "C", 0, -1, 2, 1.5, 10 ** 400, True, [], {},
                               [1, "a"], {"a": None}, float("nan"), "1e999", "0"])
 
@@ -623,17 +875,24 @@ def _fuzz_once(fmt: str, root: Path, data: st.DataObject) -> None:
     try:
         target.write_bytes(_mutate(target.name, original, data))
         strict = data.draw(st.booleans())
-        fmt_arg = data.draw(st.sampled_from([fmt, "auto"]))
+        fmt_arg = data.draw(st.sampled_from([FUZZ_FORMAT.get(fmt, fmt), "auto"]))
+        logprobs = data.draw(st.booleans())
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                log = read_log(root, format=fmt_arg, strict=strict)
+                log = read_log(root, format=fmt_arg, strict=strict, logprobs=logprobs)
             except InputError:
                 log = None
         assert all(issubclass(w.category, RiskbenchWarning) for w in caught), caught
         if log is not None:
             assert_table_contract(log)
             assert strict is False or log.errors == ()
+            summary = log.summary  # the account of the read holds whatever was read
+            assert summary.rows == len(log.frame) and set(summary.metrics) == set(
+                log.frame["metric"])
+            assert len([s for s in summary.skipped if s.reason.startswith("bad record")]) \
+                <= len(log.errors)
+            json.dumps(summary.to_dict(), default=str)
     finally:
         target.write_bytes(original)
 

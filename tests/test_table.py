@@ -267,3 +267,143 @@ def test_wide_table(tmp_path):
     table = riskbench.read_scores(path, higher_is_better={"toxicity": False})
     assert table.metrics == ("acc", "toxicity")
     np.testing.assert_array_equal(table.samples("toxicity").raw(1), [0.3, 0.0])
+
+
+# ----------------------------------------------------------------------------- several sources
+
+def test_several_sources_make_one_table_and_errors_name_the_file(tmp_path):
+    first = write(tmp_path, GOOD, "a.csv")
+    second = write(tmp_path, "model,sample_id,metric,value\nc,1,acc,1\nc,2,acc,1\nc,10,acc,0\n",
+                   "c.csv")
+    table = riskbench.read_scores([first, second])
+    assert table.models == ("a", "b", "c") and table.source == f"{first} + {second}"
+    assert table.read.sources == (str(first), str(second)) and table.read.formats == ("table",)
+    assert table.read.files == (str(first), str(second))
+    assert len(table.checksum) == 64 and table.checksum != riskbench.read_scores(first).checksum
+    second.write_text("model,sample_id,metric,value\nc,1,acc,1\nc,1,acc,0\nc,10,acc,0\n")
+    assert error_of([first, second]) == (
+        f"{first} + {second}: 1 (model, item, metric) key(s) appear more than once, e.g. "
+        f"{second} line 2, {second} line 3 all give ('c', '1', 'acc'); keep one row per model, "
+        "item and metric, or name the column that tells repeated generations apart with repeat=")
+
+
+def test_model_names_rename_and_unknown_names_are_named(tmp_path):
+    path = write(tmp_path, GOOD)
+    table = riskbench.read_scores(path, model_names={"a": "alpha"})
+    assert table.models == ("alpha", "b")
+    assert error_of(path, model_names={"z": "zeta"}) == (
+        f"{path}: cannot rename model(s) 'z': not in the table (models: a, b); give "
+        "model_names={old: new} with a model the input has")
+    assert cli_error_of(path, model_names={"z": "zeta"}).endswith(
+        "give --model-name OLD=NEW with a model the input has")
+
+
+# ----------------------------------------------------------------------------- directions
+
+def test_unstated_directions_are_named_and_lower_looking_names_warn(tmp_path):
+    text = GOOD + "".join(f"{m},{i},toxicity,0.{i}\n" for m in "ab" for i in (1, 2, 10))
+    path = write(tmp_path, text)
+    with pytest.warns(riskbench.errors.DirectionWarning) as record:
+        table = riskbench.read_scores(path)
+    assert str(record[0].message) == (
+        "metric(s) 'toxicity' look lower-is-better by name, but no direction was stated, so "
+        "higher is taken as better; say which way they go with higher_is_better={metric: False} "
+        "(or higher_is_better={metric: True} to keep them as they are)")
+    assert record[0].message.cli_message().startswith(
+        "metric(s) 'toxicity' look lower-is-better by name, but no direction was stated, so "
+        "higher is taken as better; say which way they go with --lower-is-better METRIC")
+    assert "assumed higher is better (no direction stated): acc, toxicity" in table.notes
+    assert table.read.assumed == ("acc", "toxicity")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stated = riskbench.read_scores(path, higher_is_better={"toxicity": False, "acc": True})
+    assert stated.read.directions == {"acc": (True, "user"), "toxicity": (False, "user")}
+    assert not any("assumed" in n for n in stated.notes)
+
+
+@pytest.mark.parametrize(("name", "lower"), [
+    ("toxicity", True), ("polymer_tg_prediction/mae,none", True), ("wer", True),
+    ("model_outputs/length_chars", True), ("val_loss", True), ("latency_ms", True),
+    ("exact_match", False), ("harm_bench/harm_bench_score,test", False), ("terror", False)])
+def test_lower_looking_names(name, lower):
+    from riskbench.table import looks_lower_is_better
+
+    assert looks_lower_is_better(name) is lower
+
+
+# ----------------------------------------------------------------------------- infinite values
+
+INF = GOOD.replace("a,2,acc,0", "a,2,acc,-inf").replace("b,10,acc,1", "b,10,acc,inf")
+
+
+def test_infinite_values_are_kept_and_raw_scale_statistics_refuse_them(tmp_path):
+    path = write(tmp_path, INF)
+    table = riskbench.read_scores(path, higher_is_better=True)
+    assert table.infinite == {"acc": 2}
+    assert np.isinf(table.to_frame()["value"]).sum() == 2
+    with pytest.raises(InputError) as info:
+        table.samples("acc")
+    assert str(info.value) == (
+        f"{path}: metric 'acc' has 2 infinite value(s), kept as the worst or best outcome; a "
+        "statistic on the raw scale (dominance integrals, mean-risk scores, guardrails, plots of "
+        "this metric) cannot use them. Rank it on its pooled-ECDF scale, where they stay the "
+        "extreme outcomes: read with on_infinite='rank'; or rank a portfolio of several metrics "
+        "(portfolio='ic', without metric=), which maps every metric that way")
+    assert "read with --on-infinite rank; or rank a portfolio of several metrics (--portfolio " \
+           "ic, without --metric)" in info.value.cli_message()
+    with pytest.raises(InputError, match="infinite value"):
+        riskbench.rank(table, n_resamples=10, seed=0)
+
+
+def test_infinite_values_in_a_portfolio_are_the_extreme_ranks(tmp_path):
+    text = INF + "".join(f"{m},{i},f1,0.{i}\n" for m in "ab" for i in (1, 2, 10))
+    table = riskbench.read_scores(write(tmp_path, text), higher_is_better=True)
+    cube = table.cube()
+    assert np.isinf(cube.values).sum() == 2
+    portfolio = riskbench.build_portfolio(cube)
+    scores = portfolio.samples()
+    assert all(np.isfinite(v).all() for v in scores.values)
+    ranking = riskbench.rank(table, n_resamples=20, seed=0)
+    assert set(ranking.models) == {"a", "b"}
+
+
+def test_on_infinite_rank_maps_the_metric_to_its_pooled_ecdf(tmp_path):
+    table = riskbench.read_scores(write(tmp_path, INF), higher_is_better={"acc": False},
+                                  on_infinite="rank")
+    assert table.ranked == ("acc",)
+    frame = table.to_frame().set_index(["model", "item"])["value"]
+    # pooled values: 1, -inf, 1, 0, 0, inf -> right-continuous ranks / 6
+    assert frame.to_dict() == {("a", "1"): 5 / 6, ("a", "2"): 1 / 6, ("a", "10"): 5 / 6,
+                               ("b", "1"): 3 / 6, ("b", "2"): 3 / 6, ("b", "10"): 1.0}
+    samples = table.samples("acc")  # lower is better: +inf is now the worst, -1.0
+    np.testing.assert_allclose(samples.values[1], [-0.5, -0.5, -1.0])
+    assert any("pooled ECDF (on_infinite='rank')" in n for n in table.notes)
+    with pytest.raises(InputError, match="on_infinite must be one of 'keep', 'rank', 'error'"):
+        riskbench.read_scores(write(tmp_path, INF), on_infinite="drop")
+
+
+# ----------------------------------------------------------------------------- metric choice
+
+def test_metrics_by_glob_or_substring_and_ambiguity(tmp_path):
+    text = GOOD + "".join(f"{m},{i},{met},0.{i}\n" for met in ("f1_macro", "f1_micro")
+                          for m in "ab" for i in (1, 2, 10))
+    path = write(tmp_path, text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", riskbench.errors.DirectionWarning)
+        assert riskbench.read_scores(path, metrics=["f1_*"]).metrics == ("f1_macro", "f1_micro")
+        assert riskbench.read_scores(path, metrics=["micro"]).metrics == ("f1_micro",)
+        table = riskbench.read_scores(path)
+    assert table.read.by_reason() == {}
+    assert table.samples("macro").metric == "f1_macro"
+    with pytest.raises(InputError) as info:
+        table.samples("f1")
+    assert str(info.value) == (
+        f"{path}: metric 'f1' matches 2 metrics (f1_macro, f1_micro); give one of them, or a "
+        "pattern that matches only one (metric= takes a name, a glob or a unique substring)")
+    assert error_of(path, metrics=["bleu"]) == (
+        f"{path}: no metric(s) 'bleu'; the file has: acc, f1_macro, f1_micro")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", riskbench.errors.DirectionWarning)
+        only = riskbench.read_scores(path, metrics=["acc"])
+    assert only.read.by_reason()["metric not selected"] == {
+        "count": 12, "unit": "values", "names": ["f1_macro", "f1_micro"]}

@@ -681,7 +681,7 @@ def power(**options):
     default: the demo data, or --effect)."""
     def action() -> int:
         effect = options.pop("effect")
-        pilot = None
+        pilot = table = None
         if effect is None:
             table, weights = _load(options)
             metric = options["metric"]
@@ -724,7 +724,8 @@ def power(**options):
                 "h1": result.h1, "required_n": result.required_n, "source": result.source,
                 "n_datasets": result.n_datasets, "n_resamples": result.n_resamples,
                 "seed": result.seed, "power": frame.to_dict(orient="records"),
-                "riskbench_version": riskbench.__version__}, indent=2, default=_json_default))
+                "riskbench_version": riskbench.__version__, "read": _read_payload(table)},
+                indent=2, default=_json_default))
             return EXIT_OK
         need = (f"{result.required_n} items reach power {result.target:g}"
                 if result.required_n is not None else
@@ -740,7 +741,9 @@ def power(**options):
         for row in frame.itertuples():
             grid.add_row(str(row.n), _fmt(row.power, 3), _fmt(row.se, 3),
                          "yes" if row.reaches_target else "no")
-        _console().print(grid)
+        console = _console()
+        console.print(grid)
+        print_read_summary(table, console)
         return EXIT_OK
 
     _run(action, options["quiet"])

@@ -1175,7 +1175,7 @@ _LOWER_WORDS = frozenset({"toxicity", "toxic", "loss", "mae", "mse", "rmse", "we
 def looks_lower_is_better(metric: str) -> bool:
     """Whether a metric's name suggests lower is better (a word of :data:`_LOWER_WORDS`)."""
     words = re.split(r"[^a-z0-9]+", metric.lower())
-    return any(w in _LOWER_WORDS or w.endswith("error") for w in words)
+    return any(w in _LOWER_WORDS for w in words)
 
 
 def _name_assumed(stated: dict[str, tuple[bool, str]], notes: list[str]) -> None:

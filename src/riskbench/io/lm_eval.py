@@ -228,7 +228,7 @@ def _read_samples(path: Path, task: str, model: str, run: str, head: dict[str, o
                 continue
             raw = record[name]
             value = _value(raw)
-            if value is None and _corpus_level(head, task, name, raw):
+            if _corpus_level(head, task, name, value):
                 corpus[(name, filter_name)] += 1
                 continue
             if value is None:
@@ -295,12 +295,14 @@ def _directions(head: dict[str, object], task: str) -> dict[str, tuple[bool, str
     return out
 
 
-def _corpus_level(head: dict[str, object], task: str, name: str, raw: object) -> bool:
-    """Whether a value that is not a number belongs to a corpus-level metric."""
+def _corpus_level(head: dict[str, object], task: str, name: str, value: float | None) -> bool:
+    """Whether a metric is corpus-level: a known non-mean aggregation (its per-sample values,
+    log-likelihoods or (gold, prediction) pairs, are no item scores even when numeric), or a
+    custom aggregation function over values that are not numbers."""
     how = _aggregation(head, task, name)
     if how in CORPUS_AGGREGATIONS:
         return True
-    return how is not None and how not in ("mean", "median") and isinstance(raw, list | dict)
+    return how is not None and how not in ("mean", "median") and value is None
 
 
 def _aggregation_name(head: dict[str, object], task: str, name: str) -> str:
