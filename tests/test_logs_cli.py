@@ -70,7 +70,8 @@ def test_read_scores_takes_the_log_directions_and_keeps_the_texts():
     table = riskbench.read_scores(HARM, metrics=["harm_bench_score"])
     assert table.metrics == (HARM_SCORE,) and table.higher_is_better == {HARM_SCORE: True}
     assert table.read.directions == {HARM_SCORE: (True, "schema.json lower_is_better")}
-    assert table.read.formats == ("helm",) and len(table.read.files) == 11  # 2 x 4 + schema, 2 groups
+    assert table.read.formats == ("helm",)
+    assert len(table.read.files) == 11  # 2 runs x 4 files, the schema, 2 leaderboard tables
     texts = table.texts(HARM_SCORE)
     assert len(texts) == 200 and texts["response"].notna().all()
     one = table.text("meta/llama-3-8b-chat", "pacemaker_tampering_methods", HARM_SCORE)

@@ -192,9 +192,9 @@ def test_helm_safety_directions_from_the_schema_and_what_is_left_out():
     info = skipped["listed in schema.json without lower_is_better (information, not a score)"]
     assert info["count"] == 4400 and "num_prompt_tokens" in info["names"]
     assert "finish_reason_unknown" in info["names"] and "prompt_truncated" in info["names"]
-    assert "not a helm log file" not in skipped  # schema.json and groups/ were used
+    assert "not a log file (helm)" not in skipped  # schema.json and groups/ were used
     above = read_log(HELM.parent).summary.by_reason()  # the copies' SOURCE.md is here
-    assert above["not a helm log file"] == {"count": 1, "unit": "files", "names": ["SOURCE.md"]}
+    assert above["not a log file (helm)"] == {"count": 1, "unit": "files", "names": ["SOURCE.md"]}
     assert str(SAFETY / "schema.json") in log.files
     assert str(SAFETY / "groups" / "harm_bench.json") in log.files
 
@@ -276,7 +276,7 @@ def test_symlinked_run_folders_are_followed_once(tmp_path):
     skipped = log.summary.by_reason()
     assert skipped["folder already read (symbolic link)"]["names"] == ["again"]
     assert skipped["hidden file or folder"]["names"] == [".cache"]
-    assert skipped["not a helm log file"]["names"] == ["notes.txt"]
+    assert skipped["not a log file (helm)"]["names"] == ["notes.txt"]
 
 
 def test_several_paths_of_several_formats_are_one_read():

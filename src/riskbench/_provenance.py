@@ -124,6 +124,14 @@ class ReadSummary:
             "assumed_higher_is_better": list(self.assumed),
         }
 
+    def to_frame(self):
+        """Everything left out, one row per :class:`Skip` (columns reason, name, count, unit,
+        where)."""
+        import pandas as pd
+
+        return pd.DataFrame([s.to_dict() for s in self.skipped],
+                            columns=["reason", "name", "count", "unit", "where"])
+
     def lines(self) -> list[str]:
         """The summary as short lines of text (terminal, HTML)."""
         counts = sorted(set(self.items.values()))

@@ -127,7 +127,7 @@ def _count_unclaimed(walked: list[tuple[Path, str, list[Path]]],
     for root, name, files in walked:
         for f in files:
             if str(f) not in taken:
-                sink.skip(f"not a {name} log file", str(f.relative_to(root)), 1,
+                sink.skip(f"not a log file ({name})", str(f.relative_to(root)), 1,
                           unit="files", where=root)
                 taken.add(str(f))
 

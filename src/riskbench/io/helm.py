@@ -124,7 +124,8 @@ class _Schema:
                 shown = lookup(entry, key)
                 if isinstance(shown, str):
                     self.display.setdefault(shown, name)
-        for group in lookup(doc, "run_groups") or ():
+        groups = lookup(doc, "run_groups")
+        for group in groups if isinstance(groups, list) else ():
             name, split = lookup(group, "name"), lookup(group, "environment.main_split")
             if isinstance(name, str) and isinstance(split, str):
                 self.main_split[name] = split
@@ -185,6 +186,9 @@ def _read_run(folder: Path, schema: _Schema | None,
         _read_entry(entry, index, stats_file, values, left_out, schema, sink)
     for (reason, stat), count in sorted(left_out.items()):
         sink.skip(reason, stat, count, where=folder)
+    if not values:
+        sink.skip("HELM run folder without a score stat", run, 1, unit="run folders",
+                  where=folder)
     perturbed = sorted({p for (_, _, p) in values if p})
     if perturbed:
         sink.note(f"{folder}: perturbed instances ({', '.join(perturbed)}) are read as separate "
@@ -305,12 +309,17 @@ def _texts(path: Path, model: str, task: str, run: str, sink: Sink) -> None:
                     if isinstance(completions, list) and completions else None)
         refs = lookup(rs, "instance.references")
         correct = [lookup(r, "output.text") for r in refs
-                   if "correct" in (lookup(r, "tags") or ())] if isinstance(refs, list) else []
+                   if _tagged_correct(r)] if isinstance(refs, list) else []
         correct = [c for c in correct if isinstance(c, str)]
         sink.text(model=model, item=item, task=task, run=run,
                   prompt=prompt if isinstance(prompt, str) else None,
                   response=response if isinstance(response, str) else None,
                   reference=" | ".join(correct) or None, source_file=path)
+
+
+def _tagged_correct(reference: object) -> bool:
+    tags = lookup(reference, "tags")
+    return isinstance(tags, list) and "correct" in tags
 
 
 def _check(path: Path, task: str, values: _Values, sink: Sink) -> None:
@@ -347,12 +356,13 @@ def _check_groups(schema: _Schema, runs: dict[str, _Values], sink: Sink) -> None
             rows = lookup(table, "rows")
             if not isinstance(header, list) or not isinstance(rows, list):
                 continue
-            columns = [(c, schema.display.get(lookup(h, "metadata.metric")))
-                       for c, h in enumerate(header)]
+            columns = [(c, schema.display.get(shown) if isinstance(shown, str) else None)
+                       for c, shown in enumerate(lookup(h, "metadata.metric") for h in header)]
             for row in rows:
                 specs = lookup(row[0], "run_spec_names") if isinstance(row, list) and row \
                     else None
-                if not (isinstance(specs, list) and len(specs) == 1 and specs[0] in runs):
+                if not (isinstance(specs, list) and len(specs) == 1
+                        and isinstance(specs[0], str) and specs[0] in runs):
                     continue
                 run = specs[0]
                 for c, stat in columns:
