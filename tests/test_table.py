@@ -348,9 +348,9 @@ def test_infinite_values_are_kept_and_raw_scale_statistics_refuse_them(tmp_path)
         "statistic on the raw scale (dominance integrals, mean-risk scores, guardrails, plots of "
         "this metric) cannot use them. Rank it on its pooled-ECDF scale, where they stay the "
         "extreme outcomes: read with on_infinite='rank'; or rank a portfolio of several metrics "
-        "(portfolio='ic', without metric=), which maps every metric that way")
+        "(portfolio='ic' or ec, without metric=), which maps every metric that way")
     assert "read with --on-infinite rank; or rank a portfolio of several metrics (--portfolio " \
-           "ic, without --metric)" in info.value.cli_message()
+           "ic or ec, without --metric)" in info.value.cli_message()
     with pytest.raises(InputError, match="infinite value"):
         riskbench.rank(table, n_resamples=10, seed=0)
 

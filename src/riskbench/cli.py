@@ -780,13 +780,13 @@ def logs(paths, log_format, lenient, logprobs, as_json, quiet):
         summary["higher_is_better"] = [directions[m][0] for m in summary["metric"]]
         summary["direction_stated_by"] = [directions[m][1] for m in summary["metric"]]
         if as_json:
-            click.echo(json.dumps({
+            click.echo(json.dumps(_strict_json({
                 "rows": len(frame), "models": sorted(frame["model"].unique()),
                 "metrics": sorted(frame["metric"].unique()),
                 "checks": [c.__dict__ for c in log.checks],
                 "errors": [e.__dict__ for e in log.errors], "notes": list(log.notes),
                 "summary": summary.to_dict(orient="records"),
-                "read": log.summary.to_dict()}, indent=2, default=_json_safe))
+                "read": log.summary.to_dict()}), indent=2, default=_json_safe))
             return EXIT_OK
         console = _console()
         title = paths[0] if len(paths) == 1 else f"{len(paths)} paths"
@@ -818,6 +818,20 @@ def logs(paths, log_format, lenient, logprobs, as_json, quiet):
         return EXIT_OK
 
     _run(action, quiet)
+
+
+def _strict_json(value):
+    """Strict JSON: +/-inf and NaN (an lm-eval mae of Infinity) as the strings "inf", "-inf",
+    "nan", which every JSON parser reads; numpy scalars as Python numbers."""
+    if isinstance(value, dict):
+        return {k: _strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    return value
 
 
 def _json_safe(value):

@@ -159,7 +159,7 @@ class ScoreTable:
                 "(dominance integrals, mean-risk scores, guardrails, plots of this metric) "
                 "cannot use them. Rank it on its pooled-ECDF scale, where they stay the extreme "
                 f"outcomes: read with {_RANK_INF}; or rank a portfolio of several metrics "
-                f"({option_hint('portfolio=' + repr('ic'), '--portfolio ic')}, without "
+                f"({option_hint('portfolio=' + repr('ic'), '--portfolio ic')} or ec, without "
                 f"{option_hint('metric=', '--metric')}), which maps every metric that way"
             )
         return self._cached_samples(metric)
@@ -681,10 +681,11 @@ def read_scores(
         What to do with missing or NaN values.
     on_infinite : {"keep", "rank", "error"}
         +/-inf values (an lm-eval ``mae`` of ``Infinity``) are the worst or best outcome, not
-        missing data. ``"keep"`` (default) keeps them: rank-based analyses (the portfolios,
-        which map every metric through its pooled ECDF) use them as they are, while raw-scale
-        statistics of that metric (dominance integrals, mean-risk scores, guardrails) refuse
-        it with this fix. ``"rank"`` maps each metric holding infinite values to its pooled
+        missing data. ``"keep"`` (default) keeps them: rank-based analyses (the IC and EC
+        portfolios, which map every metric through its pooled ECDF) use them as they are,
+        while raw-scale statistics of that metric (dominance integrals, mean-risk scores,
+        guardrails, per-metric plots) refuse it with this fix, as does the multivariate
+        portfolio. ``"rank"`` maps each metric holding infinite values to its pooled
         ECDF (ranks in (0, 1], ties at the maximum, METHOD.md 9.1), so the infinite values stay
         the extreme outcomes and every statistic can use the metric. ``"error"`` refuses them.
     strict : bool
