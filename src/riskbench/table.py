@@ -980,7 +980,7 @@ def _build_table(parts: list[_Part], raws: list[_Raw], *, higher_is_better: obje
     table_metrics = sorted(long["metric"].unique())
     stated = _directions(higher_is_better, raws, table_metrics, name)
     directions = {m: d for m, (d, _) in stated.items()}
-    _name_assumed(stated, notes)
+    _name_assumed(stated)
     all_models = sorted(long["model"].unique())
     dropped_items: dict[str, int] = {}
     kept = []
@@ -1179,13 +1179,10 @@ def looks_lower_is_better(metric: str) -> bool:
     return any(w in _LOWER_WORDS for w in words)
 
 
-def _name_assumed(stated: dict[str, tuple[bool, str]], notes: list[str]) -> None:
+def _name_assumed(stated: dict[str, tuple[bool, str]]) -> None:
+    """Warn about unstated directions that look wrong; the read summary names them all once
+    (``table.read.assumed``, "assumed higher is better: ..." in every command's output)."""
     assumed = [m for m, (_, by) in stated.items() if by == "assumed"]
-    if not assumed:
-        return
-    shown = ", ".join(assumed[:10]) + (f" and {len(assumed) - 10} more" if len(assumed) > 10
-                                       else "")
-    notes.append(f"assumed higher is better (no direction stated): {shown}")
     suspicious = [m for m in assumed if looks_lower_is_better(m)]
     if suspicious:
         warnings.warn(

@@ -22,6 +22,10 @@ Score values map to floats like Inspect's ``value_to_float``: grades ``C`` 1, ``
 numbers. A list becomes its mean. Epochs (``sample.epoch``) are averaged per item, which is
 Inspect's default ``mean`` reducer.
 
+Texts: the sample's ``input`` (text, or the text of its messages), the model's output
+(``output.completion``, else the first choice's message) and the ``target``, from the first
+epoch.
+
 Aggregate check: the ``accuracy`` and ``mean`` metrics of ``results.scores`` of a scalar scorer
 against the mean over items of the epoch-averaged values, unless the log used another reducer.
 Metrics of dict-valued scorers are computed by the scorer's own functions and are not checked.

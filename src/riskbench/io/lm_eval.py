@@ -39,6 +39,10 @@ aggregation function whose per-sample values are not numbers (a (gold, predictio
 note per task says which. Tasks of the results file without a samples file (run without
 ``--log_samples``), and results files of which no samples file was read.
 
+Texts: the prompt (the first argument of the first request, ``arguments.gen_args_0.arg_0``), the
+raw response (``resps[0][0]`` when it is text: generation tasks; log-likelihood tasks have none)
+and the ``target``, per document.
+
 Aggregate check: ``results[task]["<metric>,<filter>"]`` against the mean over documents, for
 metrics aggregated by ``mean``, and only when ``n-samples[task].effective`` equals the number of
 documents in the samples file (otherwise the file was trimmed and a note says so).
