@@ -221,3 +221,15 @@ def test_cli_select_and_stability_take_several_paths():
                                       "--n-resamples", "20", "--seed", "0"])
     assert curve.exit_code == 0, curve.output
     assert "read 11 file(s) (helm)" in curve.stdout
+
+
+def test_a_long_table_and_logs_in_one_table(tmp_path):
+    items = riskbench.read_scores(HARM, metrics=[HARM_SCORE]).items()
+    extra = tmp_path / "extra.csv"
+    extra.write_text("who,sample_id,metric,value\n" + "".join(
+        f'my-model,{item},"{HARM_SCORE}",1\n' for item in items))  # the name holds a comma
+    table = riskbench.read_scores([*HARM, extra], model="who", metrics=["harm_bench_score"])
+    assert table.models == ("anthropic/claude-3-5-sonnet-20240620", "meta/llama-3-8b-chat",
+                            "my-model")
+    assert table.read.formats == ("helm", "table") and str(extra) in table.read.files
+    assert table.read.directions[HARM_SCORE] == (True, "schema.json lower_is_better")
