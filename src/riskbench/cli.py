@@ -27,7 +27,7 @@ from riskbench.errors import InputError, RiskbenchError, RiskbenchWarning
 from riskbench.inference import CORRECTIONS, DESIGNS, ORDER_NAMES
 from riskbench.multivariate import MULTIVARIATE
 from riskbench.ranking import CRITERIA, TESTS, BordaRanking, Ranking
-from riskbench.table import ALIGN, ON_INFINITE, ON_MISSING, ScoreTable
+from riskbench.table import ALIGN, ON_INFINITE, ON_MISSING, ScoreTable, resolve_metric
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 DEMO_METRIC = "win"
@@ -377,7 +377,8 @@ def _load(options: dict) -> tuple[ScoreTable, dict | None]:
         model_names=_renames(read["model_names"]), logprobs=read["logprobs"],
         metrics=[options["metric"]] if options.get("metric") else None)
     if options.get("metric"):
-        options["metric"] = table._metric(options["metric"])  # one name, or ambiguity named
+        # one name, or an error listing the candidates
+        options["metric"] = resolve_metric(options["metric"], table.metrics, table.source)
     return table, weights
 
 
@@ -426,7 +427,8 @@ def main() -> None:
 @_common_stats
 @_rank_only
 def rank(**options):
-    """Rank the models in PATH (CSV, CSV.gz, Parquet or JSONL long table).
+    """Rank the models in PATHS: long tables (CSV, CSV.gz, Parquet, JSONL) and/or evaluation
+    logs (files or folders), combined into one table.
 
     With several metrics the models are ranked on their portfolio (--portfolio). Without PATH,
     ranks the embedded AlpacaEval 2.0 demo data on its 'win' metric (with --portfolio

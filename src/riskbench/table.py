@@ -400,7 +400,7 @@ def _load_logs(paths: list[Path], format: str, *, strict: bool, logprobs: bool) 
     """Evaluation logs (files or folders) read together by :func:`riskbench.io.read_log`."""
     from riskbench.io import read_log
 
-    log = read_log(paths, format=format if format != "auto" else "auto", strict=strict,
+    log = read_log(paths, format=format, strict=strict,
                    logprobs=logprobs)
     frame = log.frame[["model", "item", "metric", "value"]].reset_index(drop=True)
     notes = list(log.notes)
@@ -408,8 +408,6 @@ def _load_logs(paths: list[Path], format: str, *, strict: bool, logprobs: bool) 
         if not check.matched:
             notes.append(f"aggregate check failed: {check.file}: {check.metric} reported "
                          f"{check.reported:g}, recomputed {check.recomputed:g}")
-    for err in log.errors:
-        notes.append(f"skipped (strict=False): {err}")
     checksum = None if len(paths) > 1 or paths[0].is_dir() else _sha256(paths[0])
     stated = {m: (d, log.direction_source.get(m, "the log"))
               for m, d in log.higher_is_better.items()}
@@ -418,9 +416,11 @@ def _load_logs(paths: list[Path], format: str, *, strict: bool, logprobs: bool) 
     texts = log.texts[["model", "item", "task", "prompt", "response", "reference",
                        "source_file"]] if len(log.texts) else None
     name = str(paths[0]) if len(paths) == 1 else " + ".join(map(str, paths))
+    # bad records skipped by strict=False are in log.skipped, so in the table's read summary
     return _Raw(frame, name, lambda i: f"record {i + 1}", checksum, stated, tuple(notes),
-                log=True, skips=log.skipped, files=log.files, formats=tuple(log.format.split("+")),
-                texts=texts, metric_tasks={str(k): str(v) for k, v in tasks.items()})
+                log=True, skips=log.skipped, files=log.files,
+                formats=tuple(log.format.split("+")), texts=texts,
+                metric_tasks={str(k): str(v) for k, v in tasks.items()})
 
 
 def _load(source: object, format: str = "auto") -> _Raw:
