@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import riskbench
 from riskbench.errors import DataWarning, InputError
@@ -409,3 +411,49 @@ def test_metrics_by_glob_or_substring_and_ambiguity(tmp_path):
         only = riskbench.read_scores(path, metrics=["acc"])
     assert only.read.by_reason()["metric not selected"] == {
         "count": 12, "unit": "values", "names": ["f1_macro", "f1_micro"]}
+
+
+# ----------------------------------------------------------------------------- fuzzing
+
+_cells = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-3, 3),
+                   st.sampled_from(["", " ", "x", "inf", "-inf", "nan", "1e999", "true", None]))
+
+
+@st.composite
+def _frames(draw):
+    rows = draw(st.integers(1, 24))
+    return pd.DataFrame({
+        "model": [draw(st.sampled_from(["a", "b", "c", "", None])) for _ in range(rows)],
+        "item": [draw(st.sampled_from(["1", "2", "3", ""])) for _ in range(rows)],
+        "metric": [draw(st.sampled_from(["m", "toxicity", "n"])) for _ in range(rows)],
+        "value": [draw(_cells) for _ in range(rows)],
+    })
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(frames=st.lists(_frames(), min_size=1, max_size=3),
+       on_infinite=st.sampled_from(["keep", "rank", "error"]), strict=st.booleans())
+def test_fuzz_lenient_and_several_sources(frames, on_infinite, strict):
+    """Only documented errors; what a table holds and what its summary says agree."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            table = riskbench.read_scores(frames, strict=strict, align="intersect",
+                                          on_missing="drop", on_infinite=on_infinite)
+        except InputError as exc:
+            assert str(exc) and "\u2060" not in str(exc) and "\u2060" not in exc.cli_message()
+            table = None
+    assert all(issubclass(w.category, riskbench.RiskbenchWarning) for w in caught)
+    assert all("\u2060" not in str(w.message) for w in caught)
+    if table is None:
+        return
+    frame = table.to_frame()
+    assert table.read.rows == len(frame) and set(table.read.metrics) == set(frame["metric"])
+    assert not frame["value"].isna().any()
+    for metric in table.metrics:
+        infinite = np.isinf(frame.loc[frame["metric"] == metric, "value"]).sum()
+        assert infinite == table.infinite.get(metric, 0) or metric in table.ranked
+        if metric in table.ranked:
+            assert infinite == 0
+    bad = table.read.by_reason().get("bad row, skipped (lenient read)")
+    assert bad is None or not strict
