@@ -348,8 +348,9 @@ def _renames(pairs: tuple[str, ...]) -> dict[str, str] | None:
     return names or None
 
 
-def _load(options: dict) -> tuple[ScoreTable, dict | None]:
-    """Read the table (or the demo) and the weights from the reading options.
+def _load(options: dict, *, texts: bool = False) -> tuple[ScoreTable, dict | None]:
+    """Read the table (or the demo) and the weights from the reading options; ``texts``
+    keeps the logs' prompts and responses (the report's drill-down).
 
     ``options["metric"]``, when given, may be a glob or a unique substring: it is replaced by
     the one metric name it picks.
@@ -374,7 +375,7 @@ def _load(options: dict) -> tuple[ScoreTable, dict | None]:
         on_missing=read["on_missing"], on_infinite=read["on_infinite"],
         strict=not read["lenient"], format=read["log_format"], cluster=read["cluster_col"],
         repeat=read["repeat_col"], repeats=read["generations"],
-        model_names=_renames(read["model_names"]), logprobs=read["logprobs"],
+        model_names=_renames(read["model_names"]), logprobs=read["logprobs"], texts=texts,
         metrics=[options["metric"]] if options.get("metric") else None)
     if options.get("metric"):
         # one name, or an error listing the candidates
@@ -592,7 +593,7 @@ def report(**options):
 
         command = "riskbench " + " ".join(sys.argv[1:]) if sys.argv else None
         demo = not options["paths"]
-        table, weights = _load(options)
+        table, weights = _load(options, texts=True)
         if demo and options["metric"] is None and not options["guardrails"]:
             options["portfolio"] = options["portfolio"] or "ic"
         stats = _stats(options)

@@ -396,12 +396,12 @@ def _is_log(path: Path, format: str) -> bool:
     return True
 
 
-def _load_logs(paths: list[Path], format: str, *, strict: bool, logprobs: bool) -> _Raw:
+def _load_logs(paths: list[Path], format: str, *, strict: bool, logprobs: bool,
+               texts: bool = True) -> _Raw:
     """Evaluation logs (files or folders) read together by :func:`riskbench.io.read_log`."""
     from riskbench.io import read_log
 
-    log = read_log(paths, format=format, strict=strict,
-                   logprobs=logprobs)
+    log = read_log(paths, format=format, strict=strict, logprobs=logprobs, texts=texts)
     frame = log.frame[["model", "item", "metric", "value"]].reset_index(drop=True)
     notes = list(log.notes)
     for check in log.checks:
@@ -648,6 +648,7 @@ def read_scores(
     metrics: Sequence[str] | None = None,
     model_names: Mapping[str, str] | None = None,
     logprobs: bool = False,
+    texts: bool = True,
     cluster: str | None = None,
     repeat: str | None = None,
     repeats: str = "mean",
@@ -709,6 +710,9 @@ def read_scores(
     logprobs : bool
         Read log-probability stats of logs (HELM's ``logprob``, ``max_prob``) as metrics; by
         default they are left out, and counted.
+    texts : bool
+        Keep the prompts and responses of logs (:meth:`ScoreTable.texts`); ``False`` reads
+        only the numbers (HELM's ``scenario_state.json`` is then not parsed).
     cluster : str, optional
         Column of the cluster of each item (e.g. the passage several questions share): the
         bootstrap then resamples clusters, not items (METHOD.md section 14).
@@ -747,7 +751,7 @@ def read_scores(
         if format not in FORMATS:
             raise InputError(f"format must be 'auto', 'table' or one of {', '.join(FORMATS)}; "
                              f"got {format!r}")
-    raws = _load_all(source, format, strict=strict, logprobs=logprobs)
+    raws = _load_all(source, format, strict=strict, logprobs=logprobs, texts=texts)
     parts = [_canonical(raw, model=model, item=item, metric=metric, value=value,
                         cluster=cluster, repeat=repeat, on_missing=on_missing,
                         on_infinite=on_infinite, strict=strict) for raw in raws]
@@ -778,7 +782,8 @@ def _sources(source: object) -> list[object]:
     return [source]
 
 
-def _load_all(source: object, format: str, *, strict: bool, logprobs: bool) -> list[_Raw]:
+def _load_all(source: object, format: str, *, strict: bool, logprobs: bool,
+              texts: bool = True) -> list[_Raw]:
     """Load every source; logs among them are read together (runs told apart across them)."""
     sources = _sources(source)
     logs: list[Path] = []
@@ -795,7 +800,8 @@ def _load_all(source: object, format: str, *, strict: bool, logprobs: bool) -> l
                 continue
         raws.append(_load(src, format))
     if logs:
-        raws[raws.index(None)] = _load_logs(logs, format, strict=strict, logprobs=logprobs)
+        raws[raws.index(None)] = _load_logs(logs, format, strict=strict, logprobs=logprobs,
+                                            texts=texts)
     return raws  # type: ignore[return-value]
 
 
