@@ -302,6 +302,16 @@ def test_lm_eval_results_with_a_prefix_pair_with_their_samples():
                                           "eqbench_es/percent_parseable,none"}
 
 
+def test_lm_eval_results_named_by_output_path_pair_by_the_timestamp(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(ASDIV, run)
+    (run / "results_2024-08-21T03-44-09.494230.json").rename(
+        run / "my-sweep_2024-08-21T03-44-09.494230.json")
+    assert sniff(run) == "lm_eval"
+    log = read_log(run / "samples_asdiv_2024-08-21T03-44-09.494230.jsonl")
+    assert [(c.reported, c.matched) for c in log.checks] == [(0.92, True)]
+
+
 def test_lm_eval_infinite_mae_is_kept_and_lower_is_better():
     log = read_log(TGPRED)
     assert_table_contract(log)
