@@ -13,6 +13,7 @@ groups, and mean-risk scores.
 from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
 from importlib.metadata import version as _version
 
+from riskbench._limits import Limits, input_limits
 from riskbench._samples import Samples
 from riskbench.agreement import (
     Agreement,
@@ -29,6 +30,8 @@ from riskbench.errors import (
     DataWarning,
     DegenerateDataWarning,
     InputError,
+    LimitError,
+    OutputError,
     RiskbenchError,
     RiskbenchWarning,
 )
@@ -93,6 +96,10 @@ __all__ = [
     "DataWarning",
     "DegenerateDataWarning",
     "InputError",
+    "LimitError",
+    "Limits",
+    "OutputError",
+    "input_limits",
     "MeanRisk",
     "PairwiseTest",
     "RISK_MEASURES",

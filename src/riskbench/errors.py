@@ -11,6 +11,8 @@ import re
 __all__ = [
     "RiskbenchError",
     "InputError",
+    "LimitError",
+    "OutputError",
     "RiskbenchWarning",
     "DegenerateDataWarning",
     "DataWarning",
@@ -38,13 +40,41 @@ class RiskbenchError(Exception):
     """Base class of the errors riskbench raises on purpose."""
 
 
+# A message quotes the offending value; a 1 MB value must not become a 1 MB message.
+_LONG_RUN = re.compile("[^\\s\u2060]{1000,}")  # never through an option_hint's markers
+_MAX_MESSAGE = 10_000
+
+
+def shorten(text: str) -> str:
+    """``text`` with every run of 1,000+ non-blank characters cut to its first 200 and last 50,
+    and the whole cut in the middle past 10,000 characters; each cut says how much it left out."""
+    def cut(match: re.Match) -> str:
+        run = match.group()
+        return f"{run[:200]}...[{len(run) - 250:,} characters cut]...{run[-50:]}"
+
+    text = _LONG_RUN.sub(cut, text)
+    if len(text) > _MAX_MESSAGE:
+        start, end = 6000, len(text) - 2000
+        for hint in _HINT.finditer(text):  # keep an option hint whole on either side
+            if hint.start() < start < hint.end():
+                start = hint.start()
+            if hint.start() < end < hint.end():
+                end = hint.end()
+        text = f"{text[:start]} ...[{end - start:,} characters cut]... {text[end:]}"
+    return text
+
+
 class InputError(RiskbenchError, ValueError):
     """Bad input: a file, a table or an argument that riskbench cannot use as given.
 
     The command-line tool exits with status 2 on this error. A message that names an option
     (:func:`option_hint`) reads with the Python keyword as ``str(error)`` and with the CLI flag
-    as :meth:`cli_message`.
+    as :meth:`cli_message`. Messages are shortened (see :func:`shorten`) so that a huge
+    offending value is never echoed in full.
     """
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(shorten(str(message)), *args)
 
     def __str__(self) -> str:
         return _HINT.sub(r"\1", super().__str__())
@@ -52,6 +82,17 @@ class InputError(RiskbenchError, ValueError):
     def cli_message(self) -> str:
         """The message as the command line shows it: options spelled as CLI flags."""
         return _HINT.sub(r"\2", super().__str__())
+
+
+class LimitError(InputError):
+    """An input would expand beyond a limit of :func:`riskbench.input_limits` (decompressed
+    size, compression ratio, line length, columns): the message names the file, the member,
+    the limit and the option that raises it."""
+
+
+class OutputError(InputError):
+    """A file riskbench must write cannot be written (no space left, read-only folder, no
+    permission), or it would replace one of the command's inputs. The CLI exits with 2."""
 
 
 class RiskbenchWarning(UserWarning):

@@ -21,6 +21,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from riskbench import _limits
 from riskbench.errors import InputError
 
 __all__ = ["MetricSpec", "read_metric_spec"]
@@ -41,16 +42,15 @@ def read_metric_spec(path: str | Path) -> MetricSpec:
     """Read a metric spec file (``.toml`` or ``.json``); errors name the file, key and fix."""
     path = Path(path)
     name = str(path)
+    _limits.check_regular(path)
     if not path.is_file():
         raise InputError(f"{name}: no such metric spec file")
     suffix = path.suffix.lower()
+    if suffix not in (".toml", ".json"):
+        raise InputError(f"{name}: a metric spec must be a .toml or .json file")
     try:
-        if suffix == ".toml":
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        elif suffix == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
-        else:
-            raise InputError(f"{name}: a metric spec must be a .toml or .json file")
+        text = _limits.read_input(path, gz=False).decode("utf-8")
+        data = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{name}: not valid TOML ({exc})") from None
     except json.JSONDecodeError as exc:
@@ -58,6 +58,11 @@ def read_metric_spec(path: str | Path) -> MetricSpec:
                          f"{exc.colno})") from None
     except UnicodeDecodeError:
         raise InputError(f"{name}: is not UTF-8 text; re-save it as UTF-8") from None
+    except RecursionError:
+        raise InputError(f"{name}: nests tables or arrays too deeply to parse (over about "
+                         "1,000 levels); a metric spec needs two: [metrics.NAME]") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise InputError(f"{name}: cannot be parsed ({str(exc).splitlines()[0]})") from None
     metrics = data.get("metrics") if isinstance(data, dict) else None
     if not isinstance(metrics, dict) or not metrics:
         raise InputError(f"{name}: expected a [metrics.NAME] table per metric (JSON: "
@@ -80,5 +85,9 @@ def read_metric_spec(path: str | Path) -> MetricSpec:
             w = entry["weight"]
             if isinstance(w, bool) or not isinstance(w, int | float) or not w >= 0:
                 raise InputError(f"{where}.weight must be a number >= 0; got {w!r}")
-            weights[str(metric)] = float(w)
+            try:
+                weights[str(metric)] = float(w)
+            except OverflowError:
+                raise InputError(f"{where}.weight is an integer beyond the float range; give "
+                                 "a number below 1e308") from None
     return MetricSpec(directions, weights or None, name)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import gzip
 import hashlib
+import io
 import json
 import re
 import warnings
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from riskbench import _limits
 from riskbench._atomic import atomic_path
 from riskbench._provenance import ReadSummary, Skip, merge_skips
 from riskbench._samples import Samples
@@ -441,6 +442,7 @@ def _load(source: object, format: str = "auto") -> _Raw:
     name = str(source)
     if not path.exists():
         raise InputError(f"{name}: no such file")
+    _limits.check_regular(path)  # a FIFO or device would block or never end
     if _is_log(path, format):
         return _load_logs([path], format, strict=True, logprobs=False)
     if path.is_dir():
@@ -452,8 +454,9 @@ def _load(source: object, format: str = "auto") -> _Raw:
     try:
         if suffix in (".csv", ".csv.gz", ".tsv", ".tsv.gz"):
             sep = "\t" if suffix.startswith(".tsv") else ","
-            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False,
-                                na_filter=False, compression="infer")
+            with _limits.open_input(path, lines=True, label=name) as fh:
+                frame = pd.read_csv(fh, sep=sep, dtype=str, keep_default_na=False,
+                                    na_filter=False)
             return _Raw(frame, name, lambda i: f"line {i + 2}", checksum, files=(name,),
                         formats=("table",))
         if suffix in (".jsonl", ".jsonl.gz", ".ndjson"):
@@ -461,6 +464,7 @@ def _load(source: object, format: str = "auto") -> _Raw:
             return _Raw(frame, name, lambda i: f"line {lines[i]}", checksum, files=(name,),
                         formats=("table",))
         if suffix in (".parquet", ".pq"):
+            _limits.check_parquet(path, label=name)
             frame = pd.read_parquet(path)
             recorded = _recorded_directions(path) or {}
             return _Raw(frame.reset_index(drop=True), name, lambda i: f"row {i + 1}", checksum,
@@ -503,14 +507,19 @@ def _recorded_directions(path: Path) -> dict[str, bool] | None:
 
 
 def _first_non_utf8_line(path: Path) -> int:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as fh:
+    with _limits.open_input(path, lines=True) as fh:
         for lineno, line in enumerate(fh, start=1):
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError:
                 return lineno
     return 1
+
+
+def _show(value: object, width: int = 60) -> str:
+    """A value's repr for a message, cut to ``width`` characters (its length said)."""
+    text = repr(value)
+    return text if len(text) <= width else f"{text[:width]}... ({len(text):,} characters)"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -521,8 +530,8 @@ def _first_line(exc: BaseException) -> str:
 def jsonl_records(path: Path, name: str) -> Iterator[tuple[int, dict]]:
     """``(line number, record)`` of a JSON Lines file (gzip if it ends in .gz); a line that is
     not a JSON object is an InputError naming ``name`` and the line."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
+    with _limits.open_input(path, lines=True, label=name) as raw, \
+            io.TextIOWrapper(raw, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -531,6 +540,13 @@ def jsonl_records(path: Path, name: str) -> Iterator[tuple[int, dict]]:
             except json.JSONDecodeError as exc:
                 raise InputError(f"{name}: line {lineno} is not valid JSON ({exc.msg} at "
                                  f"character {exc.pos + 1}); fix or remove that line") from None
+            except RecursionError:
+                raise InputError(f"{name}: line {lineno} nests JSON arrays or objects too "
+                                 "deeply to parse (over about 1,000 levels); a record of a "
+                                 "score table is flat: fix or remove that line") from None
+            except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+                raise InputError(f"{name}: line {lineno} cannot be parsed as JSON "
+                                 f"({_first_line(exc)}); fix or remove that line") from None
             if not isinstance(record, dict):
                 raise InputError(f"{name}: line {lineno} is a JSON {type(record).__name__}, not "
                                  "an object; each line must be one {\"field\": value} record")
@@ -573,7 +589,8 @@ def _id_column(raw: _Raw, column: str, role: str, strict: bool = True,
     left out (``keep`` cleared, the skip counted)."""
     col = raw.frame[column]
     if pd.api.types.is_float_dtype(col) and col.dropna().apply(float.is_integer).all():
-        col = col.astype("Int64")
+        # integer-valued float ids as integers; int() is exact where Int64 would overflow
+        col = col.map(lambda v: v if v != v else str(int(v)))
     missing = col.isna().to_numpy().copy()
     text = col.astype(str).str.strip()
     missing |= (text == "").to_numpy()
@@ -612,7 +629,10 @@ def _values(raw: _Raw, column: str) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(v, bool):
             return float(v)
         if isinstance(v, int | float):
-            return float(v)
+            try:
+                return float(v)
+            except OverflowError:  # an integer beyond the float range (JSON allows it)
+                return None
         if isinstance(v, str):
             s = v.strip()
             low = s.lower()
@@ -849,7 +869,7 @@ def _canonical(raw: _Raw, *, model: str, item: str, metric: str, value: str,
                   else _id_column(raw, metric, "metric", strict, keep, skips))
     values, bad = _values(raw, value)
     if bad.size:
-        examples = ", ".join(f"{raw.where(int(i))} ({frame[value].iloc[i]!r})"
+        examples = ", ".join(f"{raw.where(int(i))} ({_show(frame[value].iloc[i])})"
                              for i in bad[:_SHOWN])
         more = f" and {bad.size - _SHOWN} more" if bad.size > _SHOWN else ""
         if strict:
@@ -1248,13 +1268,17 @@ def _directions(spec: object, raws: list[_Raw], metrics: list[str],
     return {m: stated.get(m, (True, "assumed")) for m in metrics}
 
 
-def write_scores(table: ScoreTable, path: str | Path) -> Path:
+def write_scores(table: ScoreTable, path: str | Path, *,
+                 inputs: Sequence[str | Path] = ()) -> Path:
     """Write a ScoreTable as a long table (CSV, CSV.gz, JSONL or Parquet), atomically.
 
-    The file appears complete or not at all (written next to its destination, then renamed).
-    Parquet files also record each metric's direction, which :func:`read_scores` reads back;
-    for CSV and JSONL pass the directions again when reading (``higher_is_better=`` or
-    ``--lower-is-better``).
+    The file appears complete or not at all (written next to its destination, fsync'ed, then
+    renamed; an existing file keeps its permissions), and never replaces the table's own
+    source file or any of ``inputs``. Parquet files also record each metric's direction, which
+    :func:`read_scores` reads back; for CSV and JSONL pass the directions again when reading
+    (``higher_is_better=`` or ``--lower-is-better``). In CSV files, a name that a spreadsheet
+    would run as a formula (leading ``=``, ``+``, ``-``, ``@``, tab or CR, and not a number)
+    is written with a leading ``'``; Parquet and JSONL keep every name exactly.
     """
     path = Path(path)
     suffix = _suffix(path)
@@ -1262,7 +1286,8 @@ def write_scores(table: ScoreTable, path: str | Path) -> Path:
         raise InputError(f"{path}: cannot write {suffix or 'a file without extension'}; use "
                          ".parquet (keeps metric directions), .csv, .csv.gz or .jsonl")
     frame = table.to_frame()
-    with atomic_path(path) as tmp:
+    inputs = (*inputs, *(() if table.source == "DataFrame" else (table.source,)))
+    with atomic_path(path, inputs=inputs) as tmp:
         if suffix in (".parquet", ".pq"):
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -1273,7 +1298,12 @@ def write_scores(table: ScoreTable, path: str | Path) -> Path:
             pq.write_table(arrow.replace_schema_metadata(meta), tmp)
         elif suffix == ".jsonl":
             frame.to_json(tmp, orient="records", lines=True)
-        else:
+        else:  # names a spreadsheet would run as formulas get a leading "'"
+            from riskbench._display import csv_cell
+
+            for column in frame.columns:
+                if frame[column].dtype == object:
+                    frame[column] = frame[column].map(csv_cell)
             frame.to_csv(tmp, index=False, compression="gzip" if suffix.endswith(".gz")
                          else None)
     return path

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
+from riskbench._limits import check_regular
 from riskbench._provenance import ReadSummary, Skip
 from riskbench.errors import InputError
 from riskbench.io import alpaca_eval, eee, helm, inspect, lm_eval, pairwise
@@ -99,6 +100,7 @@ def read_log(path: str | Path | Sequence[str | Path], *, format: str = "auto",
         root = Path(entry)
         if not root.exists():
             raise InputError(f"{entry}: no such file or directory")
+        check_regular(root)  # a FIFO or device would block or never end
         name = sniff(root) if format == "auto" else format
         reader = _READERS[name]
         if root.is_file():
@@ -152,6 +154,7 @@ def sniff(path: str | Path) -> str:
     root = Path(path)
     if not root.exists():
         raise InputError(f"{path}: no such file or directory")
+    check_regular(root)
     if root.is_file():
         peek = Peek(root)
         found = _format_of(peek)

@@ -32,8 +32,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from riskbench import _limits
 from riskbench._provenance import ReadSummary, Skip, directions_of, merge_skips
-from riskbench.errors import InputError, option_hint
+from riskbench.errors import InputError, LimitError, option_hint
 
 __all__ = ["AggregateCheck", "COLUMNS", "Field", "LogRead", "MISSING", "Peek", "RecordError",
            "Sink", "TEXT_BUDGET", "TEXT_CHARS", "TEXT_COLUMNS"]
@@ -43,6 +44,7 @@ COLUMNS = ("model", "item", "metric", "value", "task", "filter", "split", "run",
 _TOLERANCE = 1e-9  # reported aggregates are written at full double precision by every tool here
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "an integer",
                float: "a number", bool: "true/false", type(None): "null"}
+_MAX_DEPTH_TEXT = "about 1,000 levels; real logs nest fewer than 20"
 _SKIP_HINT = option_hint("pass strict=False to skip bad records and list them in LogRead.errors",
                          "pass --lenient to skip bad records; the read summary counts them")
 BAD_RECORD = "bad record, skipped (lenient read)"
@@ -451,7 +453,10 @@ def parse_json(text: str, file: object, sink: Sink) -> object:
     except json.JSONDecodeError as exc:
         sink.error(file, exc.lineno, "", f"is not valid JSON at column {exc.colno} ({exc.msg}); "
                    "the file is truncated or corrupted: write it again with the tool")
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        sink.error(file, 1, "", f"nests JSON arrays or objects too deeply to parse (over "
+                   f"{_MAX_DEPTH_TEXT}); write it again with the tool")
+    except ValueError as exc:
         sink.error(file, 1, "", f"cannot be parsed as JSON ({exc}); write it again with the tool")
     return MISSING
 
@@ -463,20 +468,29 @@ def load_json(path: Path, sink: Sink) -> object:
     return MISSING if text is None else parse_json(text, path, sink)
 
 
-def read_bytes(path: Path, sink: Sink) -> bytes | None:
+def read_bytes(path: Path, sink: Sink, *, lines: bool = False) -> bytes | None:
+    """A file's bytes under the input limits (riskbench._limits); ``lines`` for line-oriented
+    files. A limit passed is an error whatever ``strict`` says: skipping a bomb would hide it.
+    """
     try:
-        data = path.read_bytes()
+        with _limits.open_input(path, lines=lines, gz=False) as fh:
+            data = fh.read()
         sink.used(path)
         return data
+    except LimitError:
+        raise
+    except InputError as exc:  # not a regular file, cannot be opened
+        message = str(exc).removeprefix(f"{path}: ")
+        sink.error(path, 1, "", message)
     except OSError as exc:
         sink.error(path, 1, "", f"cannot be read ({exc.strerror or exc}); check the path and "
                    "permissions")
-        return None
+    return None
 
 
 def iter_jsonl(path: Path, sink: Sink) -> Iterator[tuple[int, object]]:
     """``(line number, record)`` of a JSON Lines file; bad lines are reported and skipped."""
-    data = read_bytes(path, sink)
+    data = read_bytes(path, sink, lines=True)
     text = None if data is None else decode(data, path, sink)
     if text is None:
         return
@@ -489,7 +503,10 @@ def iter_jsonl(path: Path, sink: Sink) -> Iterator[tuple[int, object]]:
         except json.JSONDecodeError as exc:
             sink.error(path, lineno, "", f"is not valid JSON at column {exc.colno} ({exc.msg}); "
                        "fix or remove that line")
-        except (ValueError, RecursionError) as exc:
+        except RecursionError:
+            sink.error(path, lineno, "", f"nests JSON arrays or objects too deeply to parse "
+                       f"(over {_MAX_DEPTH_TEXT}); fix or remove that line")
+        except ValueError as exc:
             sink.error(path, lineno, "", f"cannot be parsed as JSON ({exc}); fix or remove "
                        "that line")
 
@@ -527,9 +544,9 @@ class Peek:
         """The first 64 KiB of the file (empty when it cannot be read)."""
         if self._prefix is None:
             try:
-                with open(self.path, "rb") as fh:
+                with _limits.open_input(self.path, gz=False) as fh:
                     self._prefix = fh.read(self._PREFIX)
-            except OSError:
+            except (OSError, InputError):
                 self._prefix = b""
         return self._prefix
 
@@ -541,12 +558,13 @@ class Peek:
 
     def _look(self) -> object:
         try:
+            _limits.check_regular(self.path, folders=False)
             if zipfile.is_zipfile(self.path):
                 with zipfile.ZipFile(self.path) as archive:
                     return tuple(archive.namelist())
             if self.path.stat().st_size > self._MAX_PARSE:
                 return None
-            with open(self.path, "rb") as fh:
+            with _limits.open_input(self.path, gz=False) as fh:
                 if self.name.endswith(".jsonl"):
                     line = b""
                     while not line.strip():
@@ -555,7 +573,7 @@ class Peek:
                             return None
                     return json.loads(line)
                 return json.loads(fh.read())
-        except (OSError, ValueError, RecursionError, zipfile.BadZipFile):
+        except (OSError, ValueError, RecursionError, zipfile.BadZipFile):  # InputError too
             return None
 
     def keys(self) -> frozenset[str]:

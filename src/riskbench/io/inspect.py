@@ -41,6 +41,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from riskbench import _limits
 from riskbench.errors import InputError
 from riskbench.io._common import (
     MISSING,
@@ -113,7 +114,10 @@ def read(files: Sequence[Path], sink: Sink) -> None:
 
 
 def _is_archive(path: Path) -> bool:
-    return path.suffix == ".eval" or zipfile.is_zipfile(path)
+    if path.suffix == ".eval":
+        return True
+    _limits.check_regular(path, folders=False)
+    return zipfile.is_zipfile(path)
 
 
 def _load_json_log(path: Path, sink: Sink) -> _Log | None:
@@ -132,7 +136,7 @@ def _load_json_log(path: Path, sink: Sink) -> _Log | None:
 
 def _load_archive(path: Path, sink: Sink) -> _Log | None:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with _limits.open_archive(path) as (archive, budget):
             names = archive.namelist()
             head = "header.json" if "header.json" in names else "_journal/start.json"
             if head not in names:
@@ -140,8 +144,8 @@ def _load_archive(path: Path, sink: Sink) -> _Log | None:
                            "_journal/start.json; the archive is not an Inspect log or is "
                            "damaged: write it again with inspect eval")
                 return None
-            log = _Log(_member(archive, path, head, sink), f"{path}:{head}")
-            log.samples.extend(_archive_samples(archive, path, names, sink))
+            log = _Log(_member(archive, path, head, sink, budget), f"{path}:{head}")
+            log.samples.extend(_archive_samples(archive, path, names, sink, budget))
     except InputError:  # a strict record error from a member: it already names the member
         raise
     except _ARCHIVE_ERRORS as exc:
@@ -151,14 +155,14 @@ def _load_archive(path: Path, sink: Sink) -> _Log | None:
     return None if absent(log.header) else log
 
 
-def _archive_samples(archive: zipfile.ZipFile, path: Path, names: list[str],
-                     sink: Sink) -> Iterator[tuple[str, int | str, object]]:
+def _archive_samples(archive: zipfile.ZipFile, path: Path, names: list[str], sink: Sink,
+                     budget: _limits.Budget) -> Iterator[tuple[str, int | str, object]]:
     members = sorted(n for n in names if _SAMPLE_MEMBER.fullmatch(n))
     if not members:  # no sample files: the summaries carry id, epoch and scores
         members = ["summaries.json"] if "summaries.json" in names else sorted(
             n for n in names if n.startswith("_journal/summaries/"))
         for name in members:
-            listed = _member(archive, path, name, sink)
+            listed = _member(archive, path, name, sink, budget)
             if isinstance(listed, list):
                 yield from ((f"{path}:{name}", f"record {i}", s) for i, s in enumerate(listed))
             elif not absent(listed):
@@ -166,14 +170,16 @@ def _archive_samples(archive: zipfile.ZipFile, path: Path, names: list[str],
                            "sample summaries; " + _FIX)
         return
     for name in members:
-        record = _member(archive, path, name, sink)
+        record = _member(archive, path, name, sink, budget)
         if not absent(record):
             yield f"{path}:{name}", "top level", record
 
 
-def _member(archive: zipfile.ZipFile, path: Path, name: str, sink: Sink) -> object:
+def _member(archive: zipfile.ZipFile, path: Path, name: str, sink: Sink,
+            budget: _limits.Budget) -> object:
     label = f"{path}:{name}"
-    text = decode(archive.read(name), label, sink)
+    data = _limits.read_member(archive, name, label=str(path), budget=budget)
+    text = decode(data, label, sink)
     return MISSING if text is None else parse_json(text, label, sink)
 
 

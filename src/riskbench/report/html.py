@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from riskbench._atomic import atomic_path
+from riskbench._atomic import atomic_path, check_output
 from riskbench.errors import InputError
 from riskbench.risk import mean_risk_scores
 
@@ -351,12 +351,18 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
             f"<script>{_JS}</script></body></html>")
 
 
-def write_report(path: str | Path, ranking, **options) -> Path:
-    """Render the report and write it atomically (the file is complete or absent)."""
+def write_report(path: str | Path, ranking, *, inputs=(), **options) -> Path:
+    """Render the report and write it atomically (the file is complete or absent, fsync'ed,
+    an existing file keeps its permissions); ``inputs`` are paths it must not replace (the
+    table's source file always is one)."""
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"{path}: a report is an .html file")
+    table = options.get("table")
+    if table is not None and table.source != "DataFrame":
+        inputs = (*inputs, table.source)
+    check_output(path, inputs)
     text = render_report(ranking, **options)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, inputs=inputs) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from riskbench import _limits
 from riskbench.errors import InputError
 from riskbench.scorers.length import length_scores
 from riskbench.scorers.toxicity import toxicity_scores
@@ -56,8 +57,14 @@ def _records(path: Path) -> list[tuple[str, dict]]:
             raise InputError(f"{path}: is not UTF-8 text; re-save it as UTF-8") from None
     if name.endswith((".csv", ".csv.gz", ".parquet")):
         try:
-            frame = (pd.read_parquet(path) if name.endswith(".parquet")
-                     else pd.read_csv(path, dtype=str, keep_default_na=False))
+            if name.endswith(".parquet"):
+                _limits.check_parquet(path)
+                frame = pd.read_parquet(path)
+            else:
+                with _limits.open_input(path, lines=True) as fh:
+                    frame = pd.read_csv(fh, dtype=str, keep_default_na=False)
+        except InputError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any parser failure is the user's file
             raise InputError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from None
         offset = 1 if name.endswith(".parquet") else 2
@@ -106,6 +113,7 @@ def read_generations(source: object) -> list[Generation]:
                                    enumerate(source.to_dict(orient="records"))]
     else:
         path = Path(str(source))
+        _limits.check_regular(path)
         if not path.is_file():
             raise InputError(f"{path}: no such generations file")
         name, rows = str(path), _records(path)
