@@ -6,9 +6,13 @@ Exit codes: 0 success; 2 bad input or bad options (the message says what, where 
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import secrets
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -19,11 +23,14 @@ import click
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.text import Text
 
 import riskbench
+from riskbench._atomic import check_output, write_text
+from riskbench._display import Table, esc
+from riskbench._limits import format_size, parse_size
 from riskbench.backends import BACKENDS
-from riskbench.errors import InputError, RiskbenchError, RiskbenchWarning
+from riskbench.errors import InputError, RiskbenchError, RiskbenchWarning, shorten
 from riskbench.inference import CORRECTIONS, DESIGNS, ORDER_NAMES
 from riskbench.multivariate import MULTIVARIATE
 from riskbench.ranking import CRITERIA, TESTS, BordaRanking, Ranking
@@ -32,7 +39,8 @@ from riskbench.table import ALIGN, ON_INFINITE, ON_MISSING, ScoreTable, resolve_
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 DEMO_METRIC = "win"
 
-err_console = Console(stderr=True, soft_wrap=True)  # messages stay on one line
+# Messages stay on one line; names are data (riskbench._display), so no emoji codes either.
+err_console = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 class _LazyProgress:
@@ -63,32 +71,91 @@ class _LazyProgress:
             self.bar.stop()
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that ``finally`` blocks and atomic writes clean
+    up (a BaseException, like KeyboardInterrupt, so no ``except Exception`` swallows it)."""
+
+
+EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
+# Faults of the machine or the file system, not of riskbench: exit 2 with the OS's words.
+_ENVIRONMENT = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EMFILE,
+                errno.ENFILE, errno.EFBIG, errno.ENAMETOOLONG, errno.ELOOP, errno.EIO,
+                errno.ENXIO, errno.ENODEV, errno.ETXTBSY, errno.EXDEV}
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _error(message: str, code: int) -> None:
+    err_console.print(f"[bold red]error:[/] {esc(shorten(message), newlines=True)}",
+                      highlight=False)
+    sys.exit(code)
+
+
 def _run(action: Callable[[], int], quiet: bool) -> None:
-    """Run a command body: map riskbench errors to exit codes, show warnings on stderr."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RiskbenchWarning)
-        try:
-            code = action()
-        except InputError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.cli_message()}", highlight=False)
-            sys.exit(EXIT_INPUT)
-        except RiskbenchError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-            sys.exit(EXIT_INTERNAL)
-        except Exception:  # a bug: show it, with the exit code documented for it
-            err_console.print_exception()
-            err_console.print("[bold red]internal error[/]: this is a bug in riskbench; please "
-                              "report it with the traceback above", highlight=False)
-            sys.exit(EXIT_INTERNAL)
+    """Run a command body: map errors to exit codes, show warnings on stderr.
+
+    Exit 2 for bad input and for faults of the environment (disk full, read-only folder, no
+    permission, out of memory), 130 on SIGINT and 143 on SIGTERM (partial outputs are never
+    left: atomic writes remove their temporary file on the way out), 1 for a bug. Messages
+    name options as CLI flags (``cli_message``).
+    """
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RiskbenchWarning)
+            try:
+                code = action()
+            except KeyboardInterrupt:
+                _error("interrupted (SIGINT); nothing was written", EXIT_SIGINT)
+            except _Terminated:
+                _error("terminated (SIGTERM); nothing was written", EXIT_SIGTERM)
+            except InputError as exc:
+                _error(exc.cli_message(), EXIT_INPUT)
+            except RiskbenchError as exc:
+                _error(str(exc), EXIT_INTERNAL)
+            except OSError as exc:
+                if exc.errno not in _ENVIRONMENT:
+                    _bug()
+                where = next((str(f) for f in (exc.filename, exc.filename2) if f), "a file")
+                _error(f"{where}: {exc.strerror or exc}; riskbench could not read or write it: "
+                       "check the space left, the permissions and the path", EXIT_INPUT)
+            except MemoryError:
+                _error("out of memory; the input is too large for this machine's memory (see "
+                       "the README's reliability section for the input limits)", EXIT_INPUT)
+            except (RecursionError, OverflowError) as exc:
+                _error(f"the input holds what riskbench cannot represent ({type(exc).__name__}: "
+                       f"{exc}): nesting deeper than about 1,000 levels or a number beyond the "
+                       "float range; if the input is ordinary, this is a bug: please report it",
+                       EXIT_INPUT)
+            except Exception:  # a bug: show it, with the exit code documented for it
+                _bug()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if not quiet:
         seen = set()
         for w in caught:
-            text = (w.message.cli_message() if isinstance(w.message, RiskbenchWarning)
-                    else str(w.message))
-            if issubclass(w.category, RiskbenchWarning) and text not in seen:
-                seen.add(text)
-                err_console.print(f"[yellow]warning:[/] {text}", highlight=False)
+            message = (w.message.cli_message() if isinstance(w.message, RiskbenchWarning)
+                       else str(w.message))
+            if issubclass(w.category, RiskbenchWarning) and message not in seen:
+                seen.add(message)
+                err_console.print(f"[yellow]warning:[/] {esc(shorten(message), newlines=True)}",
+                                  highlight=False)
     sys.exit(code)
+
+
+def _bug() -> None:
+    err_console.print_exception()
+    err_console.print("[bold red]internal error[/]: this is a bug in riskbench; please "
+                      "report it with the traceback above", highlight=False)
+    sys.exit(EXIT_INTERNAL)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _fmt(x: float, digits: int = 4) -> str:
@@ -103,8 +170,8 @@ def _fmt_value(x: float) -> str:
 
 def _console() -> Console:
     """Standard output; wide enough for long model names when it is not a terminal."""
-    console = Console()
-    return console if console.is_terminal else Console(width=160)
+    console = Console(emoji=False)
+    return console if console.is_terminal else Console(width=160, emoji=False)
 
 
 def _what(ranking: Ranking) -> str:
@@ -171,15 +238,15 @@ def print_ranking(ranking: Ranking, table: ScoreTable | None, console: Console,
     if shown < len(ranking.models):
         console.print(f"... {len(ranking.models) - shown} more models (drop --top to see all)")
     console.print(f"[bold]Best set[/] (not significantly beaten by any model): "
-                  f"{', '.join(ranking.best_set)}", highlight=False)
-    console.print(f"[bold]Null hypothesis:[/] {ranking.h0}", highlight=False)
+                  f"{esc(', '.join(ranking.best_set))}", highlight=False)
+    console.print(f"[bold]Null hypothesis:[/] {esc(ranking.h0)}", highlight=False)
     dropped = {} if table is None else table.dropped_items
     if dropped:
         console.print(f"Items: {ranking.n_items[0]} per model; items dropped because not every "
-                      f"model has them: {', '.join(f'{m}: {c}' for m, c in dropped.items())}.",
+                      f"model has them: {esc(', '.join(f'{m}: {c}' for m, c in dropped.items()))}.",
                       highlight=False)
     for note in ranking.notes + (() if table is None else table.notes):
-        console.print(f"[dim]{note}[/]", highlight=False)
+        console.print(f"[dim]{esc(note)}[/]", highlight=False)
 
 
 def print_borda(ranking: BordaRanking, console: Console, top: int | None = None) -> None:
@@ -202,7 +269,7 @@ def print_borda(ranking: BordaRanking, console: Console, top: int | None = None)
                      end_section=a + 1 < shown and int(frame.iloc[a + 1]["group"]) != g)
     console.print(grid)
     for note in ranking.notes:
-        console.print(f"[dim]{note}[/]", highlight=False)
+        console.print(f"[dim]{esc(note)}[/]", highlight=False)
 
 
 def _json_payload(result: Ranking | BordaRanking, table: ScoreTable | None) -> dict:
@@ -226,7 +293,7 @@ def print_read_summary(table: ScoreTable | None, console: Console) -> None:
     if table is None or table.read is None:
         return
     for line in table.read.lines():
-        console.print(f"[dim]{line}[/]", highlight=False, soft_wrap=True)
+        console.print(f"[dim]{esc(line)}[/]", highlight=False, soft_wrap=True)
 
 
 def _read_payload(table: ScoreTable | None) -> dict | None:
@@ -239,6 +306,67 @@ def _options(*opts):
             func = opt(func)
         return func
     return apply
+
+
+def _size_option(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return parse_size(value, param.opts[0])
+    except InputError as exc:
+        raise click.BadParameter(str(exc).removeprefix(f"{param.opts[0]} ")) from None
+
+
+def input_limit_options(func):
+    """``--max-input-bytes``, ``--max-expansion``, ``--max-line-bytes``: the command runs under
+    :func:`riskbench.input_limits` with them (apply below ``@main.command()``)."""
+    @functools.wraps(func)
+    def command(*args, max_input_bytes, max_expansion, max_line_bytes, **kwargs):
+        with riskbench.input_limits(max_bytes=max_input_bytes, max_ratio=max_expansion,
+                                    max_line=max_line_bytes):
+            return func(*args, **kwargs)
+
+    defaults = riskbench.Limits()
+    return _options(
+        click.option("--max-input-bytes", callback=_size_option, metavar="SIZE",
+                     help=f"Largest uncompressed size of an input file or zip member, e.g. 8G "
+                          f"(default {format_size(defaults.max_bytes)})."),
+        click.option("--max-expansion", type=click.FloatRange(min=1), metavar="RATIO",
+                     help=f"Largest compression ratio of a .gz file or zip member past "
+                          f"{format_size(defaults.ratio_floor)} (default "
+                          f"{defaults.max_ratio:g})."),
+        click.option("--max-line-bytes", callback=_size_option, metavar="SIZE",
+                     help=f"Longest line of a CSV/TSV/JSONL input (default "
+                          f"{format_size(defaults.max_line)})."),
+    )(command)
+
+
+def output_option(what: str = "the JSON object that --json prints"):
+    """``-o/--output FILE``: write ``what`` to FILE atomically (never over an input)."""
+    return click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+                        help=f"Write {what} to FILE, atomically (complete or absent; an "
+                             "existing file keeps its permissions; never one of the inputs).")
+
+
+def _inputs(options: dict) -> list:
+    """The paths a command reads (before _load pops them): outputs may not replace them."""
+    found = []
+    for key in ("path", "paths", "metric_spec", "generations"):
+        value = options.get(key)
+        found.extend(value if isinstance(value, list | tuple) else [value])
+    return [p for p in found if p is not None]
+
+
+def _emit(payload: dict, *, as_json: bool, output: Path | None, inputs: list,
+          console: Console | None = None, default=None) -> None:
+    """Print the JSON payload (--json) and/or write it atomically to ``output`` (-o)."""
+    dumped = json.dumps(payload, indent=2, default=default or _json_default)
+    if output is not None:
+        write_text(output, dumped + "\n", inputs=inputs)
+        if not as_json:
+            (console or _console()).print(f"JSON written to {esc(output)}", highlight=False)
+    if as_json:
+        click.echo(dumped)
 
 
 # Options shared by the commands (one spelling each, as in the Python API).
@@ -394,10 +522,13 @@ def _stats(options: dict) -> dict:
     return out
 
 
-def _print_result(result, table, as_json: bool, top: int | None = None) -> None:
-    if as_json:
-        click.echo(json.dumps(_json_payload(result, table), indent=2))
-    elif isinstance(result, BordaRanking):
+def _print_result(result, table, as_json: bool, top: int | None = None, *,
+                  output: Path | None = None, inputs: list = ()) -> None:
+    if as_json or output is not None:
+        _emit(_json_payload(result, table), as_json=as_json, output=output, inputs=inputs)
+        if as_json:
+            return
+    if isinstance(result, BordaRanking):
         print_borda(result, _console(), top=top)
     else:
         print_ranking(result, table, _console(), top=top)
@@ -424,9 +555,11 @@ def main() -> None:
 
 
 @main.command()
+@input_limit_options
 @_reading
 @_common_stats
 @_rank_only
+@output_option()
 def rank(**options):
     """Rank the models in PATHS: long tables (CSV, CSV.gz, Parquet, JSONL) and/or evaluation
     logs (files or folders), combined into one table.
@@ -437,11 +570,15 @@ def rank(**options):
     """
     def action() -> int:
         demo = not options["paths"]
+        inputs, output = _inputs(options), options.pop("output")
+        if output is not None:
+            check_output(output, inputs)
         table, weights = _load(options)
         if demo and options["metric"] is None and options["portfolio"] != MULTIVARIATE:
             options["metric"] = DEMO_METRIC
         top, as_json = options.pop("top"), options["as_json"]
-        _print_result(_rank_table(table, weights, options), table, as_json, top)
+        _print_result(_rank_table(table, weights, options), table, as_json, top,
+                      output=output, inputs=inputs)
         if not as_json and not demo:
             print_read_summary(table, _console())
         return EXIT_OK
@@ -450,12 +587,14 @@ def rank(**options):
 
 
 @main.command()
+@input_limit_options
 @_reading
 @_common_stats
 @click.option("--guardrail", "guardrails", multiple=True, metavar="RULE",
               help="A hard constraint, e.g. 'toxicity:tvar@0.05>=-0.2' or "
                    "'win:dominates(ref_model,order=2)' (repeatable; grammar in docs).")
 @click.option("--top", type=int, default=None, help="Show only the first N eligible models.")
+@output_option()
 def select(**options):
     """Choose a model for risk-averse use: the top of the R-SSD ranking of the portfolio among
     the models that pass every guardrail (PATH as for rank; default: the demo data).
@@ -468,6 +607,9 @@ def select(**options):
     metrics negated), so 'toxicity:tvar@0.05>=-0.2' = worst-5% mean toxicity <= 0.2.
     """
     def action() -> int:
+        inputs, output = _inputs(options), options.pop("output")
+        if output is not None:
+            check_output(output, inputs)
         table, weights = _load(options)
         stats = _stats(options)
         if stats["portfolio"] is None:
@@ -478,20 +620,21 @@ def select(**options):
                                          weights=weights, progress=progress, **stats)
         finally:
             progress.close()
-        if options["as_json"]:
+        if options["as_json"] or output is not None:
             payload = selection.to_dict()
             payload["riskbench_version"] = riskbench.__version__
             if _read_payload(table) is not None:
                 payload["read"] = _read_payload(table)
-            click.echo(json.dumps(payload, indent=2, default=_json_default))
-            return EXIT_OK
+            _emit(payload, as_json=options["as_json"], output=output, inputs=inputs)
+            if options["as_json"]:
+                return EXIT_OK
         console = _console()
         for g in selection.guardrails:
-            console.print(f"Guardrail {g.text!r}: {g.describe()}", highlight=False)
+            console.print(esc(f"Guardrail {g.text!r}: {g.describe()}"), highlight=False)
         if selection.chosen is None:
             console.print("[bold red]No model passes every guardrail.[/]")
         else:
-            console.print(f"[bold green]Chosen model: {selection.chosen}[/] "
+            console.print(f"[bold green]Chosen model: {esc(selection.chosen)}[/] "
                           f"({len(selection.eligible)} of {len(selection.models)} models pass "
                           "every guardrail)", highlight=False)
         if selection.ranking is not None:
@@ -519,12 +662,14 @@ def _json_default(value):
 
 
 @main.command()
+@input_limit_options
 @_reading
 @_common_stats
 @click.option("--sizes", default=None, metavar="M1,M2,...",
               help="Numbers of items (default: 50,100,200,400 and all items).")
 @click.option("--repeats", type=int, default=10, show_default=True,
               help="Random item subsets per size.")
+@output_option()
 def stability(**options):
     """Stability of the ranking: Kendall tau between the ranking on m random items and on all
     items, for growing m (PATH as for rank; default: the demo data's portfolio).
@@ -533,6 +678,9 @@ def stability(**options):
     --n-resamples 200.
     """
     def action() -> int:
+        inputs, output = _inputs(options), options.pop("output")
+        if output is not None:
+            check_output(output, inputs)
         table, weights = _load(options)
         stats = _stats(options)
         seed = stats.pop("seed")
@@ -552,13 +700,14 @@ def stability(**options):
         finally:
             progress.close()
         frame = curve.to_frame()
-        if options["as_json"]:
+        if options["as_json"] or output is not None:
             payload = {"stability": frame.to_dict(orient="records"), "n_items": curve.n_items,
                        "seed": seed, "riskbench_version": riskbench.__version__}
             if _read_payload(table) is not None:
                 payload["read"] = _read_payload(table)
-            click.echo(json.dumps(payload, indent=2))
-            return EXIT_OK
+            _emit(payload, as_json=options["as_json"], output=output, inputs=inputs)
+            if options["as_json"]:
+                return EXIT_OK
         grid = Table(title=f"Ranking stability: Kendall tau-b vs the ranking on all {n} items",
                      caption=f"{options['repeats']} random subsets per size, seed {seed}",
                      title_justify="left", caption_justify="left")
@@ -576,6 +725,7 @@ def stability(**options):
 
 
 @main.command()
+@input_limit_options
 @_reading
 @_common_stats
 @_rank_only
@@ -593,6 +743,8 @@ def report(**options):
 
         command = "riskbench " + " ".join(sys.argv[1:]) if sys.argv else None
         demo = not options["paths"]
+        inputs = _inputs(options)
+        check_output(options["output"], inputs)
         table, weights = _load(options, texts=True)
         if demo and options["metric"] is None and not options["guardrails"]:
             options["portfolio"] = options["portfolio"] or "ic"
@@ -630,7 +782,8 @@ def report(**options):
         finally:
             progress.close()
         path = write_report(options["output"], ranking, table=table, selection=selection,
-                            stability=stability, command=command, top=options["top"] or 8)
+                            stability=stability, command=command, top=options["top"] or 8,
+                            inputs=inputs)
         size = path.stat().st_size
         if options["as_json"]:
             payload = {"report": str(path), "bytes": size,
@@ -641,9 +794,10 @@ def report(**options):
             click.echo(json.dumps(payload, indent=2))
         else:
             console = _console()
-            console.print(f"Report written to {path} ({size / 1e6:.1f} MB): chosen "
-                          f"{selection.chosen if selection else ranking.models[0]}; best set "
-                          f"{', '.join(ranking.best_set)}.", highlight=False)
+            chosen = selection.chosen if selection else ranking.models[0]
+            console.print(esc(f"Report written to {path} ({size / 1e6:.1f} MB): chosen "
+                              f"{chosen}; best set {', '.join(ranking.best_set)}."),
+                          highlight=False)
             print_read_summary(table, console)
         return EXIT_OK
 
@@ -651,6 +805,7 @@ def report(**options):
 
 
 @main.command()
+@input_limit_options
 @_reading
 @click.option("--metric", help="Metric of the pilot (default: the only metric, or the "
                                "independent-copula portfolio of all metrics).")
@@ -678,11 +833,15 @@ def report(**options):
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @click.option("--quiet", is_flag=True, help="No progress bar, no warnings.")
+@output_option()
 def power(**options):
     """How many items are needed to detect a dominance difference at --alpha with power
     --target: simulation with the same bootstrap tests (PATH: pilot scores as for rank;
     default: the demo data, or --effect)."""
     def action() -> int:
+        inputs, output = _inputs(options), options.pop("output")
+        if output is not None:
+            check_output(output, inputs)
         effect = options.pop("effect")
         pilot = table = None
         if effect is None:
@@ -720,16 +879,17 @@ def power(**options):
         finally:
             bar.close()
         frame = result.to_frame()
-        if options["as_json"]:
-            click.echo(json.dumps({
+        if options["as_json"] or output is not None:
+            _emit({
                 "pair": list(result.pair), "test": result.test, "order": result.order,
                 "alpha": result.alpha, "target": result.target, "statistic": result.statistic,
                 "h1": result.h1, "required_n": result.required_n, "source": result.source,
                 "n_datasets": result.n_datasets, "n_resamples": result.n_resamples,
                 "seed": result.seed, "power": frame.to_dict(orient="records"),
                 "riskbench_version": riskbench.__version__, "read": _read_payload(table)},
-                indent=2, default=_json_default))
-            return EXIT_OK
+                as_json=options["as_json"], output=output, inputs=inputs)
+            if options["as_json"]:
+                return EXIT_OK
         need = (f"{result.required_n} items reach power {result.target:g}"
                 if result.required_n is not None else
                 f"no candidate size reaches power {result.target:g}")
@@ -753,6 +913,7 @@ def power(**options):
 
 
 @main.command()
+@input_limit_options
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "log_format", default="auto", show_default=True,
               type=click.Choice(["auto", "lm_eval", "helm", "inspect", "alpaca_eval",
@@ -762,13 +923,16 @@ def power(**options):
               "max_prob) as metrics.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @click.option("--quiet", is_flag=True, help="No warnings.")
-def logs(paths, log_format, lenient, logprobs, as_json, quiet):
+@output_option()
+def logs(paths, log_format, lenient, logprobs, as_json, quiet, output):
     """Inspect evaluation logs (files or folders, several at once): what riskbench reads from
     them, the harness's own aggregates recomputed from the per-item values, the choices made,
     and everything left out with its reason."""
     def action() -> int:
         from riskbench.io import read_log
 
+        if output is not None:
+            check_output(output, list(paths))
         log = read_log(list(paths), format=log_format, strict=not lenient, logprobs=logprobs)
         frame = log.frame
         summary = (frame.groupby(["model", "metric"])["value"].agg(["size", "mean"])
@@ -782,15 +946,17 @@ def logs(paths, log_format, lenient, logprobs, as_json, quiet):
         directions = log.summary.directions
         summary["higher_is_better"] = [directions[m][0] for m in summary["metric"]]
         summary["direction_stated_by"] = [directions[m][1] for m in summary["metric"]]
-        if as_json:
-            click.echo(json.dumps(_strict_json({
+        if as_json or output is not None:
+            _emit(_strict_json({
                 "rows": len(frame), "models": sorted(frame["model"].unique()),
                 "metrics": sorted(frame["metric"].unique()),
                 "checks": [c.__dict__ for c in log.checks],
                 "errors": [e.__dict__ for e in log.errors], "notes": list(log.notes),
                 "summary": summary.to_dict(orient="records"),
-                "read": log.summary.to_dict()}), indent=2, default=_json_safe))
-            return EXIT_OK
+                "read": log.summary.to_dict()}), as_json=as_json, output=output,
+                inputs=list(paths), default=_json_safe)
+            if as_json:
+                return EXIT_OK
         console = _console()
         title = paths[0] if len(paths) == 1 else f"{len(paths)} paths"
         grid = Table(title=f"{title}: {len(frame)} per-item scores", title_justify="left")
@@ -809,15 +975,16 @@ def logs(paths, log_format, lenient, logprobs, as_json, quiet):
                 checks.add_column(col)
             for c in log.checks:
                 checks.add_row(Path(c.file).name, c.metric, _fmt_value(c.reported),
-                               _fmt_value(c.recomputed), "yes" if c.matched else "[red]NO[/]")
+                               _fmt_value(c.recomputed),
+                               "yes" if c.matched else Text("NO", style="red"))
             console.print(checks)
         for e in log.errors:
-            console.print(f"[yellow]skipped:[/] {e.file}: {e.line}: {e.field}: {e.message}",
-                          highlight=False)
+            skipped = f"{e.file}: {e.line}: {e.field}: {e.message}"
+            console.print(f"[yellow]skipped:[/] {esc(skipped)}", highlight=False)
         for note in log.notes:
-            console.print(f"[dim]{note}[/]", highlight=False)
+            console.print(f"[dim]{esc(note)}[/]", highlight=False)
         for line in log.summary.lines():
-            console.print(f"[dim]{line}[/]", highlight=False, soft_wrap=True)
+            console.print(f"[dim]{esc(line)}[/]", highlight=False, soft_wrap=True)
         return EXIT_OK
 
     _run(action, quiet)
@@ -845,6 +1012,7 @@ def _json_safe(value):
 
 
 @main.command()
+@input_limit_options
 @click.argument("generations", type=click.Path(path_type=Path))
 @click.option("--scorer", "scorers", multiple=True, required=True,
               type=click.Choice(["ifeval", "toxicity", "length"]),
@@ -865,6 +1033,7 @@ def score(generations, scorers, output, toxicity_model, jobs, as_json, quiet):
         from riskbench.scorers import score as run_scorers
         from riskbench.table import write_scores
 
+        check_output(output, [generations])
         progress = _LazyProgress("scoring", enabled=not quiet)
         try:
             table, notes = run_scorers(generations, scorers=scorers,
@@ -872,7 +1041,7 @@ def score(generations, scorers, output, toxicity_model, jobs, as_json, quiet):
                                        progress=progress)
         finally:
             progress.close()
-        write_scores(table, output)
+        write_scores(table, output, inputs=[generations])
         means = table.to_frame().groupby(["metric", "model"])["value"].mean()
         if as_json:
             click.echo(json.dumps({
@@ -894,7 +1063,7 @@ def score(generations, scorers, output, toxicity_model, jobs, as_json, quiet):
         console = _console()
         console.print(grid)
         for note in notes:
-            console.print(f"[dim]{note}[/]", highlight=False)
+            console.print(f"[dim]{esc(note)}[/]", highlight=False)
         return EXIT_OK
 
     _run(action, quiet)
@@ -908,7 +1077,8 @@ def score(generations, scorers, output, toxicity_model, jobs, as_json, quiet):
               help="Show the first N models of each ranking.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @click.option("--quiet", is_flag=True, help="No progress bar, no warnings.")
-def demo(n_resamples, seed, top, as_json, quiet):
+@output_option()
+def demo(n_resamples, seed, top, as_json, quiet, output):
     """Real AlpacaEval 2.0 data, 48 models: R-SSD on the judge preference, then on a portfolio
     of preference, offensive language and length, against the plain mean win rate."""
     def action() -> int:
@@ -928,15 +1098,16 @@ def demo(n_resamples, seed, top, as_json, quiet):
         place = {m: a + 1 for a, m in enumerate(leaderboard)}
         moves = sorted(((place[m] - (a + 1), m) for a, m in enumerate(port.models)),
                        key=lambda x: (-abs(x[0]), x[1]))[:6]
-        if as_json:
-            click.echo(json.dumps({
+        if as_json or output is not None:
+            _emit({
                 "win": _json_payload(win, table), "portfolio": _json_payload(port, table),
                 "mean_win_rate_order": leaderboard,
                 "kendall_tau": {"win_vs_mean": tau_win, "portfolio_vs_mean": tau_port},
                 "moved_most": [{"model": m, "leaderboard": place[m],
                                 "portfolio": place[m] - d} for d, m in moves],
-            }, indent=2))
-            return EXIT_OK
+            }, as_json=as_json, output=output, inputs=[])
+            if as_json:
+                return EXIT_OK
         console = _console()
         console.print(
             "[bold]riskbench demo[/]: AlpacaEval 2.0, 48 models x 805 instructions; 'win' = "
@@ -953,8 +1124,8 @@ def demo(n_resamples, seed, top, as_json, quiet):
         console.print(f"\nAgreement with the plain mean win rate (the leaderboard): Kendall tau "
                       f"= {tau_win:.3f} for R-SSD on 'win', {tau_port:.3f} for the portfolio.",
                       highlight=False)
-        console.print("Moved most from the leaderboard to the portfolio ranking: " + "; ".join(
-            f"{m} {place[m]} -> {place[m] - d}" for d, m in moves), highlight=False)
+        console.print("Moved most from the leaderboard to the portfolio ranking: " + esc("; ".join(
+            f"{m} {place[m]} -> {place[m] - d}" for d, m in moves)), highlight=False)
         return EXIT_OK
 
     _run(action, quiet)
