@@ -3,6 +3,8 @@
 The bombs are built without inflating them: a deflate stream of ``n`` identical 1 MiB blocks,
 each ended by a full flush (which forgets the window), so every block after the first
 compresses to the same bytes and ``n`` MiB of content costs ``n`` copies of about 1 KiB.
+Their CRC-32 is computed only with ``crc=True`` (seconds per GiB): riskbench must refuse a
+bomb long before its end, where the CRC would be checked.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from pathlib import Path
 MiB = 1 << 20
 
 
-def _deflate(block: bytes, n: int) -> tuple[bytes, int]:
-    """Raw deflate of ``block * n`` and its CRC-32, in O(len(block)) compression work."""
+def _deflate(block: bytes, n: int, crc: bool = False) -> tuple[bytes, int]:
+    """Raw deflate of ``block * n`` (and its CRC-32, or 0), in O(len(block)) compression."""
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
     first = c.compress(block) + c.flush(zlib.Z_FULL_FLUSH)
     middle = c.compress(block) + c.flush(zlib.Z_FULL_FLUSH)
@@ -26,23 +28,28 @@ def _deflate(block: bytes, n: int) -> tuple[bytes, int]:
     if n == 1:
         c = zlib.compressobj(9, zlib.DEFLATED, -15)
         stream = c.compress(block) + c.flush()
-    crc = 0
-    for _ in range(n):
-        crc = zlib.crc32(block, crc)
-    return stream, crc
+    value = 0
+    for _ in range(n if crc else 0):
+        value = zlib.crc32(block, value)
+    return stream, value
 
 
 def _block(pattern: bytes, size: int = MiB) -> bytes:
     return (pattern * (size // len(pattern) + 1))[:size]
 
 
-def gzip_bomb(path: Path, *, mib: int, pattern: bytes = b"a") -> Path:
-    """A valid .gz file inflating to ``mib`` MiB of ``pattern`` repeated."""
+def gzip_bomb(path: Path, *, mib: int, pattern: bytes = b"a", head: bytes = b"",
+              crc: bool = False) -> Path:
+    """A .gz file inflating to ``head`` + ``mib`` MiB of ``pattern`` repeated."""
     block = _block(pattern, MiB - MiB % len(pattern))
-    stream, crc = _deflate(block, mib)
-    size = len(block) * mib
+    stream, value = _deflate(block, mib, crc)
+    if head:
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        stream = c.compress(head) + c.flush(zlib.Z_FULL_FLUSH) + stream
+        value = 0
+    size = len(head) + len(block) * mib
     path.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + stream
-                     + struct.pack("<II", crc, size & 0xFFFFFFFF))
+                     + struct.pack("<II", value, size & 0xFFFFFFFF))
     return path
 
 
@@ -59,11 +66,7 @@ def zip_bomb(path: Path, members: dict[str, bytes], *, bomb: str, mib: int,
             stream, crc = _deflate(block, mib)
             if prefix:  # a prefix block in front: deflate it separately, then the repeats
                 c = zlib.compressobj(9, zlib.DEFLATED, -15)
-                head = c.compress(prefix) + c.flush(zlib.Z_FULL_FLUSH)
-                stream = head + stream
-                crc = zlib.crc32(prefix)
-                for _ in range(mib):
-                    crc = zlib.crc32(block, crc)
+                stream = c.compress(prefix) + c.flush(zlib.Z_FULL_FLUSH) + stream
             size = len(prefix) + len(block) * mib
         else:
             c = zlib.compressobj(9, zlib.DEFLATED, -15)

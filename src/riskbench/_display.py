@@ -23,6 +23,8 @@ from rich.markup import escape as _markup_escape
 from rich.table import Table as _RichTable
 from rich.text import Text
 
+from riskbench.errors import shorten
+
 __all__ = ["visible", "esc", "text", "mpl", "csv_cell", "CSV_TRIGGERS", "Table"]
 
 # C0 and C1 controls, DEL, line/paragraph separators, bidi embeddings/overrides/isolates
@@ -46,19 +48,24 @@ def visible(value: object, *, newlines: bool = False) -> str:
 
 
 def esc(value: object, *, newlines: bool = False) -> str:
-    """A value to put inside a rich markup string: shown literally, controls visible."""
-    return _markup_escape(visible(value, newlines=newlines))
+    """A value to put inside a rich markup string: shown literally, controls visible, huge
+    runs cut (:func:`riskbench.errors.shorten`)."""
+    return _markup_escape(visible(shorten(str(value)), newlines=newlines))
 
 
 def text(value: object, style: str = "") -> Text:
-    """A rich ``Text`` of the value (never parsed as markup), controls visible: for table
-    cells and titles."""
-    return Text(visible(value), style=style)
+    """A rich ``Text`` of the value (never parsed as markup), controls visible, huge runs
+    cut: for table cells and titles."""
+    return Text(visible(shorten(str(value))), style=style)
 
 
-def mpl(value: object) -> str:
-    """A value as matplotlib text: ``$`` escaped (no mathtext), controls visible."""
-    return visible(value).replace("$", r"\$")
+def mpl(value: object, width: int = 80) -> str:
+    """A value as matplotlib text: ``$`` escaped (no mathtext), controls visible, cut to
+    ``width`` characters (a plot label, not the record: tables keep the full name)."""
+    shown = visible(value)
+    if len(shown) > width:
+        shown = shown[:width - 1] + "…"
+    return shown.replace("$", r"\$")
 
 
 def csv_cell(value: object) -> object:

@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from riskbench._atomic import atomic_path
+from riskbench._display import mpl
 from riskbench.errors import InputError
 
 __all__ = ["quantile_curves", "matrix_heatmap", "ranking_plot", "ecdf_plot", "stability_plot",
@@ -41,7 +42,7 @@ def _samples(ranking):
 
 
 def _value_label(ranking) -> str:
-    name = ranking.metric or "score"
+    name = mpl(ranking.metric or "score")
     if getattr(ranking.portfolio, "kind", None) == "multivariate":
         return "mean of the normalised metrics (display summary)"
     if ranking.portfolio is not None:
@@ -75,7 +76,8 @@ def quantile_curves(ranking, *, kind: str = "quantile", top: int | None = 8,
         if pos < focus:
             ax.step(np.concatenate([[0], p]), np.concatenate([[y[0]], y]), where="pre",
                     color=colours[pos], lw=3.0 if model == highlight else 1.4,
-                    label=f"{pos + 1}. {model}" + (" (chosen)" if model == highlight else ""),
+                    label=f"{pos + 1}. {mpl(model)}" + (" (chosen)" if model == highlight
+                                                          else ""),
                     zorder=3 if model == highlight else 2)
         else:
             ax.step(p, y, where="pre", color=_OTHERS, lw=0.6, zorder=1, rasterized=True)
@@ -104,7 +106,7 @@ def matrix_heatmap(ranking, *, top: int | None = None) -> Figure:
     order = ranking._perm[:focus]
     values = test.statistic[np.ix_(order, order)]
     decided = test.reject[np.ix_(order, order)]
-    names = list(ranking.models[:focus])
+    names = [mpl(m) for m in ranking.models[:focus]]
     size = min(11.0, 3.0 + 0.16 * focus)
     fig = Figure(figsize=(size + 1.4, size), layout="constrained")
     ax = fig.add_subplot()
@@ -150,7 +152,7 @@ def ranking_plot(ranking, *, top: int | None = None, z: float = 1.96) -> Figure:
     ax.errorbar(value[:focus], y, xerr=np.where(np.isfinite(sd[:focus]), z * sd[:focus], 0),
                 fmt="none", ecolor="#555555", elinewidth=1, capsize=2, zorder=2)
     ax.scatter(value[:focus], y, c=[colours[g - 1] for g in groups], s=28, zorder=3)
-    labels = [f"{m}  [{g}]" for m, g in zip(ranking.models[:focus], groups, strict=True)]
+    labels = [f"{mpl(m)}  [{g}]" for m, g in zip(ranking.models[:focus], groups, strict=True)]
     ax.set_yticks(y, labels, fontsize=max(5.0, min(9.0, 300 / max(focus, 1))))
     for tick, model in zip(ax.get_yticklabels(), ranking.models[:focus], strict=True):
         if model in ranking.best_set:
@@ -185,11 +187,14 @@ def ecdf_plot(table, *, ranking=None, metrics=None, models=None,
             raw = np.sort(samples.raw(index[chosen[pos]]))
             p = np.arange(1, raw.size + 1) / raw.size
             if pos < focus:
-                ax.step(raw, p, where="post", color=colours[pos], lw=1.3, label=chosen[pos])
+                # a leading "_" would hide the entry from the legend (matplotlib's convention)
+                label = mpl(chosen[pos])
+                ax.step(raw, p, where="post", color=colours[pos], lw=1.3,
+                        label=" " + label if label.startswith("_") else label)
             else:
                 ax.step(raw, p, where="post", color=_OTHERS, lw=0.5, rasterized=True)
         direction = "higher" if table.higher_is_better[metric] else "lower"
-        ax.set_title(f"{metric} ({direction} is better)", fontsize=9)
+        ax.set_title(f"{mpl(metric)} ({direction} is better)", fontsize=9)
         ax.set_ylabel("share of items <= x", fontsize=8)
         pooled = np.concatenate(samples.values) * (1 if samples.higher_is_better else -1)
         median = float(np.median(pooled))

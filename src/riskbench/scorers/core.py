@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from riskbench import _limits
+from riskbench._workers import worker_pool
 from riskbench.errors import InputError
 from riskbench.scorers.length import length_scores
 from riskbench.scorers.toxicity import toxicity_scores
@@ -204,7 +204,7 @@ def _run_ifeval(records: list[dict], jobs: int, progress: Progress | None) -> li
             if progress:
                 progress(min(done * CHUNK, len(records)), len(records))
         return results
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with worker_pool(jobs) as pool:  # workers die with us, even on SIGKILL
         for done, part in enumerate(pool.map(_ifeval_chunk, chunks), start=1):
             results.extend(part)
             if progress:

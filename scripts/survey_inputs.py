@@ -1,0 +1,91 @@
+"""Measure real logs against riskbench's input limits (riskbench/_limits.py).
+
+For every file under the given folders (and every member of every zip archive): the
+uncompressed size, the compression ratio (gzip files and zip members), the longest line and
+the deepest JSON nesting. Prints the largest of each with where it was found and the margin
+to the default limit.
+
+    python scripts/survey_inputs.py tests/data src/riskbench/data ../shared/data
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+KEYS = ("bytes", "ratio", "line", "depth")
+
+
+def _depth(document: object) -> int:
+    best, stack = 0, [(document, 1)]
+    while stack:  # iterative: the documents measured may nest deeper than the stack
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            best = max(best, depth)
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict)
+                                                  else value))
+    return best
+
+
+def _json_depth(data: bytes) -> int:
+    try:
+        return _depth(json.loads(data))
+    except (ValueError, RecursionError):
+        pass
+    depth = 0
+    for line in data.split(b"\n"):  # JSON Lines
+        try:
+            depth = max(depth, _depth(json.loads(line))) if line.strip() else depth
+        except (ValueError, RecursionError):
+            return depth
+    return depth
+
+
+def measure(data: bytes, compressed: int) -> dict[str, float]:
+    """The four measures of one file's (or member's) content."""
+    return {"bytes": len(data), "ratio": len(data) / max(compressed, 1),
+            "line": max(len(line) for line in data.split(b"\n")), "depth": _json_depth(data)}
+
+
+def _contents(path: Path):
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                yield f"{path}:{info.filename}", archive.read(info), info.compress_size
+    elif path.name.endswith(".gz"):
+        with gzip.open(path) as fh:
+            yield str(path), fh.read(), path.stat().st_size
+    else:
+        yield str(path), path.read_bytes(), path.stat().st_size
+
+
+def survey(roots) -> dict[str, tuple[float, str]]:
+    """``{measure: (largest value, where)}`` over every file under ``roots``."""
+    worst = dict.fromkeys(KEYS, (0.0, ""))
+    for root in roots:
+        for path in sorted(Path(root).rglob("*")):
+            if not path.is_file():
+                continue
+            for where, data, compressed in _contents(path):
+                for key, value in measure(data, compressed).items():
+                    if value > worst[key][0]:
+                        worst[key] = (value, where)
+    return worst
+
+
+def main(argv: list[str]) -> None:
+    from riskbench._limits import Limits
+
+    limits = Limits()
+    default = {"bytes": limits.max_bytes, "ratio": limits.max_ratio, "line": limits.max_line,
+               "depth": 1000}
+    for key, (value, where) in survey(argv or ["tests/data"]).items():
+        print(f"{key:>5}: {value:>14,.1f}  (default limit {default[key]:,}, margin "
+              f"{default[key] / max(value, 1):,.0f}x)  {where}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
