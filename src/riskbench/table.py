@@ -1302,7 +1302,7 @@ def write_scores(table: ScoreTable, path: str | Path, *,
             from riskbench._display import csv_cell
 
             for column in frame.columns:
-                if frame[column].dtype == object:
+                if not pd.api.types.is_numeric_dtype(frame[column]):
                     frame[column] = frame[column].map(csv_cell)
             frame.to_csv(tmp, index=False, compression="gzip" if suffix.endswith(".gz")
                          else None)
