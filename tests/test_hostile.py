@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 import riskbench
 from riskbench.errors import InputError, RiskbenchWarning
 
+pytestmark = pytest.mark.hostile
+
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 SLOW = settings(max_examples=2500, deadline=None, suppress_health_check=list(HealthCheck))
 
