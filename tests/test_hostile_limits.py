@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -46,17 +47,17 @@ def cli(*args: str):
 def run_measured(*args: str, timeout: float = 120) -> tuple[int, str, int]:
     """Run ``riskbench ARGS`` in a subprocess: (exit status, stderr, peak RSS in bytes).
 
-    The peak comes from wait4() on that one child, so other processes never count.
+    The peak is the subprocess's own VmHWM (tests/peak_rss.py explains why not ru_maxrss).
     """
     env = dict(os.environ, COLUMNS="200")
-    with subprocess.Popen([*RISKBENCH, *args], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, env=env) as proc:
-        try:
-            stderr = proc.stderr.read().decode("utf-8", "replace")
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            proc.returncode = 0  # reaped above; stop Popen from waiting again
-    return os.waitstatus_to_exitcode(status), stderr, usage.ru_maxrss * 1024
+    peak_file = Path(tempfile.mkstemp(prefix="peak")[1])
+    try:
+        out = subprocess.run([sys.executable, str(Path(__file__).parent / "peak_rss.py"),
+                              str(peak_file), *args], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, env=env, timeout=timeout, check=False)
+        return out.returncode, out.stderr.decode("utf-8", "replace"), int(peak_file.read_text())
+    finally:
+        peak_file.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
