@@ -69,13 +69,13 @@ def test_the_nasty_names_through_rank_select_and_report(tmp_path):
     path = _table(tmp_path / "nasty.jsonl", NASTY, metrics=("$m$", "[red]q[/]"))
     for command in (["rank", str(path)], ["select", str(path), "--guardrail",
                                           "$m$:mean>=-5"]):
-        result = _invoke(*command, "--n-resamples", "20", "--seed", "0")
+        result = _invoke(*command, "--n-resamples", "20", "--seed", "0", "--quiet")
         assert result.exit_code == 0, result.output
         _check_terminal(result.output, NASTY + ["$m$", "[red]q[/]"])
         assert "\x1b]8;" not in result.output  # no hyperlink escape reached the terminal
     report = tmp_path / "r.html"
     result = _invoke("report", str(path), "-o", str(report), "--n-resamples", "20",
-                     "--seed", "0")
+                     "--seed", "0", "--quiet")
     assert result.exit_code == 0, result.output
     _check_terminal(result.output, [])
     page = report.read_bytes().decode("utf-8")

@@ -4,7 +4,10 @@ Promises checked:
 
 * NO-ORPHAN - after SIGKILL of ``riskbench score``, its worker processes are gone within
               2 s (they kept scoring for minutes before);
-* PROMPT    - SIGINT and SIGTERM stop a long run within a second, with exit 130 / 143;
+* PROMPT    - SIGINT and SIGTERM stop a long run within a second (about 0.05 s measured:
+              the CLI unwinds, then skips the interpreter's teardown), with exit 130 / 143;
+              the CPU the child spends after the signal is checked too, as the machine's
+              load cannot inflate it;
 * NOTHING   - an interrupted run leaves no partial output and no temporary file, and an
               existing output file is left as it was.
 """
@@ -16,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -80,6 +84,26 @@ def _busy(proc: psutil.Process, cpu: float, timeout: float = 60) -> None:
     raise AssertionError(f"not {cpu} s of CPU after {timeout} s")
 
 
+def _stop(proc: subprocess.Popen, sig: int, group: bool = False):
+    """Signal ``proc``; (exit status, wall seconds to exit, CPU seconds it used after the
+    signal, stderr). CPU time, unlike wall time, does not grow with the machine's load."""
+    before = sum(psutil.Process(proc.pid).cpu_times()[:2])
+    chunks = []
+    reader = threading.Thread(target=lambda: chunks.append(proc.stderr.read()))
+    reader.start()
+    start = time.monotonic()
+    if group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    reader.join(timeout=10)
+    cpu = usage.ru_utime + usage.ru_stime - before  # (includes reaped workers, if any)
+    return proc.returncode, wall, cpu, "".join(chunks)
+
+
 def _alive(processes) -> list:
     out = []
     for p in processes:
@@ -130,7 +154,7 @@ def test_parent_watch_fallback(tmp_path):
     parent.wait()
     start = time.monotonic()
     code = watcher.wait(timeout=10)
-    assert code == 1 and time.monotonic() - start < 1.0
+    assert code == 1 and time.monotonic() - start < 3.0  # one 0.2 s poll, then exit
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -143,12 +167,10 @@ def test_signals_stop_a_report_promptly_and_leave_nothing(big_table, tmp_path, s
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _busy(psutil.Process(proc.pid), cpu=3.0)  # past imports (~1.3 s of CPU), in the bootstrap
     assert proc.poll() is None, proc.communicate()
-    start = time.monotonic()
-    proc.send_signal(sig)
-    _, stderr = proc.communicate(timeout=30)
-    elapsed = time.monotonic() - start
-    assert proc.returncode == code, stderr
-    assert elapsed < 1.0, f"stopped {elapsed:.2f} s after the signal"
+    returncode, wall, cpu, stderr = _stop(proc, sig)
+    assert returncode == code, stderr
+    assert cpu < 0.25, f"{cpu:.2f} s of CPU after the signal"
+    assert wall < 1.0, f"stopped {wall:.2f} s after the signal"
     assert "nothing was written" in stderr and "Traceback" not in stderr
     assert out.read_text() == "the previous report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
@@ -162,12 +184,9 @@ def test_sigint_to_the_process_group_of_score(long_generations, tmp_path):
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     workers = _workers(psutil.Process(proc.pid), 2)
     time.sleep(0.5)
-    start = time.monotonic()
-    os.killpg(proc.pid, signal.SIGINT)
-    _, stderr = proc.communicate(timeout=30)
-    elapsed = time.monotonic() - start
-    assert proc.returncode == 130, stderr
-    assert elapsed < 1.0, f"stopped {elapsed:.2f} s after ^C"
+    returncode, wall, _, stderr = _stop(proc, signal.SIGINT, group=True)
+    assert returncode == 130, stderr
+    assert wall < 1.0, f"stopped {wall:.2f} s after ^C"
     assert _wait_gone(workers, 2) < 2 and not _alive(workers)
     assert "Traceback" not in stderr and list(tmp_path.iterdir()) == []
 
