@@ -63,17 +63,20 @@ def _contents(path: Path):
 
 
 def survey(roots) -> dict[str, tuple[float, str]]:
-    """``{measure: (largest value, where)}`` over every file under ``roots``."""
+    """``{measure: (largest value, where)}`` over every file under ``roots``, and
+    ``"count"``: the number of files and zip members measured."""
     worst = dict.fromkeys(KEYS, (0.0, ""))
+    count = 0
     for root in roots:
         for path in sorted(Path(root).rglob("*")):
             if not path.is_file():
                 continue
             for where, data, compressed in _contents(path):
+                count += 1
                 for key, value in measure(data, compressed).items():
                     if value > worst[key][0]:
                         worst[key] = (value, where)
-    return worst
+    return {**worst, "count": (count, "")}
 
 
 def main(argv: list[str]) -> None:
@@ -82,7 +85,9 @@ def main(argv: list[str]) -> None:
     limits = Limits()
     default = {"bytes": limits.max_bytes, "ratio": limits.max_ratio, "line": limits.max_line,
                "depth": 1000}
-    for key, (value, where) in survey(argv or ["tests/data"]).items():
+    found = survey(argv or ["tests/data"])
+    print(f"{found.pop('count')[0]} files and zip members")
+    for key, (value, where) in found.items():
         print(f"{key:>5}: {value:>14,.1f}  (default limit {default[key]:,}, margin "
               f"{default[key] / max(value, 1):,.0f}x)  {where}")
 
