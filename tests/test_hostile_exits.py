@@ -152,6 +152,34 @@ def test_read_only_folder_exits_2(tmp_path):
     assert "mnt/r.json: cannot be written (Read-only file system)" in out.stderr
 
 
+def test_out_of_memory_exits_2():
+    """EXIT2: a MemoryError (here: power planning for 3 * 10^8 items under a 3 GiB address
+    space limit) is an environment fault with a message, not a traceback."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+    out = subprocess.run([*RISKBENCH, "power", "--effect", "0.2", "--sizes", "300000000",
+                          "--n-datasets", "10", "--n-resamples", "10"], capture_output=True,
+                         text=True, preexec_fn=limit, timeout=120, check=False)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "error: out of memory: the input, or what the options ask for" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_closed_stdout_is_not_a_bug():
+    """A reader that leaves early (``riskbench logs --json | head``): exit 141 like a tool
+    killed by SIGPIPE, no traceback."""
+    helm = Path(__file__).parent / "data" / "formats" / "helm"
+    proc = subprocess.Popen([*RISKBENCH, "logs", str(helm), "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, stderr
+    assert stderr == ""
+
+
 # ----------------------------------------------------------------------------- -o outputs
 
 @pytest.mark.parametrize("command", [

@@ -176,16 +176,18 @@ def test_signals_stop_a_report_promptly_and_leave_nothing(big_table, tmp_path, s
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
 
 
-def test_sigint_to_the_process_group_of_score(long_generations, tmp_path):
-    """PROMPT + NOTHING + NO-ORPHAN: ^C in a terminal reaches the parent and its workers."""
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signals_to_the_process_group_of_score(long_generations, tmp_path, sig, code):
+    """PROMPT + NOTHING + NO-ORPHAN: ^C in a terminal (or a service manager's SIGTERM)
+    reaches the parent and its workers; the workers ignore it and the parent kills them."""
     out = tmp_path / "scores.csv"
     proc = subprocess.Popen([*RISKBENCH, "score", str(long_generations), "--scorer", "ifeval",
                              "--jobs", "2", "-o", str(out)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     workers = _workers(psutil.Process(proc.pid), 2)
     time.sleep(0.5)
-    returncode, wall, _, stderr = _stop(proc, signal.SIGINT, group=True)
-    assert returncode == 130, stderr
+    returncode, wall, _, stderr = _stop(proc, sig, group=True)
+    assert returncode == code, stderr
     assert wall < 1.0, f"stopped {wall:.2f} s after ^C"
     assert _wait_gone(workers, 2) < 2 and not _alive(workers)
     assert "Traceback" not in stderr and list(tmp_path.iterdir()) == []

@@ -7,7 +7,8 @@ whose workers
 1. ask the kernel to SIGKILL them when the parent dies (``PR_SET_PDEATHSIG`` on Linux);
 2. watch their parent from a thread as well (every 0.2 s: reparented, or the parent gone),
    which covers other systems and a parent that died before the request above;
-3. ignore SIGINT: a terminal's ^C reaches the whole process group, and the parent decides;
+3. ignore SIGINT and SIGTERM: a terminal's ^C (or a service manager's SIGTERM) reaches the
+   whole process group, and the parent decides (it kills them, see 4);
 4. are killed by the parent when the ``with`` block ends by an error, ^C or SIGTERM, instead
    of being waited for (their results would be thrown away anyway).
 """
@@ -51,7 +52,7 @@ def _watch(parent: int, ppid: int) -> None:
 def _init_worker(parent: int) -> None:
     """Initializer of every worker: tie its life to the parent's (see the module notes)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)

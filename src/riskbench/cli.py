@@ -78,6 +78,7 @@ class _Terminated(BaseException):
 
 
 EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
+EXIT_SIGPIPE = 128 + signal.SIGPIPE  # what a tool killed by SIGPIPE reports
 # Faults of the machine or the file system, not of riskbench: exit 2 with the OS's words.
 _ENVIRONMENT = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
                 errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EMFILE,
@@ -95,11 +96,12 @@ def _error(message: str, code: int) -> None:
     sys.exit(code)
 
 
-def _stop(message: str, code: int) -> None:
+def _stop(message: str | None, code: int) -> None:
     """Exit on a signal, after the unwinding has removed temporary files: skip the
     interpreter's teardown of numba, pandas and matplotlib (about 0.5 s of CPU), which a
     user who pressed ^C should not wait for. Worker pools were killed while unwinding."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    if message is not None:
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -126,6 +128,8 @@ def _run(action: Callable[[], int], quiet: bool) -> None:
                 _stop("interrupted (SIGINT); nothing was written", EXIT_SIGINT)
             except _Terminated:
                 _stop("terminated (SIGTERM); nothing was written", EXIT_SIGTERM)
+            except BrokenPipeError:  # `riskbench rank --json | head`: the reader left
+                _stop(None, EXIT_SIGPIPE)
             except InputError as exc:
                 _error(exc.cli_message(), EXIT_INPUT)
             except RiskbenchError as exc:
@@ -137,8 +141,9 @@ def _run(action: Callable[[], int], quiet: bool) -> None:
                 _error(f"{where}: {exc.strerror or exc}; riskbench could not read or write it: "
                        "check the space left, the permissions and the path", EXIT_INPUT)
             except MemoryError:
-                _error("out of memory; the input is too large for this machine's memory (see "
-                       "the README's reliability section for the input limits)", EXIT_INPUT)
+                _error("out of memory: the input, or what the options ask for (sizes, "
+                       "resamples, models), needs more memory than is available; reduce it "
+                       "(the README's reliability section lists the input limits)", EXIT_INPUT)
             except (RecursionError, OverflowError) as exc:
                 _error(f"the input holds what riskbench cannot represent ({type(exc).__name__}: "
                        f"{exc}): nesting deeper than about 1,000 levels or a number beyond the "
