@@ -1,7 +1,9 @@
 """The ``riskbench`` command: thin commands over the public API (no statistics here).
 
-Exit codes: 0 success; 2 bad input or bad options (the message says what, where and how to fix);
-1 an unexpected internal error (a bug: please report it).
+Exit codes: 0 success; 2 bad input or bad options, or a fault of the environment (disk full,
+read-only folder, out of memory; the message says what, where and how to fix); 130 SIGINT, 143
+SIGTERM, 141 standard output closed by its reader; 1 an unexpected internal error (a bug: please
+report it).
 """
 
 from __future__ import annotations
@@ -569,7 +571,7 @@ def _rank_table(table: ScoreTable, weights: dict | None, options: dict):
 def main() -> None:
     """Risk-aware benchmarking of LLMs: stochastic dominance rankings with tie groups.
 
-    Exit codes: 0 ok, 2 bad input or options, 1 internal error.
+    Exit codes: 0 ok, 2 bad input or options or environment, 130 SIGINT, 143 SIGTERM, 1 bug.
     """
 
 
