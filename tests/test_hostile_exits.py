@@ -95,6 +95,32 @@ def test_huge_integer_valued_float_ids(tmp_path):
     assert "10000000000000000000" in table.items()
 
 
+def test_corrupted_and_truncated_gzip(tmp_path):
+    """EXIT2: a .csv.gz / .jsonl.gz with flipped bytes (was zlib.error, exit 1), and cut
+    files for rank and score (score: was EOFError, exit 1)."""
+    import gzip
+
+    data = bytearray(gzip.compress(GOOD.encode()))
+    cut = bytes(data[:len(data) // 2])
+    for i in range(20, len(data) - 10, 7):
+        data[i] ^= 0x55
+    for name in ("bad.csv.gz", "bad.jsonl.gz"):
+        (tmp_path / name).write_bytes(bytes(data))
+        result = run("rank", tmp_path / name)
+        assert result.exit_code == 2, result.output
+        assert f"{name}: cannot be inflated as gzip (Error -3" in result.output
+        assert "the file is truncated or corrupted" in result.output
+    (tmp_path / "cut.csv.gz").write_bytes(cut)
+    (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(GENERATIONS.read_bytes())[:300])
+    result = run("rank", tmp_path / "cut.csv.gz")
+    assert result.exit_code == 2 and "cut.csv.gz: cannot be read as .csv.gz (Compressed file " \
+        "ended before the end-of-stream marker was reached)" in result.output
+    result = run("score", tmp_path / "cut.jsonl.gz", "--scorer", "length", "-o",
+                 tmp_path / "o.csv")
+    assert result.exit_code == 2 and "cut.jsonl.gz: cannot be read (Compressed file ended" \
+        in result.output, result.output
+
+
 def test_metric_spec_weight_beyond_the_float_range(tmp_path):
     spec = tmp_path / "spec.json"
     spec.write_text('{"metrics": {"acc": {"weight": 1' + "0" * 400 + "}}}")

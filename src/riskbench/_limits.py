@@ -35,6 +35,7 @@ import os
 import re
 import stat
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -262,8 +263,9 @@ class _Guard(io.RawIOBase):
 
     def __init__(self, source: BinaryIO, *, label: str, member: str | None, limits: Limits,
                  consumed: Callable[[], int] | None, lines: bool,
-                 budget: Budget | None = None, owned: tuple = ()) -> None:
+                 budget: Budget | None = None, owned: tuple = (), is_gzip: bool = False) -> None:
         super().__init__()
+        self._gzip = is_gzip
         self._source = source
         self._label = label
         self._member = member
@@ -282,7 +284,13 @@ class _Guard(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         view = memoryview(buffer).cast("B")
-        data = self._source.read(len(view))
+        try:
+            data = self._source.read(len(view))
+        except (zlib.error, gzip.BadGzipFile) as exc:  # (a cut file: EOFError, for callers)
+            if not self._gzip:  # zip members: the archive reader words its own message
+                raise
+            raise InputError(f"{self._label}: cannot be inflated as gzip ({exc}); the file is "
+                             "truncated or corrupted: write it again") from None
         n = len(data)
         if not n:
             return 0
@@ -364,7 +372,7 @@ def open_input(path: str | Path, *, lines: bool = False, label: str | None = Non
             buffered = io.BufferedReader(raw, buffer_size=1 << 16)
             inflated = gzip.GzipFile(fileobj=buffered, mode="rb")
             guard = _Guard(inflated, label=label, member=None, limits=limits,
-                           consumed=raw.tell, lines=lines, owned=(buffered, raw))
+                           consumed=raw.tell, lines=lines, owned=(buffered, raw), is_gzip=True)
         else:
             if size > limits.max_bytes:
                 raise _over_bytes(label, None, size, limits, plain=True)

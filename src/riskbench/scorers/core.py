@@ -55,6 +55,8 @@ def _records(path: Path) -> list[tuple[str, dict]]:
                     for lineno, record in jsonl_records(path, str(path))]
         except UnicodeDecodeError:
             raise InputError(f"{path}: is not UTF-8 text; re-save it as UTF-8") from None
+        except EOFError as exc:  # a cut .jsonl.gz
+            raise InputError(f"{path}: cannot be read ({exc}); the file is truncated") from None
     if name.endswith((".csv", ".csv.gz", ".parquet")):
         try:
             if name.endswith(".parquet"):
