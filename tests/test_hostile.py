@@ -3,8 +3,10 @@
 The default run tries a few hundred generated inputs; ``pytest -m slow`` tries over 10,000.
 """
 
+import gzip
 import io
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -187,3 +189,60 @@ def test_options_of_rank_slow(options):
 @given(score_arrays(), POWER_OPTIONS)
 def test_power_planning_slow(data, options):
     test_power_planning.hypothesis.inner_test(data, options)
+
+
+# ----------------------------------------------------------------------------- compressed inputs
+# Mutated gzip tables and Inspect .eval archives (flipped, cut or inserted bytes) through the
+# readers: only documented errors escape (a corrupted .csv.gz used to raise zlib.error).
+
+_GOOD = ("model,sample_id,metric,value\n" + "".join(
+    f"{m},{i},acc,{(i * 7 % 10) / 10 + s}\n" for m, s in (("a", 0.2), ("b", 0.0))
+    for i in range(40))).encode()
+_EVAL = (Path(__file__).parent / "data" / "formats" / "inspect" / "inspect_ai_tests"
+         / "log_read_sample.eval").read_bytes()
+edits = st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255),
+                           st.sampled_from(["flip", "cut", "insert"])), min_size=1, max_size=4)
+
+
+def _mutate(data: bytes, changes) -> bytes:
+    out = bytearray(data)
+    for where, byte, how in changes:
+        at = min(int(where * len(out)), max(0, len(out) - 1))
+        if how == "flip" and out:
+            out[at] ^= byte or 1
+        elif how == "cut":
+            del out[at:]
+        else:
+            out[at:at] = bytes([byte]) * 3
+    return bytes(out)
+
+
+def _compressed_case(tmp_path_factory, changes, kind):
+    d = tmp_path_factory.mktemp("z")
+    if kind == "eval":
+        path = d / "log.eval"
+        path.write_bytes(_mutate(_EVAL, changes))
+        from riskbench.io import read_log
+
+        _documented(lambda: read_log(path, format="inspect"))
+        _documented(lambda: read_log(path, format="inspect", strict=False))
+        _documented(lambda: riskbench.read_scores(path))
+    else:
+        path = d / f"s.{kind}.gz"
+        body = _GOOD if kind == "csv" else pd.read_csv(io.BytesIO(_GOOD)).to_json(
+            orient="records", lines=True).encode()
+        path.write_bytes(_mutate(gzip.compress(body, mtime=0), changes))
+        _documented(lambda: riskbench.read_scores(path))
+
+
+@FAST
+@given(edits, st.sampled_from(["csv", "jsonl", "eval"]))
+def test_mutated_compressed_inputs(tmp_path_factory, changes, kind):
+    _compressed_case(tmp_path_factory, changes, kind)
+
+
+@pytest.mark.slow
+@SLOW
+@given(edits, st.sampled_from(["csv", "jsonl", "eval"]))
+def test_mutated_compressed_inputs_slow(tmp_path_factory, changes, kind):
+    _compressed_case(tmp_path_factory, changes, kind)
