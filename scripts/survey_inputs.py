@@ -16,7 +16,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-KEYS = ("bytes", "ratio", "line", "depth")
+KEYS = ("bytes", "ratio", "line", "depth", "columns")
 
 
 def _depth(document: object) -> int:
@@ -44,10 +44,28 @@ def _json_depth(data: bytes) -> int:
     return depth
 
 
-def measure(data: bytes, compressed: int) -> dict[str, float]:
-    """The four measures of one file's (or member's) content."""
+def _columns(data: bytes, name: str) -> int:
+    """Fields of a CSV/TSV header, or the most keys of a JSON Lines record."""
+    if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
+        header = data.split(b"\n", 1)[0]
+        return header.count(b"\t" if ".tsv" in name else b",") + 1
+    if name.endswith((".jsonl", ".jsonl.gz", ".ndjson")):
+        most = 0
+        for line in data.split(b"\n"):
+            try:
+                record = json.loads(line) if line.strip() else None
+            except ValueError:
+                continue
+            most = max(most, len(record) if isinstance(record, dict) else 0)
+        return most
+    return 0
+
+
+def measure(data: bytes, compressed: int, name: str = "") -> dict[str, float]:
+    """The five measures of one file's (or member's) content."""
     return {"bytes": len(data), "ratio": len(data) / max(compressed, 1),
-            "line": max(len(line) for line in data.split(b"\n")), "depth": _json_depth(data)}
+            "line": max(len(line) for line in data.split(b"\n")), "depth": _json_depth(data),
+            "columns": _columns(data, name)}
 
 
 def _contents(path: Path):
@@ -73,7 +91,7 @@ def survey(roots) -> dict[str, tuple[float, str]]:
                 continue
             for where, data, compressed in _contents(path):
                 count += 1
-                for key, value in measure(data, compressed).items():
+                for key, value in measure(data, compressed, where).items():
                     if value > worst[key][0]:
                         worst[key] = (value, where)
     return {**worst, "count": (count, "")}
@@ -84,7 +102,7 @@ def main(argv: list[str]) -> None:
 
     limits = Limits()
     default = {"bytes": limits.max_bytes, "ratio": limits.max_ratio, "line": limits.max_line,
-               "depth": 1000}
+               "depth": 1000, "columns": limits.max_columns}
     found = survey(argv or ["tests/data"])
     print(f"{found.pop('count')[0]} files and zip members")
     for key, (value, where) in found.items():

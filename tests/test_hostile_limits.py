@@ -198,6 +198,37 @@ def test_parquet_whose_rows_decode_far_beyond_its_size(tmp_path):
         riskbench.read_scores(path)
 
 
+def test_a_header_of_a_million_columns(tmp_path):
+    """BOUNDED + EXIT2: a 9.9 MB CSV whose header names 10^6 columns (pandas would build
+    them in 2 GiB) and JSONL / Parquet records with too many fields."""
+    n = 1_000_000
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(n)) + "\n" + ",".join("1" * n) + "\n")
+    code, stderr, peak = run_measured("rank", str(path))
+    assert code == 2, stderr[-500:]
+    assert "wide.csv: its header has 1,000,000 columns, above the limit of 100,000 " \
+           "(max_columns)" in stderr and "--max-columns 10000000" in stderr
+    assert peak < PEAK_LIMIT, format_size(peak)
+    record = {f"f{i}": 1 for i in range(100_001)}
+    (tmp_path / "wide.jsonl").write_text(json.dumps(record) + "\n")
+    with pytest.raises(LimitError, match=r"wide\.jsonl: line 1 has 100,001 columns"):
+        riskbench.read_scores(tmp_path / "wide.jsonl")
+    pd.DataFrame({"model": ["a"], "sample_id": [1], "metric": ["m"], "value": [1.0]}) \
+        .to_parquet(tmp_path / "four.parquet")
+    with riskbench.input_limits(max_columns=3), pytest.raises(LimitError, match="has 4 col"):
+        riskbench.read_scores(tmp_path / "four.parquet")
+
+
+def test_a_missing_column_message_lists_twenty_columns(tmp_path):
+    """SHORT: the missing-column message of a 50,000-column table names 20 of them."""
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(50_000)) + "\n" + ",".join("1" * 50_000))
+    with pytest.raises(InputError) as info:
+        riskbench.read_scores(path)
+    assert "'c19' and 49,980 more. Name the right column(s)" in str(info.value)
+    assert len(str(info.value)) < 800
+
+
 # ----------------------------------------------------------------------------- not files
 
 def test_fifo_is_refused_without_blocking(tmp_path):
@@ -233,7 +264,7 @@ def test_fifo_as_metric_spec_and_devices(tmp_path):
 
 def test_limits_api():
     """The Python side: input_limits() nests and restores, sizes parse, bad limits refused."""
-    assert riskbench.Limits() == Limits(2 << 30, 100.0, 64 << 20, 16 << 20)
+    assert riskbench.Limits() == Limits(2 << 30, 100.0, 64 << 20, 16 << 20, 100_000)
     assert parse_size("512M") == 512 * MiB and parse_size("1.5g") == 3 << 29
     assert parse_size(" 8 GiB ") == 8 << 30 and parse_size(7) == 7
     with pytest.raises(InputError, match="must be a number of bytes"):
@@ -283,3 +314,4 @@ def test_defaults_are_far_above_every_real_log_in_tests_data():
     assert worst["ratio"][0] * 4 < limits.max_ratio
     assert worst["line"][0] * 1000 < limits.max_line
     assert worst["depth"][0] * 20 < 1000  # Python's JSON parser stops near 1,000 levels
+    assert worst["columns"][0] * 1000 < limits.max_columns

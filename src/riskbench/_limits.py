@@ -47,7 +47,7 @@ from riskbench.errors import InputError, LimitError
 
 __all__ = ["Limits", "input_limits", "current_limits", "parse_size", "format_size",
            "check_regular", "open_input", "read_input", "open_archive", "check_archive",
-           "read_member",
+           "read_member", "check_columns", "too_many_columns",
            "check_parquet", "Budget"]
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20,
@@ -57,7 +57,8 @@ _SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]*)\s*")
 _BLOCK = 1 << 20  # bytes scanned per newline search (see _Guard._lines)
 _OPTION = {"max_bytes": ("--max-input-bytes", "max_bytes"),
            "max_ratio": ("--max-expansion", "max_ratio"),
-           "max_line": ("--max-line-bytes", "max_line")}
+           "max_line": ("--max-line-bytes", "max_line"),
+           "max_columns": ("--max-columns", "max_columns")}
 
 
 @dataclass(frozen=True)
@@ -76,15 +77,20 @@ class Limits:
         Longest line, in bytes, of CSV, TSV and JSON Lines files (default 64 MiB).
     ratio_floor : int
         Uncompressed size below which the ratio is not checked (default 16 MiB).
+    max_columns : int
+        Most columns of a CSV/TSV/Parquet table or fields of a JSON Lines record (default
+        100,000): a table costs about 2 KiB of memory per column, so a 10 MB header of a
+        million names would take 2 GiB.
     """
 
     max_bytes: int = 2 << 30
     max_ratio: float = 100.0
     max_line: int = 64 << 20
     ratio_floor: int = 16 << 20
+    max_columns: int = 100_000
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_line", "ratio_floor"):
+        for name in ("max_bytes", "max_line", "ratio_floor", "max_columns"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"input limit {name} must be a whole number of bytes >= 1; "
@@ -105,7 +111,8 @@ def current_limits() -> Limits:
 
 @contextmanager
 def input_limits(*, max_bytes: int | str | None = None, max_ratio: float | None = None,
-                 max_line: int | str | None = None) -> Iterator[Limits]:
+                 max_line: int | str | None = None,
+                 max_columns: int | None = None) -> Iterator[Limits]:
     """Raise (or lower) the input limits for the reads inside the ``with`` block.
 
     >>> with riskbench.input_limits(max_bytes="8G", max_ratio=500):   # doctest: +SKIP
@@ -122,6 +129,8 @@ def input_limits(*, max_bytes: int | str | None = None, max_ratio: float | None 
         changes["max_line"] = parse_size(max_line, "max_line")
     if max_ratio is not None:
         changes["max_ratio"] = max_ratio
+    if max_columns is not None:
+        changes["max_columns"] = max_columns
     token = _CURRENT.set(replace(limits, **changes))
     try:
         yield _CURRENT.get()
@@ -150,13 +159,14 @@ def format_size(n: float) -> str:
 
 def _raise_hint(key: str, needed: float) -> str:
     flag, keyword = _OPTION[key]
-    if key == "max_ratio":  # a round number well above the ratio seen so far
-        value = f"{10 ** math.ceil(math.log10(max(needed, 10) * 4)):g}"
+    if key in ("max_ratio", "max_columns"):  # a round number well above what was seen
+        value = str(10 ** math.ceil(math.log10(max(needed, 10) * 4)))
     else:
         value = f"{max(1, math.ceil(needed / (1 << 30)))}G" if needed >= 1 << 30 else \
             f"{max(1, math.ceil(needed / (1 << 20)))}M"
     return (f"if the file is genuine, raise the limit, e.g. {flag} {value} (Python: "
-            f"riskbench.input_limits({keyword}={value if key == 'max_ratio' else repr(value)}))")
+            f"riskbench.input_limits({keyword}="
+            f"{value if key in ('max_ratio', 'max_columns') else repr(value)}))")
 
 
 def _where(label: str, member: str | None) -> str:
@@ -391,6 +401,25 @@ def read_input(path: str | Path, *, lines: bool = False, label: str | None = Non
         return fh.read()
 
 
+def too_many_columns(label: str, count: int, what: str = "has") -> LimitError:
+    limits = current_limits()
+    return LimitError(f"{label}: {what} {count:,} columns, above the limit of "
+                      f"{limits.max_columns:,} (max_columns); a score table needs a few; "
+                      + _raise_hint("max_columns", count))
+
+
+def check_columns(path: str | Path, *, sep: str = ",", label: str | None = None) -> None:
+    """Refuse a CSV/TSV whose header has more than ``max_columns`` fields, before a parser
+    builds them (separators inside quotes count too: the check errs on the safe side)."""
+    label = str(path) if label is None else label
+    limits = current_limits()
+    with open_input(path, lines=True, label=label) as fh:
+        header = fh.readline(limits.max_line + 1)
+    count = header.count(sep.encode()) + 1
+    if count > limits.max_columns:
+        raise too_many_columns(label, count, "its header has")
+
+
 # ----------------------------------------------------------------------------- zip archives
 
 @contextmanager
@@ -456,6 +485,8 @@ def check_parquet(path: str | Path, *, label: str | None = None) -> None:
             meta = pq.ParquetFile(fh).metadata
         except Exception:  # noqa: BLE001 - not Parquet: the reader says so in its own words
             return
+    if meta.num_columns > limits.max_columns:
+        raise too_many_columns(label, meta.num_columns)
     decoded = meta.num_rows * max(1, meta.num_columns) * 8
     if decoded > limits.max_bytes:
         raise LimitError(f"{label}: {meta.num_rows:,} rows x {meta.num_columns} columns decode "

@@ -339,12 +339,13 @@ def _size_option(ctx, param, value):
 
 
 def input_limit_options(func):
-    """``--max-input-bytes``, ``--max-expansion``, ``--max-line-bytes``: the command runs under
+    """``--max-input-bytes``, ``--max-expansion``, ``--max-line-bytes``, ``--max-columns``: the
+    command runs under
     :func:`riskbench.input_limits` with them (apply below ``@main.command()``)."""
     @functools.wraps(func)
-    def command(*args, max_input_bytes, max_expansion, max_line_bytes, **kwargs):
+    def command(*args, max_input_bytes, max_expansion, max_line_bytes, max_columns, **kwargs):
         with riskbench.input_limits(max_bytes=max_input_bytes, max_ratio=max_expansion,
-                                    max_line=max_line_bytes):
+                                    max_line=max_line_bytes, max_columns=max_columns):
             return func(*args, **kwargs)
 
     defaults = riskbench.Limits()
@@ -359,6 +360,8 @@ def input_limit_options(func):
         click.option("--max-line-bytes", callback=_size_option, metavar="SIZE",
                      help=f"Longest line of a CSV/TSV/JSONL input (default "
                           f"{format_size(defaults.max_line)})."),
+        click.option("--max-columns", type=click.IntRange(min=1), metavar="N",
+                     help=f"Most columns of a table input (default {defaults.max_columns:,})."),
     )(command)
 
 

@@ -454,6 +454,7 @@ def _load(source: object, format: str = "auto") -> _Raw:
     try:
         if suffix in (".csv", ".csv.gz", ".tsv", ".tsv.gz"):
             sep = "\t" if suffix.startswith(".tsv") else ","
+            _limits.check_columns(path, sep=sep, label=name)
             with _limits.open_input(path, lines=True, label=name) as fh:
                 frame = pd.read_csv(fh, sep=sep, dtype=str, keep_default_na=False,
                                     na_filter=False)
@@ -530,6 +531,7 @@ def _first_line(exc: BaseException) -> str:
 def jsonl_records(path: Path, name: str) -> Iterator[tuple[int, dict]]:
     """``(line number, record)`` of a JSON Lines file (gzip if it ends in .gz); a line that is
     not a JSON object is an InputError naming ``name`` and the line."""
+    max_fields = _limits.current_limits().max_columns
     with _limits.open_input(path, lines=True, label=name) as raw, \
             io.TextIOWrapper(raw, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -550,6 +552,8 @@ def jsonl_records(path: Path, name: str) -> Iterator[tuple[int, dict]]:
             if not isinstance(record, dict):
                 raise InputError(f"{name}: line {lineno} is a JSON {type(record).__name__}, not "
                                  "an object; each line must be one {\"field\": value} record")
+            if len(record) > max_fields:
+                raise _limits.too_many_columns(name, len(record), f"line {lineno} has")
             yield lineno, record
 
 
@@ -859,7 +863,9 @@ def _canonical(raw: _Raw, *, model: str, item: str, metric: str, value: str,
                             for role, _ in missing)
         raise InputError(
             f"{name}: missing column(s) {', '.join(repr(c) for _, c in missing)}; the file has "
-            f"columns {', '.join(repr(c) for c in columns)}. Name the right column(s) with {fixes}"
+            f"columns {', '.join(repr(c) for c in columns[:20])}"
+            f"{f' and {len(columns) - 20:,} more' if len(columns) > 20 else ''}. Name the right "
+            f"column(s) with {fixes}"
         )
     skips: list[Skip] = []
     keep = np.ones(len(frame), dtype=bool)

@@ -63,6 +63,7 @@ def _records(path: Path) -> list[tuple[str, dict]]:
                 _limits.check_parquet(path)
                 frame = pd.read_parquet(path)
             else:
+                _limits.check_columns(path)
                 with _limits.open_input(path, lines=True) as fh:
                     frame = pd.read_csv(fh, dtype=str, keep_default_na=False)
         except InputError:
