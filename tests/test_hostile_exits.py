@@ -156,13 +156,13 @@ def _in_tmpfs(tmp_path: Path, options: str, command: str) -> subprocess.Complete
 
 @needs_mounts
 def test_disk_full_exits_2_and_leaves_nothing(tmp_path):
-    """EXIT2 + ATOMIC: ENOSPC while writing a report (was exit 1, "a bug")."""
-    (tmp_path / "s.csv").write_text(GOOD)
-    cmd = " ".join(RISKBENCH) + f" report s.csv -o {tmp_path}/mnt/r.html --n-resamples 20 " \
+    """EXIT2 + ATOMIC: ENOSPC while writing the 16 KB JSON of the demo ranking into an 8 KiB
+    file system (was exit 1, "a bug")."""
+    cmd = " ".join(RISKBENCH) + f" rank -o {tmp_path}/mnt/r.json --n-resamples 20 " \
                                 "--seed 0 --quiet"
-    out = _in_tmpfs(tmp_path, "size=64k", cmd)
+    out = _in_tmpfs(tmp_path, "size=8k", cmd)
     assert "rc=2" in out.stdout, out.stdout + out.stderr
-    assert "mnt/r.html: cannot be written (No space left on device); nothing was written" \
+    assert "mnt/r.json: cannot be written (No space left on device); nothing was written" \
         in out.stderr
     assert out.stdout.strip().endswith("listing:")  # no partial file, no temporary file
 

@@ -34,7 +34,7 @@ NASTY = ["[bold red]pwn[/]", "x[/]y", "$x^2$", "$\\frac{$", "[link=http://evil.e
          "[/link]", "\x1b[31mred\x1b[0m", "=HYPERLINK(\"http://e\")", ":smile:", "a\\",
          "_hidden", "\u202eevil", "b\nc\x07", "@sum", "+1-2", "\x1b]8;;http://x\x1b\\y"]
 SGR = re.compile(r"\x1b\[[0-9;]*m")  # the styles riskbench itself prints
-FAST = settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+FAST = settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 SLOW = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 
 

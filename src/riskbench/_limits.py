@@ -115,11 +115,30 @@ def input_limits(*, max_bytes: int | str | None = None, max_ratio: float | None 
                  max_columns: int | None = None) -> Iterator[Limits]:
     """Raise (or lower) the input limits for the reads inside the ``with`` block.
 
+    Parameters
+    ----------
+    max_bytes : int or str, optional
+        Largest uncompressed size of a file, a zip member, or one archive's members together;
+        bytes or a string such as ``"512M"``, ``"8GiB"`` (binary units).
+    max_ratio : float, optional
+        Largest compression ratio, checked past ``Limits.ratio_floor`` inflated bytes.
+    max_line : int or str, optional
+        Longest line of a CSV, TSV or JSON Lines file.
+    max_columns : int, optional
+        Most columns of a table (CSV/TSV header, JSON Lines record, Parquet schema).
+
+    ``None`` keeps the limit in force; see :class:`Limits` for the defaults. The limits are
+    a context variable: they apply to this thread (and task) only, and nest.
+
+    Yields
+    ------
+    Limits
+        The limits in force inside the block.
+
+    Examples
+    --------
     >>> with riskbench.input_limits(max_bytes="8G", max_ratio=500):   # doctest: +SKIP
     ...     table = riskbench.read_scores("huge.csv.gz")
-
-    Sizes are bytes or strings such as ``"512M"``, ``"8GiB"``; ``None`` keeps the limit in
-    force. See :class:`Limits` for the meaning and the defaults.
     """
     limits = current_limits()
     changes: dict[str, object] = {}
