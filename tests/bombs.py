@@ -53,14 +53,16 @@ def gzip_bomb(path: Path, *, mib: int, pattern: bytes = b"a", head: bytes = b"",
     return path
 
 
-def zip_bomb(path: Path, members: dict[str, bytes], *, bomb: str, mib: int,
+def zip_bomb(path: Path, members: dict[str, bytes], *, bomb: str | list[str], mib: int,
              pattern: bytes = b" ", prefix: bytes = b"", declared: int | None = None) -> Path:
-    """A zip archive: ordinary ``members`` (deflated) plus one member ``bomb`` inflating to
-    ``prefix`` + ``mib`` MiB of ``pattern``. ``declared`` makes its header claim another
-    uncompressed size (a lying header). Sizes stay below 4 GiB (no zip64 needed)."""
+    """A zip archive: ordinary ``members`` (deflated) plus a member ``bomb`` (or one per name
+    of a list) inflating to ``prefix`` + ``mib`` MiB of ``pattern``. ``declared`` makes its
+    header claim another uncompressed size (a lying header). Sizes stay below 4 GiB (no
+    zip64 needed)."""
     entries = []
     body = bytearray()
-    for name, data in [*members.items(), (bomb, None)]:
+    bombs = [bomb] if isinstance(bomb, str) else list(bomb)
+    for name, data in [*members.items(), *((b, None) for b in bombs)]:
         if data is None:
             block = _block(pattern)
             stream, crc = _deflate(block, mib)
@@ -72,7 +74,7 @@ def zip_bomb(path: Path, members: dict[str, bytes], *, bomb: str, mib: int,
             c = zlib.compressobj(9, zlib.DEFLATED, -15)
             stream = c.compress(data) + c.flush()
             crc, size = zlib.crc32(data), len(data)
-        if name == bomb and declared is not None:
+        if data is None and declared is not None:
             size = declared
         raw_name = name.encode()
         offset = len(body)

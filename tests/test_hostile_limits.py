@@ -109,6 +109,18 @@ def test_decompression_bombs_exit_2_in_bounded_memory(bombs, case, command, expe
     assert peak < PEAK_LIMIT, f"{case}: peak RSS {format_size(peak)}"
 
 
+def test_many_small_members_that_add_up_to_a_bomb(tmp_path):
+    """EXIT2: 40 sample members of 12 MiB each (each under the 16 MiB past which a member's
+    ratio is checked), 480 MiB from 0.5 MB: refused for the archive as a whole."""
+    with zipfile.ZipFile(EVAL) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    path = zip_bomb(tmp_path / "many.eval", members, mib=12,
+                    bomb=[f"samples/{100 + i}_epoch_1.json" for i in range(40)])
+    with pytest.raises(LimitError, match=r"many\.eval: its 46 members expand .* times "
+                                         r"together .* above the limit of 100 times"):
+        read_log(path, format="inspect")
+
+
 def test_bomb_limits_can_be_raised_and_the_flag_is_obeyed(bombs):
     """EXIT2: the flag the message names raises the limit (the next limit then stops it)."""
     code, stderr, peak = run_measured("logs", str(bombs["eval_3g"]), "--max-input-bytes", "4G")

@@ -458,9 +458,10 @@ def check_archive(archive: zipfile.ZipFile, label: str) -> Budget:
     Returns the :class:`Budget` that :func:`read_member` counts the inflated bytes against.
     """
     limits = current_limits()
-    total = 0
+    total = packed = 0
     for info in archive.infolist():
         total += info.file_size
+        packed += info.compress_size
         if info.file_size > limits.max_bytes:
             raise _over_bytes(label, info.filename, info.file_size, limits, claimed=True)
         if info.file_size > limits.ratio_floor and \
@@ -471,6 +472,13 @@ def check_archive(archive: zipfile.ZipFile, label: str) -> Budget:
                          f"{format_size(total)} together, above the input limit of "
                          f"{format_size(limits.max_bytes)} (max_bytes); "
                          + _raise_hint("max_bytes", total * 1.1))
+    if total > limits.ratio_floor and total > limits.max_ratio * max(packed, 1):
+        # many members, each under the floor, can still add up to a bomb
+        raise LimitError(f"{label}: its {len(archive.infolist())} members expand "
+                         f"{total / max(packed, 1):,.0f} times together ({format_size(total)} "
+                         f"from {format_size(packed)}), above the limit of "
+                         f"{limits.max_ratio:g} times (max_ratio); it looks like a "
+                         "decompression bomb; " + _raise_hint("max_ratio", total / max(packed, 1)))
     return Budget(label, limits)
 
 
