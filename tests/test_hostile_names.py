@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -68,7 +69,7 @@ def test_the_nasty_names_through_rank_select_and_report(tmp_path):
     """LITERAL + RUNS + HTML on the issue's cases, as model and metric names."""
     path = _table(tmp_path / "nasty.jsonl", NASTY, metrics=("$m$", "[red]q[/]"))
     for command in (["rank", str(path)], ["select", str(path), "--guardrail",
-                                          "$m$:mean>=-5"]):
+                                          "$m$:mean>=0.5"]):  # some excluded, in a table
         result = _invoke(*command, "--n-resamples", "20", "--seed", "0", "--quiet")
         assert result.exit_code == 0, result.output
         _check_terminal(result.output, NASTY + ["$m$", "[red]q[/]"])
@@ -81,6 +82,23 @@ def test_the_nasty_names_through_rank_select_and_report(tmp_path):
     page = report.read_bytes().decode("utf-8")
     for name in NASTY:
         assert html.escape(name.strip()) in page, name
+
+
+def test_logs_shows_names_from_a_log_literally(tmp_path):
+    """LITERAL: `riskbench logs` on a real Inspect log whose model and task names were
+    replaced by hostile ones (table cells, notes and the checks table)."""
+    source = Path(__file__).parent / "data" / "formats" / "inspect" / "inspect_ai_tests" / \
+        "log_read_sample.json"
+    log = json.loads(source.read_text())
+    log["eval"]["model"] = "[bold red]pwn[/]\x1b[31m"
+    log["eval"]["task"] = "[link=http://evil.example]t[/link]$x$"
+    path = tmp_path / "log.json"
+    path.write_text(json.dumps(log))
+    result = _invoke("logs", str(path))
+    assert result.exit_code == 0, result.output
+    _check_terminal(result.output, ["[bold red]pwn[/]\x1b[31m",
+                                    "[link=http://evil.example]t[/link]$x$"])
+    assert "\x1b]8;" not in result.output
 
 
 def test_error_messages_with_markup_and_controls(tmp_path):
