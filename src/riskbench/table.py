@@ -817,6 +817,7 @@ def _load_all(source: object, format: str, *, strict: bool, logprobs: bool,
             path = Path(src)
             if not path.exists():
                 raise InputError(f"{src}: no such file or directory")
+            _limits.check_regular(path)  # a FIFO or device would block or never end
             if _is_log(path, format):
                 if not logs:
                     raws.append(None)  # the logs' place in the order
