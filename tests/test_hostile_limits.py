@@ -299,9 +299,10 @@ def test_limits_apply_to_the_python_readers(tmp_path):
     path.write_text("model,sample_id,metric,value\n" + "a,1,m,1\nb,1,m,2\n" * 100)
     with riskbench.input_limits(max_bytes=1000), pytest.raises(LimitError) as info:
         riskbench.read_scores(path)
-    assert str(info.value).startswith(f"{path} is 1.59 KiB, above the input limit of 1000 "
-                                      "bytes (max_bytes); if the file is genuine, raise the "
-                                      "limit, e.g. --max-input-bytes 1M")
+    assert str(info.value) == (f"{path} is 1.59 KiB, above the input limit of 1000 bytes "
+                               "(max_bytes); if the file is genuine, raise the limit, e.g. "
+                               "with riskbench.input_limits(max_bytes='1M')")
+    assert info.value.cli_message().endswith("raise the limit, e.g. --max-input-bytes 1M")
     with riskbench.input_limits(max_bytes="50K"), pytest.raises(LimitError) as info:
         read_log(EVAL.parent, format="inspect", strict=False)
     assert "members declare" in str(info.value) or "declares" in str(info.value)

@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from riskbench.errors import InputError, LimitError
+from riskbench.errors import InputError, LimitError, option_hint
 
 __all__ = ["Limits", "input_limits", "current_limits", "parse_size", "format_size",
            "check_regular", "open_input", "read_input", "open_archive", "check_archive",
@@ -183,9 +183,9 @@ def _raise_hint(key: str, needed: float) -> str:
     else:
         value = f"{max(1, math.ceil(needed / (1 << 30)))}G" if needed >= 1 << 30 else \
             f"{max(1, math.ceil(needed / (1 << 20)))}M"
-    return (f"if the file is genuine, raise the limit, e.g. {flag} {value} (Python: "
-            f"riskbench.input_limits({keyword}="
-            f"{value if key in ('max_ratio', 'max_columns') else repr(value)}))")
+    python = f"{value if key in ('max_ratio', 'max_columns') else repr(value)}"
+    return ("if the file is genuine, raise the limit, e.g. "
+            + option_hint(f"with riskbench.input_limits({keyword}={python})", f"{flag} {value}"))
 
 
 def _where(label: str, member: str | None) -> str:
