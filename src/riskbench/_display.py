@@ -8,10 +8,10 @@ terminal (rich) console markup (``[bold]``, ``[link=...]``, ``[/]``) by :func:`e
                 by passing :func:`text` objects, which rich never parses; control
                 characters (ESC sequences, BEL, CR, C1, bidi overrides, line
                 separators) shown as ``\\x1b``, ``\\u202e`` ... by :func:`visible`
-matplotlib     mathtext (``$...$``) and control characters, by :func:`mpl`
+matplotlib      mathtext (``$...$``) and control characters, by :func:`mpl`
 CSV outputs     cells a spreadsheet would run as a formula (leading ``=``, ``+``,
                 ``-``, ``@``, tab, CR), by :func:`csv_cell`: prefixed with ``'``
-HTML            the report's own escaping (``html.escape`` / Jinja-free templates)
+HTML            the report's own escaping (``html.escape`` of every value it inserts)
 =============== ===================================================================
 """
 
