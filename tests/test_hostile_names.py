@@ -101,6 +101,32 @@ def test_logs_shows_names_from_a_log_literally(tmp_path):
     assert "\x1b]8;" not in result.output
 
 
+def test_lone_surrogates_in_json_names(tmp_path):
+    """RUNS: a JSON ``\\ud800`` escape is legal JSON but not Unicode text (no file, terminal
+    or report can hold it; it was UnicodeEncodeError, exit 1): replaced by U+FFFD, and said
+    so (a DataWarning for tables, a note for logs). Escaped emoji pairs stay emoji."""
+    rows = [{"model": name, "sample_id": i, "metric": "m", "value": (i % 3) / 3 + k / 10}
+            for k, name in enumerate(["a\ud800b", "\ud83d\ude00", "c\udfff"])
+            for i in range(10)]
+    path = tmp_path / "s.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))  # ensure_ascii: escapes
+    with pytest.warns(riskbench.DataWarning, match="line 1, line 2, line 3, line 4, line 5 "
+                                                   "and 15 more held lone UTF-16 surrogates"):
+        table = riskbench.read_scores(path)
+    assert set(table.models) == {"a\ufffdb", "\U0001f600", "c\ufffd"}
+    result = _invoke("rank", str(path), "--n-resamples", "10", "--seed", "0", "--json")
+    assert result.exit_code == 0, result.output
+    source = Path(__file__).parent / "data" / "formats" / "inspect" / "inspect_ai_tests" / \
+        "log_read_sample.json"
+    log = json.loads(source.read_text())
+    log["eval"]["model"] = "x\udc00y"
+    (tmp_path / "log.json").write_text(json.dumps(log))
+    result = _invoke("logs", str(tmp_path / "log.json"), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "log.json: 1 string(s) held lone UTF-16 surrogates" in SGR.sub("", result.output)
+    assert "x\ufffdy" in SGR.sub("", result.output)
+
+
 def test_error_messages_with_markup_and_controls(tmp_path):
     """LITERAL: an InputError whose message holds markup and ESC (a bad value, a path)."""
     path = tmp_path / "[bold]x[red].csv"

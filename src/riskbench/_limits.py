@@ -47,7 +47,8 @@ from riskbench.errors import InputError, LimitError, option_hint
 
 __all__ = ["Limits", "input_limits", "current_limits", "parse_size", "format_size",
            "check_regular", "open_input", "read_input", "open_archive", "check_archive",
-           "read_member", "check_columns", "too_many_columns",
+           "read_member", "check_columns", "too_many_columns", "may_hold_surrogates",
+           "replace_surrogates",
            "check_parquet", "Budget"]
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20,
@@ -522,3 +523,54 @@ def check_parquet(path: str | Path, *, label: str | None = None) -> None:
                          + _raise_hint("max_bytes", decoded * 1.1))
     if decoded > limits.ratio_floor and decoded > limits.max_ratio * max(size, 1):
         raise _over_ratio(label, None, decoded, size, limits)
+
+
+# ----------------------------------------------------------------------------- invalid text
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def may_hold_surrogates(text: str) -> bool:
+    """Whether JSON text has a ``\\udXXX`` escape, the only way a lone UTF-16 surrogate (a
+    code point that is not Unicode text and that no file can be written with) gets in."""
+    return "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None
+
+
+def replace_surrogates(document: object) -> tuple[object, int]:
+    """``document`` (parsed JSON) with lone surrogates in its strings and keys replaced by
+    U+FFFD, in place where it can be, and the number of strings changed.
+
+    json.loads joins escaped surrogate pairs (an emoji written ``\\ud83d\\ude00``) into one
+    character, so every surrogate left in a parsed string is a lone one.
+    """
+    changed = 0
+
+    def clean(value: str) -> str:
+        nonlocal changed
+        if _SURROGATE.search(value) is None:
+            return value
+        changed += 1
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+    if isinstance(document, str):
+        return clean(document), changed
+    stack = [document]
+    while stack:  # iterative: a document may nest up to the parser's limit
+        node = stack.pop()
+        if isinstance(node, list):
+            for i, value in enumerate(node):
+                if isinstance(value, str):
+                    node[i] = clean(value)
+                elif isinstance(value, list | dict):
+                    stack.append(value)
+        elif isinstance(node, dict):
+            for key in list(node):
+                value = node[key]
+                if isinstance(value, str):
+                    node[key] = clean(value)
+                elif isinstance(value, list | dict):
+                    stack.append(value)
+                if isinstance(key, str) and _SURROGATE.search(key) is not None:
+                    node[clean(key)] = node.pop(key)
+    return document, changed

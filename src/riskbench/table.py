@@ -532,6 +532,7 @@ def jsonl_records(path: Path, name: str) -> Iterator[tuple[int, dict]]:
     """``(line number, record)`` of a JSON Lines file (gzip if it ends in .gz); a line that is
     not a JSON object is an InputError naming ``name`` and the line."""
     max_fields = _limits.current_limits().max_columns
+    replaced: list[int] = []  # lines whose strings held lone surrogates
     with _limits.open_input(path, lines=True, label=name) as raw, \
             io.TextIOWrapper(raw, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -539,6 +540,10 @@ def jsonl_records(path: Path, name: str) -> Iterator[tuple[int, dict]]:
                 continue
             try:
                 record = json.loads(line)
+                if _limits.may_hold_surrogates(line):
+                    record, changed = _limits.replace_surrogates(record)
+                    if changed:
+                        replaced.append(lineno)
             except json.JSONDecodeError as exc:
                 raise InputError(f"{name}: line {lineno} is not valid JSON ({exc.msg} at "
                                  f"character {exc.pos + 1}); fix or remove that line") from None
@@ -555,6 +560,12 @@ def jsonl_records(path: Path, name: str) -> Iterator[tuple[int, dict]]:
             if len(record) > max_fields:
                 raise _limits.too_many_columns(name, len(record), f"line {lineno} has")
             yield lineno, record
+    if replaced:
+        shown = ", ".join(f"line {n}" for n in replaced[:_SHOWN])
+        more = f" and {len(replaced) - _SHOWN} more" if len(replaced) > _SHOWN else ""
+        warnings.warn(f"{name}: strings at {shown}{more} held lone UTF-16 surrogates (\\udXXX "
+                      "escapes that are not Unicode text); each was replaced by U+FFFD",
+                      DataWarning, stacklevel=2)
 
 
 def _read_jsonl(path: Path, name: str) -> tuple[pd.DataFrame, list[int]]:

@@ -449,7 +449,11 @@ def decode(data: bytes, file: object, sink: Sink) -> str | None:
 def parse_json(text: str, file: object, sink: Sink) -> object:
     """Parse a whole JSON document; on failure report it and return ``MISSING``."""
     try:
-        return json.loads(text)
+        document = json.loads(text)
+        if _limits.may_hold_surrogates(text):
+            document, changed = _limits.replace_surrogates(document)
+            _surrogates_note(file, changed, sink)
+        return document
     except json.JSONDecodeError as exc:
         sink.error(file, exc.lineno, "", f"is not valid JSON at column {exc.colno} ({exc.msg}); "
                    "the file is truncated or corrupted: write it again with the tool")
@@ -494,12 +498,17 @@ def iter_jsonl(path: Path, sink: Sink) -> Iterator[tuple[int, object]]:
     text = None if data is None else decode(data, path, sink)
     if text is None:
         return
+    changed = 0
     # split on "\n" only: JSON strings may hold raw U+2028, which str.splitlines() breaks on
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            yield lineno, json.loads(line)
+            record = json.loads(line)
+            if _limits.may_hold_surrogates(line):
+                record, n = _limits.replace_surrogates(record)
+                changed += n
+            yield lineno, record
         except json.JSONDecodeError as exc:
             sink.error(path, lineno, "", f"is not valid JSON at column {exc.colno} ({exc.msg}); "
                        "fix or remove that line")
@@ -509,6 +518,13 @@ def iter_jsonl(path: Path, sink: Sink) -> Iterator[tuple[int, object]]:
         except ValueError as exc:
             sink.error(path, lineno, "", f"cannot be parsed as JSON ({exc}); fix or remove "
                        "that line")
+    _surrogates_note(path, changed, sink)
+
+
+def _surrogates_note(file: object, changed: int, sink: Sink) -> None:
+    if changed:
+        sink.note(f"{file}: {changed} string(s) held lone UTF-16 surrogates (\\udXXX escapes "
+                  "that are not Unicode text); each was replaced by U+FFFD")
 
 
 def absent(value: object) -> bool:
