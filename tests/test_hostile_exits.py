@@ -298,6 +298,26 @@ def test_no_command_overwrites_its_inputs(tmp_path):
     assert run("logs", logs, "-o", logs / "new.json").exit_code == 0  # a new file is fine
 
 
+def test_output_onto_devices_and_symlinks(tmp_path):
+    """ATOMIC: -o /dev/null, /dev/stdout or a FIFO is refused (the rename would replace the device
+    node); -o onto a symlink writes its target and leaves the link a link."""
+    scores = tmp_path / "s.csv"
+    scores.write_text(GOOD)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # (/dev/stdout is a regular capture file under pytest, so not used here)
+    for device in ("/dev/null", str(fifo)):
+        result = run("rank", scores, "--n-resamples", "10", "-o", device)
+        assert result.exit_code == 2, result.output
+        assert f"{device}: is not a regular file (a device, FIFO or socket)" in result.output
+    assert Path("/dev/null").is_char_device()
+    target, link = tmp_path / "target.json", tmp_path / "link.json"
+    target.write_text("old")
+    link.symlink_to(target.name)
+    result = run("rank", scores, "--n-resamples", "10", "--seed", "0", "-o", link, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and json.loads(target.read_text())["seed"] == 0
+
+
 def test_report_refuses_its_input_before_computing(tmp_path):
     """INPUTS: report -o onto its own input .html-named table is refused up front."""
     scores = tmp_path / "s.csv"

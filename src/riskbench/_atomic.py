@@ -36,14 +36,27 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def check_output(path: str | Path, inputs: Iterable[str | Path | None] = ()) -> Path:
-    """Refuse an output path that would replace one of ``inputs`` (files or folders).
+    """Refuse an output path that would replace one of ``inputs`` (files or folders), or that
+    is not a regular file (a device, a FIFO: ``-o /dev/stdout`` would replace the device
+    node by a file).
 
-    Returns the path. The check follows links (a hard link or symlink to an input is that
-    input) and refuses any existing file inside an input folder.
+    Returns the path to write: a symlink's target, so that the link stays a link. The check
+    follows links (a hard link or symlink to an input is that input) and refuses any existing
+    file inside an input folder.
     """
     path = Path(path)
-    if path.is_dir():
+    try:
+        mode = os.stat(path).st_mode  # follows links: /dev/stdout is the pipe or terminal
+    except OSError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
         raise OutputError(f"{path}: is a folder; give a file name")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise OutputError(f"{path}: is not a regular file (a device, FIFO or socket); riskbench "
+                          "writes its outputs atomically as files: give a file name (--json "
+                          "prints the JSON to standard output)")
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     for source in inputs:
         if source is None:
             continue
