@@ -126,3 +126,20 @@ def test_dask_without_cluster_says_how_to_start_one():
                                          r"dask.distributed cluster, and none is connected"):
         riskbench.bootstrap(np.arange(20.0).reshape(2, 10), n_resamples=4, seed=0,
                             backend="dask")
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_engines_agree_on_extreme_values(backend):
+    """Huge, tiny and shared values: every engine gives the reference's numbers."""
+    if backend == "torch":
+        pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    x = rng.normal(np.linspace(0, 1, 5)[:, None], 1.0, (5, 30))
+    x[:, 3] = 1e16  # shared by every model
+    x[1] *= 1e-300  # far below the others
+    x[2] = x[2] * 1e250 + 1e300  # far above
+    x[4] = x[0] + 1e-9  # close to model 0
+    for design in ("paired", "independent"):
+        job, _ = _job(x, design, (1, 2))
+        np.testing.assert_allclose(compute_batch(job, 0, 6, backend),
+                                   compute_batch(job, 0, 6, "numpy"), atol=1e-12)

@@ -26,7 +26,6 @@ from riskbench.backends import ReplicateJob, Resampler, resolve, run_replicates
 from riskbench.backends._numpy import resample_positions
 from riskbench.dominance import (
     check_order,
-    common_scale,
     one_vs_all,
     pairwise_ragged,
     pairwise_sorted,
@@ -235,8 +234,8 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
 
     Notes
     -----
-    1. Sort each model's scores once; map all of them by one affine map onto [-1, 1] for the
-       ratios (invariant to it; keeps squares finite).
+    1. Sort each model's scores once (no common map of the values: the kernels work on each
+       pair's differences, scaled by a power of two, so any finite scores are exact).
     2. For each batch of replicates: draw how often each value is resampled (one stream per
        replicate; by item, by cluster, or in two stages), and expand the sorted data by those
        counts (no per-replicate sort).
@@ -267,7 +266,6 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
         )
     order_idx = [np.argsort(v, kind="stable") for v in samples.values]
     sorted_values = [v[o] for v, o in zip(samples.values, order_idx, strict=True)]
-    scaled = common_scale(sorted_values)  # for the ratios; risk scores use the raw values
     if batch is None:
         batch = max(1, min(DEFAULT_BATCH_REPLICATES, DEFAULT_BATCH_ELEMENTS // max(1, sum(sizes))))
     elif isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
@@ -275,7 +273,7 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
 
     points = []
     for o in orders:
-        point, degenerate = _pairwise([v[None] for v in scaled], o)
+        point, degenerate = _pairwise([v[None] for v in sorted_values], o)
         points.append(point[0])
         _warn_identical(samples, degenerate[0])
     scores = {}
@@ -291,7 +289,7 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
     batches = list(_batches(n_resamples, batch))
     equality = None
     if dominance:
-        job = ReplicateJob(tuple(scaled), tuple(order_idx), design, orders, seed,
+        job = ReplicateJob(tuple(sorted_values), tuple(order_idx), design, orders, seed,
                            samples.clusters, samples.groups)
         resampler = job.resampler()
         equality = EqualityAccumulator(legendre_features(list(samples.values)), n_resamples)

@@ -169,7 +169,7 @@ _CACHE = _IndexCache(256 * 2**20)
 class ReplicateJob:
     """Everything a worker needs to compute any range of replicates.
 
-    ``values[a]`` is model a's scores sorted ascending (and mapped onto [-1, 1]);
+    ``values[a]`` is model a's scores sorted ascending (any finite values, unscaled);
     ``order_idx[a]`` the argsort of its original scores (item of each sorted position).
     """
 

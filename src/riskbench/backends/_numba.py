@@ -1,157 +1,89 @@
 """Compiled kernels (numba), parallel over the replicates of a batch.
 
-Same algorithm as the numpy reference: sorted resamples rebuilt from counts (no sort), exact
-integrals, only pairs i < j (eps_ji = 1 - eps_ij); one fused pass per pair.
+Same algorithm as the numpy reference (:mod:`riskbench.dominance`): sorted resamples rebuilt
+from counts (no sort), exact integrals, only pairs i < j (eps_ji = 1 - eps_ij), and every
+statistic from the differences of a pair. The fast path sums the raw differences in one
+branch-free pass per pair that the compiler vectorises; a pair is redone by the exact scalar
+path (:func:`_pair_exact`, the reference's per-pair scaling) whenever the fast path could have
+lost accuracy: a sum that overflowed or may have lost terms to underflow, or, at order 2, a
+cancellation in the cumulative sums (see :func:`_replicate`). On ordinary scores that never
+happens, and both paths agree to rounding.
+
+``error_model="numpy"``: a float division by zero gives inf instead of raising, so the
+crossing correction has no branch and the loop vectorises (a ZeroDivisionError check per
+element made it 10 times slower). The fast loops use ``fastmath`` without the no-NaN / no-inf
+assumptions, so the overflow checks stay.
 """
 
 from __future__ import annotations
+
+import math
 
 import numba as nb
 import numpy as np
 from numba import prange
 
+#: fastmath flags of the fast loops: reassociation (vector sums) but inf/NaN kept meaningful.
+_FAST = {"nsz", "arcp", "contract", "reassoc"}
+#: A sum of squares below this may have lost terms to underflow (relative loss < n 2^-122).
+_TINY = 2.0 ** -900
+#: Order 2: redo a pair exactly when the centred cumulative sums it subtracts are this many
+#: times larger than the pair's own D (their rounding, ~sqrt(n) 1e-16 of them, would show
+#: in eps above ~1e-12).
+_CANCEL = 2.0 ** 8
 
-@nb.njit(cache=True, fastmath=True)
+
+@nb.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _pair_first(qi, qj):
-    """Positive and negative parts of int (Q_j - Q_i)^2 (times n); den = pos + neg."""
+    """Positive and negative parts of sum (q_j - q_i)^2, and the number of nonzero d."""
     pos = 0.0
     neg = 0.0
+    nonzero = 0
     for r in range(qi.size):
         d = qj[r] - qi[r]
         dp = max(d, 0.0)
         dn = min(d, 0.0)
         pos += dp * dp
         neg += dn * dn
-    return pos, neg
+        nonzero += d != 0.0
+    return pos, neg, nonzero
 
 
-@nb.njit(cache=True, fastmath=True)
+@nb.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _pair_second(gi, gj):
-    """Positive and negative parts of int (G_j - G_i)^2 (times 3n); den = pos + neg.
+    """Order 2 in one branch-free pass: 3n times the positive and negative parts.
 
-    gi, gj are cumulative sums of the sorted samples, so D = gj - gi is G_Y - G_X at r/n
-    (times n) with D_0 = 0. Each part is the segment formula applied to max(D, 0) (resp.
-    min(D, 0)): with S = sum P_r^2 and L = sum P_r P_{r+1}, the integral is 2 S - P_n^2 + L.
-    That is exact except on segments a -> b that cross zero; there the exact parts differ by
-    (max(a, 0) - max(b, 0)) s and (min(a, 0) - min(b, 0)) s with s = a b / (a - b). The main
-    loop has no branch and no recurrence (it vectorises); the crossing loop runs only when some
-    segment crosses. Keeping both parts (rather than the whole and the positive part) makes eps
-    exactly 0 or 1 when D never changes sign, whatever order the compiler sums in.
+    ``gi``, ``gj`` are centred cumulative sums ``cumsum(q - z)`` of the two sorted resamples
+    (z: the same reference for every model of the replicate), so ``D = gj - gi`` is
+    G_j - G_i at r/n (times n) with D_0 = 0, and a value the two share at a rank cancels
+    exactly. On each segment a -> b the positive part is pa^2 + pa pb + pb^2
+    (pa = max(a, 0), pb = max(b, 0)), plus, on a segment that crosses zero, (pa - pb) s with
+    s = a b / (a - b) (a^3/(a - b) or b^3/(b - a) in all); the negative part likewise. A
+    separate loop from :func:`_pair_first`, so each order's numbers do not depend on the other
+    being asked for.
     """
     n = gi.size
-    d0 = gj[0] - gi[0]
-    p0 = max(d0, 0.0)
-    m0 = min(d0, 0.0)
-    sp = p0 * p0
-    sn = m0 * m0
-    lagp = 0.0
-    lagn = 0.0
-    cross = 0.0
+    b = gj[0] - gi[0]
+    pb = max(b, 0.0)
+    nb_ = min(b, 0.0)
+    pos = pb * pb  # first segment 0 -> D_1
+    neg = nb_ * nb_
     for r in range(1, n):
-        b = gj[r] - gi[r]
         a = gj[r - 1] - gi[r - 1]
+        b = gj[r] - gi[r]
+        pa = max(a, 0.0)
+        na = min(a, 0.0)
         pb = max(b, 0.0)
         nb_ = min(b, 0.0)
-        sp += pb * pb
-        sn += nb_ * nb_
-        lagp += pb * max(a, 0.0)
-        lagn += nb_ * min(a, 0.0)
-        cross += min(a * b, 0.0)
-    last = gj[n - 1] - gi[n - 1]
-    pl = max(last, 0.0)
-    ml = min(last, 0.0)
-    pos = 2.0 * sp - pl * pl + lagp
-    neg = 2.0 * sn - ml * ml + lagn
-    if cross < 0.0:
-        a = d0
-        for r in range(1, n):
-            b = gj[r] - gi[r]
-            t = a * b
-            if t < 0.0:
-                s = t / (a - b)
-                pos += (max(a, 0.0) - max(b, 0.0)) * s
-                neg += (min(a, 0.0) - min(b, 0.0)) * s
-            a = b
+        t = min(a * b, 0.0)
+        s = t / (a - b)  # used only where the segment crosses zero (then a != b)
+        s = s if t < 0.0 else 0.0
+        pos += pa * pa + pa * pb + pb * pb + (pa - pb) * s
+        neg += na * na + na * nb_ + nb_ * nb_ + (na - nb_) * s
     return pos, neg
 
 
 @nb.njit(cache=True)
-def _expand(xs, perm, counts, out, mark, sorted_counts):
-    """Sorted resample of one model without a sort or a branch.
-
-    Sorted position s of the model holds item perm[s], drawn counts[perm[s]] times, so its
-    value fills ranks start_s .. start_s + count - 1. Mark each start with s (a later s with
-    the same start, after zero counts, overwrites it), then a running max over the ranks gives
-    the sorted position of every rank. ``mark`` has n + 1 slots. The counts are gathered into
-    sorted order first: independent loads, instead of a chain of dependent ones.
-    """
-    n = xs.size
-    for s in range(n):
-        sorted_counts[s] = counts[perm[s]]
-    for r in range(out.size + 1):
-        mark[r] = -1
-    start = 0
-    for s in range(n):
-        mark[start] = s  # start <= out.size: the slot after the last rank absorbs zero counts
-        start += sorted_counts[s]
-    run = -1
-    for r in range(out.size):
-        run = max(run, mark[r])
-        out[r] = xs[run]
-
-
-@nb.njit(cache=True, parallel=True)
-def _kernel(xs, perm, counts, first, second):
-    """xs, perm: (k, n); counts: (b, 1, n) shared by all models, or (b, k, n).
-
-    Every model of a replicate must have the same number of draws (its sorted resample's
-    length). Returns (2, b, k, k): order 1 in [0] (if ``first``), order 2 in [1] (if
-    ``second``); both orders share the expansion of each replicate.
-    """
-    b = counts.shape[0]
-    k, n = xs.shape
-    out = np.empty((2, b, k, k))
-    for rep in prange(b):
-        size = 0
-        for t in range(n):
-            size += counts[rep, 0, t]
-        q = np.empty((k, size))
-        g = np.empty((k, size))
-        mark = np.empty(size + 1, np.int64)
-        sorted_counts = np.empty(n, np.int64)
-        _replicate(xs, perm, counts, first, second, rep, q, g, mark, sorted_counts, out)
-    return out
-
-
-@nb.njit(cache=True)
-def _replicate(xs, perm, counts, first, second, rep, q, g, mark, sorted_counts, out):
-    """One replicate: expand every model's sorted resample, then all pairs i < j."""
-    k = xs.shape[0]
-    shared = counts.shape[1] == 1
-    for a in range(k):
-        _expand(xs[a], perm[a], counts[rep, 0 if shared else a], q[a], mark, sorted_counts)
-        if second:
-            acc = 0.0
-            for r in range(q.shape[1]):
-                acc += q[a, r]
-                g[a, r] = acc
-    for i in range(k):
-        out[0, rep, i, i] = np.nan
-        out[1, rep, i, i] = np.nan
-        for j in range(i + 1, k):
-            if first:
-                pos, neg = _pair_first(q[i], q[j])
-                e = _ratio(pos, neg)
-                out[0, rep, i, j] = e
-                out[0, rep, j, i] = 1.0 - e
-            if second:
-                pos, neg = _pair_second(g[i], g[j])
-                e = _ratio(pos, neg)
-                out[1, rep, i, j] = e
-                out[1, rep, j, i] = 1.0 - e
-
-
-@nb.njit(cache=True, inline="always")
 def _ratio(pos, neg):
     """pos / (pos + neg); exactly 0 or 1 for one-signed differences, 1/2 for none."""
     if neg <= 0.0 < pos:
@@ -163,20 +95,240 @@ def _ratio(pos, neg):
     return 0.5
 
 
+@nb.njit(cache=True)
+def _pow2(peak):
+    """Two powers of two whose product brings ``peak`` (> 0) into [1/2, 1)."""
+    e = math.frexp(peak)[1]
+    half = (-e) // 2
+    return math.ldexp(1.0, half), math.ldexp(1.0, -e - half)
+
+
+@nb.njit(cache=True)
+def _pair_exact(qi, qj, first, second):
+    """(eps1, eps2) of one pair by the reference's exact path (:mod:`riskbench.dominance`).
+
+    d = q_j - q_i (halved where it overflows), scaled by the power of two that brings max |d|
+    into [1/2, 1), D = cumsum(d) summed per pair, the segment formulas with plain branches.
+    """
+    n = qi.size
+    d = np.empty(n)
+    halve = False
+    for r in range(n):
+        d[r] = qj[r] - qi[r]
+        if not math.isfinite(d[r]):
+            halve = True
+    if halve:
+        for r in range(n):
+            d[r] = qj[r] * 0.5 - qi[r] * 0.5
+    peak = 0.0
+    for r in range(n):
+        peak = max(peak, abs(d[r]))
+    if peak == 0.0:
+        return 0.5, 0.5
+    f1, f2 = _pow2(peak)
+    for r in range(n):
+        d[r] = d[r] * f1 * f2
+    e1 = np.nan
+    e2 = np.nan
+    if first:
+        pos = 0.0
+        neg = 0.0
+        for r in range(n):
+            if d[r] > 0.0:
+                pos += d[r] * d[r]
+            else:
+                neg += d[r] * d[r]
+        e1 = _ratio(pos, neg)
+    if second:
+        pos = 0.0
+        neg = 0.0
+        a = 0.0
+        for r in range(n):
+            b = a + d[r]
+            if a >= 0.0 and b >= 0.0:
+                pos += a * a + a * b + b * b
+            elif a <= 0.0 and b <= 0.0:
+                neg += a * a + a * b + b * b
+            elif a > 0.0:  # a > 0 > b
+                pos += a * a * a / (a - b)
+                neg -= b * b * b / (a - b)
+            else:  # a < 0 < b
+                pos += b * b * b / (b - a)
+                neg -= a * a * a / (b - a)
+            a = b
+        e2 = _ratio(pos, neg)
+    return e1, e2
+
+
+@nb.njit(cache=True)
+def _expand(xs, perm, counts, out, mark, sorted_counts):
+    """Sorted resample of one model without a sort or a branch.
+
+    Sorted position s of the model holds item perm[s], drawn counts[perm[s]] times, so its
+    value fills ranks start_s .. start_s + count - 1. Count the positions starting at each
+    rank (``mark``, n + 1 slots: zero counts at the end start at ``out.size``); the running
+    count minus one is then the sorted position of every rank. The counts are gathered into
+    sorted order first: independent loads, instead of a chain of dependent ones.
+    """
+    n = xs.size
+    for s in range(n):
+        sorted_counts[s] = counts[perm[s]]
+    for r in range(out.size + 1):
+        mark[r] = 0
+    start = 0
+    for s in range(n):
+        mark[start] += 1
+        start += sorted_counts[s]
+    run = -1
+    for r in range(out.size):
+        run += mark[r]
+        out[r] = xs[run]
+
+
+@nb.njit(cache=True, parallel=True)
+def _kernel(xs, perm, counts, first, second, centre, chunks):
+    """xs, perm: (k, n); counts: (b, 1, n) shared by all models, or (b, k, n).
+
+    Every model of a replicate must have the same number of draws (its sorted resample's
+    length). Returns (2, b, k, k): order 1 in [0] (if ``first``), order 2 in [1] (if
+    ``second``); both orders share the expansion of each replicate. ``centre``: the model
+    whose sorted resample is the reference z of the centred cumulative sums. The replicates
+    are split into ``chunks`` runs, each with its own work arrays (allocated once per run,
+    not per replicate: fresh megabytes per replicate cost page faults).
+    """
+    b = counts.shape[0]
+    k, n = xs.shape
+    out = np.empty((2, b, k, k))
+    for c in prange(chunks):
+        lo = c * b // chunks
+        hi = (c + 1) * b // chunks
+        if lo >= hi:
+            continue
+        largest = 0  # replicate sizes differ with clusters of unequal sizes
+        for rep in range(lo, hi):
+            size = 0
+            for t in range(n):
+                size += counts[rep, 0, t]
+            largest = max(largest, size)
+        q = np.empty((k, largest))
+        g = np.empty((k, largest))
+        spread = np.empty(k)
+        mark = np.empty(largest + 1, np.int64)
+        sorted_counts = np.empty(n, np.int64)
+        for rep in range(lo, hi):
+            size = 0
+            for t in range(n):
+                size += counts[rep, 0, t]
+            _replicate(xs, perm, counts, first, second, centre, rep, q[:, :size],
+                       g[:, :size], spread, mark[:size + 1], sorted_counts, out)
+    return out
+
+
+@nb.njit(cache=True)
+def _replicate(xs, perm, counts, first, second, centre, rep, q, g, spread, mark,
+               sorted_counts, out):
+    """One replicate: expand every model's sorted resample, then all pairs i < j.
+
+    Order 2 takes D = g_j - g_i from centred cumulative sums g_a = cumsum(q_a - z), z the
+    centre model's resample (O(k n), not a cumulative sum per pair, which would be a serial
+    recurrence O(k^2 n)). Their rounding is relative to spread_a = sum |q_a - z|, that of D's
+    own values to its root mean square sqrt(den / 3n); a pair is redone exactly when
+    spread_i + spread_j > _CANCEL sqrt(den / n): two models far from the centre but close to
+    each other, huge values next to tiny differences, or D = 0 everywhere.
+    """
+    k = xs.shape[0]
+    m = q.shape[1]
+    shared = counts.shape[1] == 1
+    for a in range(k):
+        _expand(xs[a], perm[a], counts[rep, 0 if shared else a], q[a], mark, sorted_counts)
+    if second:
+        for a in range(k):
+            acc = 0.0
+            mass = 0.0
+            for r in range(m):
+                step = q[a, r] - q[centre, r]
+                acc += step
+                mass += abs(step)
+                g[a, r] = acc
+            spread[a] = mass
+    for i in range(k):
+        out[0, rep, i, i] = np.nan
+        out[1, rep, i, i] = np.nan
+        for j in range(i + 1, k):
+            e1 = np.nan
+            e2 = np.nan
+            if first:
+                pos, neg, nonzero = _pair_first(q[i], q[j])
+                if nonzero > 0 and not (_TINY <= pos + neg < np.inf):
+                    e1 = _pair_exact(q[i], q[j], True, False)[0]
+                else:
+                    e1 = _ratio(pos, neg)
+            if second:
+                pos, neg = _pair_second(g[i], g[j])
+                den = pos + neg
+                if not (_TINY <= den < np.inf) or spread[i] + spread[j] > _CANCEL * math.sqrt(
+                        den / m):
+                    e2 = _pair_exact(q[i], q[j], False, True)[1]  # also: identical, 1/2
+                else:
+                    e2 = _ratio(pos, neg)
+            if first:
+                out[0, rep, i, j] = e1
+                out[0, rep, j, i] = 1.0 - e1
+            if second:
+                out[1, rep, i, j] = e2
+                out[1, rep, j, i] = 1.0 - e2
+
+
+def _centre(xs: np.ndarray) -> int:
+    """The model with the median median (rows of xs are sorted): the reference z of the
+    centred cumulative sums, a model close to the others at most ranks."""
+    medians = xs[:, xs.shape[1] // 2]
+    return int(np.argsort(medians, kind="stable")[(len(medians) - 1) // 2])
+
+
 def replicate_matrices(job, counts: list[np.ndarray]) -> np.ndarray:
-    xs = np.ascontiguousarray(np.stack(job.values))
+    xs = np.ascontiguousarray(np.stack(job.values), dtype=np.float64)
     perm = np.ascontiguousarray(np.stack(job.order_idx)).astype(np.int64)
     drawn = np.ascontiguousarray(np.stack(counts, axis=1), dtype=np.int64)  # (b, 1 or k, n)
     first, second = 1 in job.orders, 2 in job.orders
-    levels = np.unique(xs)
-    if levels.size <= max(16, LEVEL_SHARE * xs.shape[1]):  # heavily tied scores
-        level = np.empty(xs.shape, dtype=np.int64)
-        for a in range(xs.shape[0]):
-            level[a, perm[a]] = np.searchsorted(levels, xs[a])
-        out = _kernel_levels(level, levels, drawn, first, second)
-    else:
-        out = _kernel(xs, perm, drawn, first, second)
+    levels = _levels(job, xs)
+    threads = nb.get_num_threads()
+    work = drawn.shape[0] * xs.shape[0] ** 2 * xs.shape[1] * (1 + second)
+    if work < _THREAD_WORK:  # too little work to pay for waking the other threads
+        nb.set_num_threads(1)
+    try:
+        if levels is not None:  # heavily tied scores
+            level = np.empty(xs.shape, dtype=np.int64)
+            for a in range(xs.shape[0]):
+                level[a, perm[a]] = np.searchsorted(levels, xs[a])
+            out = _kernel_levels(level, levels, drawn, first, second)
+        else:
+            out = _kernel(xs, perm, drawn, first, second, _centre(xs),
+                          min(drawn.shape[0], 4 * nb.get_num_threads()))
+    finally:
+        nb.set_num_threads(threads)
     return out[[order - 1 for order in job.orders]]
+
+
+#: Below this many pair-element operations per batch the kernels run on one thread.
+_THREAD_WORK = 1 << 22
+
+
+def _levels(job, xs: np.ndarray) -> np.ndarray | None:
+    """The sorted distinct values when the scores are heavily tied (the level kernel), else
+    None; computed once per job (every batch of a bootstrap shares it)."""
+    cached = _LEVELS.get(id(job))
+    if cached is not None and cached[0] is job:
+        return cached[1]
+    levels = np.unique(xs)
+    if levels.size > max(16, LEVEL_SHARE * xs.shape[1]):
+        levels = None
+    _LEVELS.clear()  # one job at a time is enough: bootstraps run their batches in a row
+    _LEVELS[id(job)] = (job, levels)
+    return levels
+
+
+_LEVELS: dict = {}
 
 
 # ----------------------------------------------------------------------------- tied scores
@@ -199,6 +351,7 @@ def _pair_levels(ci, cj, levels, second):
     pos = 0.0
     neg = 0.0
     a = 0.0
+    nonzero = 0  # segments where the two quantile functions differ (distinct levels)
     while cur < n:
         while ci[li] <= cur:
             li += 1
@@ -207,6 +360,7 @@ def _pair_levels(ci, cj, levels, second):
         nxt = min(ci[li], cj[lj])
         w = float(nxt - cur)
         d = levels[lj] - levels[li]
+        nonzero += li != lj
         if not second:
             dp = max(d, 0.0)
             dn = min(d, 0.0)
@@ -227,7 +381,32 @@ def _pair_levels(ci, cj, levels, second):
                 neg += w * (na - nb_) * s
             a = b
         cur = nxt
-    return pos, neg
+    return pos, neg, nonzero
+
+
+@nb.njit(cache=True)
+def _from_levels(c, levels, out):
+    """The sorted resample of cumulative counts ``c`` over ``levels``, into ``out``."""
+    start = 0
+    for v in range(levels.size):
+        for r in range(start, c[v]):
+            out[r] = levels[v]
+        start = c[v]
+
+
+@nb.njit(cache=True)
+def _levels_eps(ci, cj, levels, second):
+    """eps of one pair from cumulative counts; the exact path where the sums are unsafe."""
+    pos, neg, nonzero = _pair_levels(ci, cj, levels, second)
+    if nonzero == 0 or _TINY <= pos + neg < np.inf:
+        return _ratio(pos, neg)
+    n = ci[ci.size - 1]
+    qi = np.empty(n)
+    qj = np.empty(n)
+    _from_levels(ci, levels, qi)
+    _from_levels(cj, levels, qj)
+    e1, e2 = _pair_exact(qi, qj, not second, second)
+    return e2 if second else e1
 
 
 @nb.njit(cache=True, parallel=True)
@@ -253,13 +432,11 @@ def _kernel_levels(level, levels, counts, first, second):
             out[1, rep, i, i] = np.nan
             for j in range(i + 1, k):
                 if first:
-                    pos, neg = _pair_levels(cum[i], cum[j], levels, False)
-                    e = _ratio(pos, neg)
+                    e = _levels_eps(cum[i], cum[j], levels, False)
                     out[0, rep, i, j] = e
                     out[0, rep, j, i] = 1.0 - e
                 if second:
-                    pos, neg = _pair_levels(cum[i], cum[j], levels, True)
-                    e = _ratio(pos, neg)
+                    e = _levels_eps(cum[i], cum[j], levels, True)
                     out[1, rep, i, j] = e
                     out[1, rep, j, i] = 1.0 - e
     return out
