@@ -521,3 +521,56 @@ def dominance_counts(ranks: np.ndarray, bucket: int) -> np.ndarray:
     out = np.empty(m, dtype=np.int64)
     out[first_order] = counts
     return out
+
+
+# ----------------------------------------------------------------------------- equality gate
+
+@nb.njit(cache=True, parallel=True)
+def gate_means(counts, features, out):
+    """out[r] = counts[r] @ features / counts[r].sum() for every replicate r.
+
+    counts: (b, n) draws; features: (n, w) per-item scores (all models side by side); out:
+    (b, w). Each element sums the items in order t = 0..n-1, so a replicate's numbers do not
+    depend on the batch it comes in; replicates run in parallel.
+    """
+    b, n = counts.shape
+    w = features.shape[1]
+    for r in prange(b):
+        acc = np.zeros(w)
+        total = 0
+        for t in range(n):
+            c = counts[r, t]
+            if c != 0:
+                total += c
+                for f in range(w):
+                    acc[f] += c * features[t, f]
+        for f in range(w):
+            out[r, f] = acc[f] / total
+
+
+@nb.njit(cache=True, parallel=True)
+def gate_covariances(dev, iu, ju):
+    """(m, F, F) covariances over replicates of dev[i] - dev[j] for the pairs (iu, ju).
+
+    dev: (k, F, B) centred replicates, one contiguous row of B per model and feature. Each
+    entry sums the replicates in order, the same formula as the numpy path
+    (``einsum('bmf,bmg->mfg')`` of the differences) without the (B, m, F) difference array.
+    """
+    k, n_feat, b = dev.shape
+    m = iu.size
+    out = np.empty((m, n_feat, n_feat))
+    for p in prange(m):
+        i = iu[p]
+        j = ju[p]
+        diff = np.empty((n_feat, b))
+        for f in range(n_feat):
+            for r in range(b):
+                diff[f, r] = dev[i, f, r] - dev[j, f, r]
+        for f in range(n_feat):
+            for g in range(f, n_feat):
+                acc = 0.0
+                for r in range(b):
+                    acc += diff[f, r] * diff[g, r]
+                out[p, f, g] = acc / (b - 1)
+                out[p, g, f] = out[p, f, g]
+    return out
