@@ -220,8 +220,8 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
     seed : int or None
         None draws a fresh random seed, which is recorded in the result as ``seed``.
     batch : int, optional
-        Replicates processed at once (default: up to 64, fewer if they would not fit in
-        64 MiB). Results do not depend on it.
+        Replicates processed at once (default: up to 64, fewer if their resamples or their
+        (k, k) matrices would not fit in 64 MiB). Results do not depend on it.
     dominance : bool
         Compute the violation ratios of each replicate (default). Without it only the point
         estimates are computed (``eps_replicates`` and ``eps_matrix_sd`` are NaN).
@@ -266,8 +266,9 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
         )
     order_idx = [np.argsort(v, kind="stable") for v in samples.values]
     sorted_values = [v[o] for v, o in zip(samples.values, order_idx, strict=True)]
-    if batch is None:
-        batch = max(1, min(DEFAULT_BATCH_REPLICATES, DEFAULT_BATCH_ELEMENTS // max(1, sum(sizes))))
+    if batch is None:  # bounded memory: the sorted resamples and the (orders, b, k, k) ratios
+        per_replicate = max(1, sum(sizes), len(orders) * k * k)
+        batch = max(1, min(DEFAULT_BATCH_REPLICATES, DEFAULT_BATCH_ELEMENTS // per_replicate))
     elif isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise InputError(f"batch must be a positive integer; got {batch!r}")
 
@@ -284,8 +285,7 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
     eps_reps = np.full((len(orders), n_resamples, k), np.nan)
     score_reps = {name: np.empty((n_resamples, k)) for name in scores}
     shrink = _shrink(samples)
-    raw_sd = _ShiftedMoments(np.stack(points))  # sd of E[i, j] and of its shrunk logit
-    logit_sd_ = _ShiftedMoments(shrunk_logit(np.stack(points), shrink))
+    moments = _Moments(np.stack(points), shrink)  # sd of E[i, j] and of its shrunk logit
     batches = list(_batches(n_resamples, batch))
     equality = None
     if dominance:
@@ -296,8 +296,7 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
         for start, stop, reps in run_replicates(job, batches, engine):  # (orders, b, k, k)
             equality.add(start, stop, resampler.counts(start, stop))
             eps_reps[:, start:stop] = one_vs_all(reps)
-            raw_sd.add(reps)
-            logit_sd_.add(shrunk_logit(reps, shrink))
+            moments.add(reps)
             if progress is not None:
                 progress(stop, n_resamples)
     if risk:
@@ -318,8 +317,7 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
                 progress(stop, n_resamples)
     results = []
     gate = None if equality is None else equality.pvalues(resampling_units(samples))
-    sds = raw_sd.sd(n_resamples, dominance)
-    lsds = logit_sd_.sd(n_resamples, dominance)
+    sds, lsds = moments.sd(n_resamples, dominance)
     for u, o in enumerate(orders):
         results.append(Bootstrap(samples, o, design, n_resamples, seed, points[u],
                                  one_vs_all(points[u]), eps_reps[u], sds[u], scores, score_reps,
@@ -353,6 +351,37 @@ class _ShiftedMoments:
         for u in range(out.shape[0]):
             np.fill_diagonal(out[u], np.nan)
         return out
+
+
+class _Moments:
+    """Shifted sums of E[i, j] and of its shrunk logit over the replicates, in replicate
+    order: compiled (``backends._numba.accumulate_moments``, no temporaries) when numba is
+    installed, else two :class:`_ShiftedMoments`. Either way the result does not depend on
+    the batch size."""
+
+    def __init__(self, point: np.ndarray, shrink: float) -> None:  # (orders, k, k)
+        from riskbench.backends import available
+
+        self.shrink = shrink
+        self.raw = _ShiftedMoments(point)
+        self.logit = _ShiftedMoments(shrunk_logit(point, shrink))
+        self.compiled = None
+        if available("numba"):
+            from riskbench.backends import _numba
+
+            self.compiled = _numba
+
+    def add(self, reps: np.ndarray) -> None:  # (orders, b, k, k)
+        if self.compiled is None:
+            self.raw.add(reps)
+            self.logit.add(shrunk_logit(reps, self.shrink))
+            return
+        self.compiled.accumulate_moments(np.ascontiguousarray(reps), self.raw.shift,
+                                         self.raw.s1, self.raw.s2, self.logit.shift,
+                                         self.logit.s1, self.logit.s2, self.shrink)
+
+    def sd(self, n: int, computed: bool) -> tuple[np.ndarray, np.ndarray]:
+        return self.raw.sd(n, computed), self.logit.sd(n, computed)
 
 
 def _warn_identical(samples: Samples, degenerate: np.ndarray) -> None:

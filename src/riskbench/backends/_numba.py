@@ -190,7 +190,7 @@ def _kernel(xs, perm, counts, first, second, centre, chunks):
     """xs, perm: (k, n); counts: (b, 1, n) shared by all models, or (b, k, n).
 
     Every model of a replicate must have the same number of draws (its sorted resample's
-    length). Returns (2, b, k, k): order 1 in [0] (if ``first``), order 2 in [1] (if
+    length). Returns (orders, b, k, k): order 1 in [0] (if ``first``), then order 2 (if
     ``second``); both orders share the expansion of each replicate. ``centre``: the model
     whose sorted resample is the reference z of the centred cumulative sums. The replicates
     are split into ``chunks`` runs, each with its own work arrays (allocated once per run,
@@ -198,7 +198,7 @@ def _kernel(xs, perm, counts, first, second, centre, chunks):
     """
     b = counts.shape[0]
     k, n = xs.shape
-    out = np.empty((2, b, k, k))
+    out = np.empty((int(first) + int(second), b, k, k))  # order 1 first when both
     for c in prange(chunks):
         lo = c * b // chunks
         hi = (c + 1) * b // chunks
@@ -239,6 +239,7 @@ def _replicate(xs, perm, counts, first, second, centre, rep, q, g, spread, mark,
     k = xs.shape[0]
     m = q.shape[1]
     shared = counts.shape[1] == 1
+    o2 = 1 if first else 0  # slot of order 2 in out
     for a in range(k):
         _expand(xs[a], perm[a], counts[rep, 0 if shared else a], q[a], mark, sorted_counts)
     if second:
@@ -252,8 +253,8 @@ def _replicate(xs, perm, counts, first, second, centre, rep, q, g, spread, mark,
                 g[a, r] = acc
             spread[a] = mass
     for i in range(k):
-        out[0, rep, i, i] = np.nan
-        out[1, rep, i, i] = np.nan
+        for u in range(out.shape[0]):
+            out[u, rep, i, i] = np.nan
         for j in range(i + 1, k):
             e1 = np.nan
             e2 = np.nan
@@ -275,8 +276,8 @@ def _replicate(xs, perm, counts, first, second, centre, rep, q, g, spread, mark,
                 out[0, rep, i, j] = e1
                 out[0, rep, j, i] = 1.0 - e1
             if second:
-                out[1, rep, i, j] = e2
-                out[1, rep, j, i] = 1.0 - e2
+                out[o2, rep, i, j] = e2
+                out[o2, rep, j, i] = 1.0 - e2
 
 
 def _centre(xs: np.ndarray) -> int:
@@ -307,7 +308,10 @@ def replicate_matrices(job, counts: list[np.ndarray]) -> np.ndarray:
                           min(drawn.shape[0], 4 * nb.get_num_threads()))
     finally:
         nb.set_num_threads(threads)
-    return out[[order - 1 for order in job.orders]]
+    slot = {1: 0, 2: int(first)}
+    if tuple(job.orders) == tuple(sorted(job.orders)):
+        return out
+    return out[[slot[order] for order in job.orders]]
 
 
 #: Below this many pair-element operations per batch the kernels run on one thread.
@@ -417,7 +421,8 @@ def _kernel_levels(level, levels, counts, first, second):
     k, n = level.shape
     n_levels = levels.size
     shared = counts.shape[1] == 1
-    out = np.empty((2, b, k, k))
+    out = np.empty((int(first) + int(second), b, k, k))  # order 1 first when both
+    o2 = 1 if first else 0
     for rep in prange(b):
         cum = np.zeros((k, n_levels), np.int64)
         for a in range(k):
@@ -428,8 +433,8 @@ def _kernel_levels(level, levels, counts, first, second):
             for v in range(1, n_levels):
                 row[v] += row[v - 1]
         for i in range(k):
-            out[0, rep, i, i] = np.nan
-            out[1, rep, i, i] = np.nan
+            for u in range(out.shape[0]):
+                out[u, rep, i, i] = np.nan
             for j in range(i + 1, k):
                 if first:
                     e = _levels_eps(cum[i], cum[j], levels, False)
@@ -437,8 +442,8 @@ def _kernel_levels(level, levels, counts, first, second):
                     out[0, rep, j, i] = 1.0 - e
                 if second:
                     e = _levels_eps(cum[i], cum[j], levels, True)
-                    out[1, rep, i, j] = e
-                    out[1, rep, j, i] = 1.0 - e
+                    out[o2, rep, i, j] = e
+                    out[o2, rep, j, i] = 1.0 - e
     return out
 
 
@@ -574,3 +579,46 @@ def gate_covariances(dev, iu, ju):
                 out[p, f, g] = acc / (b - 1)
                 out[p, g, f] = out[p, f, g]
     return out
+
+
+# ----------------------------------------------------------------------------- moments
+
+@nb.njit(cache=True, parallel=True)
+def accumulate_moments(reps, shift, s1, s2, lshift, l1, l2, shrink):
+    """Add replicates to the shifted sums of E and of its shrunk logit, in replicate order.
+
+    reps: (orders, b, k, k) violation ratios (NaN diagonal); shift, lshift: (orders, k, k)
+    the point estimates and their logits (NaN as 0); s1, s2, l1, l2 updated in place. The
+    same sequence of operations per element as ``inference._ShiftedMoments`` (NaN counts as
+    0; one add per replicate, in order), without the (orders, b, k, k) temporaries, and the
+    logit ``log(x) - log1p(-x)`` of ``x = (eps + c) / (1 + 2c)`` computed only once.
+    """
+    n_orders, b, k, _ = reps.shape
+    scale = 1.0 + 2.0 * shrink
+    for row in prange(n_orders * k):
+        u = row // k
+        i = row % k
+        for j in range(k):
+            a1 = s1[u, i, j]
+            a2 = s2[u, i, j]
+            c1 = l1[u, i, j]
+            c2 = l2[u, i, j]
+            sh = shift[u, i, j]
+            lsh = lshift[u, i, j]
+            for r in range(b):
+                e = reps[u, r, i, j]
+                if e != e:  # the diagonal
+                    dev = 0.0 - sh
+                    ldev = 0.0 - lsh
+                else:
+                    dev = e - sh
+                    x = (e + shrink) / scale
+                    ldev = (math.log(x) - math.log1p(-x)) - lsh
+                a1 += dev
+                a2 += dev * dev
+                c1 += ldev
+                c2 += ldev * ldev
+            s1[u, i, j] = a1
+            s2[u, i, j] = a2
+            l1[u, i, j] = c1
+            l2[u, i, j] = c2
