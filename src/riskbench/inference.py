@@ -295,8 +295,7 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
         equality = EqualityAccumulator(legendre_features(list(samples.values)), n_resamples)
         for start, stop, reps in run_replicates(job, batches, engine):  # (orders, b, k, k)
             equality.add(start, stop, resampler.counts(start, stop))
-            eps_reps[:, start:stop] = one_vs_all(reps)
-            moments.add(reps)
+            eps_reps[:, start:stop] = moments.add(reps)
             if progress is not None:
                 progress(stop, n_resamples)
     if risk:
@@ -371,17 +370,26 @@ class _Moments:
 
             self.compiled = _numba
 
-    def add(self, reps: np.ndarray) -> None:  # (orders, b, k, k)
+    def add(self, reps: np.ndarray) -> np.ndarray:
+        """Add (orders, b, k, k) replicates; returns their one-versus-all means (orders, b, k)."""
         if self.compiled is None:
             self.raw.add(reps)
             self.logit.add(shrunk_logit(reps, self.shrink))
-            return
+            return one_vs_all(reps)
+        means = np.empty(reps.shape[:-1])
         self.compiled.accumulate_moments(np.ascontiguousarray(reps), self.raw.shift,
                                          self.raw.s1, self.raw.s2, self.logit.shift,
-                                         self.logit.s1, self.logit.s2, self.shrink)
+                                         self.logit.s1, self.logit.s2, self.shrink, means)
+        return means
 
     def sd(self, n: int, computed: bool) -> tuple[np.ndarray, np.ndarray]:
-        return self.raw.sd(n, computed), self.logit.sd(n, computed)
+        raw, logit = self.raw.sd(n, computed), self.logit.sd(n, computed)
+        if self.compiled is not None:  # accumulated for i < j: sd(E[j, i]) = sd(E[i, j])
+            lower = np.tril(np.ones(raw.shape[-2:], dtype=bool), -1)
+            for sd in (raw, logit):
+                for u in range(sd.shape[0]):
+                    sd[u][lower] = sd[u].T[lower]
+        return raw, logit
 
 
 def _warn_identical(samples: Samples, degenerate: np.ndarray) -> None:

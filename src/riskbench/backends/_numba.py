@@ -34,12 +34,14 @@ _CANCEL = 2.0 ** 8
 
 
 @nb.njit(cache=True, fastmath=_FAST, error_model="numpy")
-def _pair_first(qi, qj):
-    """Positive and negative parts of sum (q_j - q_i)^2, and the number of nonzero d."""
+def _pair_first(qi, qj, n):
+    """Positive and negative parts of sum (q_j - q_i)^2 over the first n ranks, and the number
+    of nonzero d (rows are C-contiguous and passed whole: a sliced row would lose its layout
+    and the loop its vectorisation)."""
     pos = 0.0
     neg = 0.0
     nonzero = 0
-    for r in range(qi.size):
+    for r in range(n):
         d = qj[r] - qi[r]
         dp = max(d, 0.0)
         dn = min(d, 0.0)
@@ -50,7 +52,7 @@ def _pair_first(qi, qj):
 
 
 @nb.njit(cache=True, fastmath=_FAST, error_model="numpy")
-def _pair_second(gi, gj):
+def _pair_second(gi, gj, n):
     """Order 2 in one branch-free pass: 3n times the positive and negative parts.
 
     ``gi``, ``gj`` are centred cumulative sums ``cumsum(q - z)`` of the two sorted resamples
@@ -60,9 +62,8 @@ def _pair_second(gi, gj):
     (pa = max(a, 0), pb = max(b, 0)), plus, on a segment that crosses zero, (pa - pb) s with
     s = a b / (a - b) (a^3/(a - b) or b^3/(b - a) in all); the negative part likewise. A
     separate loop from :func:`_pair_first`, so each order's numbers do not depend on the other
-    being asked for.
+    being asked for. n: the number of ranks used.
     """
-    n = gi.size
     b = gj[0] - gi[0]
     pb = max(b, 0.0)
     nb_ = min(b, 0.0)
@@ -104,13 +105,13 @@ def _pow2(peak):
 
 
 @nb.njit(cache=True)
-def _pair_exact(qi, qj, first, second):
+def _pair_exact(qi, qj, first, second, n):
     """(eps1, eps2) of one pair by the reference's exact path (:mod:`riskbench.dominance`).
 
     d = q_j - q_i (halved where it overflows), scaled by the power of two that brings max |d|
     into [1/2, 1), D = cumsum(d) summed per pair, the segment formulas with plain branches.
+    Uses the first n values of each row.
     """
-    n = qi.size
     d = np.empty(n)
     halve = False
     for r in range(n):
@@ -161,71 +162,64 @@ def _pair_exact(qi, qj, first, second):
 
 
 @nb.njit(cache=True)
-def _expand(xs, perm, counts, out, mark, sorted_counts):
+def _expand(xs, perm, counts, out, size, mark, sorted_counts):
     """Sorted resample of one model without a sort or a branch.
 
     Sorted position s of the model holds item perm[s], drawn counts[perm[s]] times, so its
     value fills ranks start_s .. start_s + count - 1. Count the positions starting at each
-    rank (``mark``, n + 1 slots: zero counts at the end start at ``out.size``); the running
+    rank (``mark``, size + 1 slots: zero counts at the end start at ``size``); the running
     count minus one is then the sorted position of every rank. The counts are gathered into
     sorted order first: independent loads, instead of a chain of dependent ones.
     """
     n = xs.size
     for s in range(n):
         sorted_counts[s] = counts[perm[s]]
-    for r in range(out.size + 1):
+    for r in range(size + 1):
         mark[r] = 0
     start = 0
     for s in range(n):
         mark[start] += 1
         start += sorted_counts[s]
     run = -1
-    for r in range(out.size):
+    for r in range(size):
         run += mark[r]
         out[r] = xs[run]
 
 
-@nb.njit(cache=True, parallel=True)
-def _kernel(xs, perm, counts, first, second, centre, chunks):
-    """xs, perm: (k, n); counts: (b, 1, n) shared by all models, or (b, k, n).
+@nb.njit(cache=True, nogil=True)
+def _kernel(xs, perm, counts, first, second, centre, lo, hi, out):
+    """Replicates lo..hi-1 into out (orders, b, k, k); xs, perm: (k, n); counts: (b, 1, n)
+    shared by all models, or (b, k, n).
 
     Every model of a replicate must have the same number of draws (its sorted resample's
-    length). Returns (orders, b, k, k): order 1 in [0] (if ``first``), then order 2 (if
-    ``second``); both orders share the expansion of each replicate. ``centre``: the model
-    whose sorted resample is the reference z of the centred cumulative sums. The replicates
-    are split into ``chunks`` runs, each with its own work arrays (allocated once per run,
-    not per replicate: fresh megabytes per replicate cost page faults).
+    length). Order 1 goes to out[0] (if ``first``), then order 2 (if ``second``); both orders
+    share the expansion of each replicate. ``centre``: the model whose sorted resample is the
+    reference z of the centred cumulative sums. Work arrays are allocated once per call, not
+    per replicate (fresh megabytes per replicate cost page faults). Releases the GIL: the
+    caller runs ranges of replicates on threads (:func:`_parallel`).
     """
-    b = counts.shape[0]
     k, n = xs.shape
-    out = np.empty((int(first) + int(second), b, k, k))  # order 1 first when both
-    for c in prange(chunks):
-        lo = c * b // chunks
-        hi = (c + 1) * b // chunks
-        if lo >= hi:
-            continue
-        largest = 0  # replicate sizes differ with clusters of unequal sizes
-        for rep in range(lo, hi):
-            size = 0
-            for t in range(n):
-                size += counts[rep, 0, t]
-            largest = max(largest, size)
-        q = np.empty((k, largest))
-        g = np.empty((k, largest))
-        spread = np.empty(k)
-        mark = np.empty(largest + 1, np.int64)
-        sorted_counts = np.empty(n, np.int64)
-        for rep in range(lo, hi):
-            size = 0
-            for t in range(n):
-                size += counts[rep, 0, t]
-            _replicate(xs, perm, counts, first, second, centre, rep, q[:, :size],
-                       g[:, :size], spread, mark[:size + 1], sorted_counts, out)
-    return out
+    largest = 0  # replicate sizes differ with clusters of unequal sizes
+    for rep in range(lo, hi):
+        size = 0
+        for t in range(n):
+            size += counts[rep, 0, t]
+        largest = max(largest, size)
+    q = np.empty((k, largest))
+    g = np.empty((k, largest))
+    spread = np.empty(k)
+    mark = np.empty(largest + 1, np.int64)
+    sorted_counts = np.empty(n, np.int64)
+    for rep in range(lo, hi):
+        size = 0
+        for t in range(n):
+            size += counts[rep, 0, t]
+        _replicate(xs, perm, counts, first, second, centre, rep, q, g, size, spread,
+                   mark, sorted_counts, out)
 
 
 @nb.njit(cache=True)
-def _replicate(xs, perm, counts, first, second, centre, rep, q, g, spread, mark,
+def _replicate(xs, perm, counts, first, second, centre, rep, q, g, m, spread, mark,
                sorted_counts, out):
     """One replicate: expand every model's sorted resample, then all pairs i < j.
 
@@ -236,12 +230,12 @@ def _replicate(xs, perm, counts, first, second, centre, rep, q, g, spread, mark,
     spread_i + spread_j > _CANCEL sqrt(den / n): two models far from the centre but close to
     each other, huge values next to tiny differences, or D = 0 everywhere.
     """
-    k = xs.shape[0]
-    m = q.shape[1]
+    k = xs.shape[0]  # m: this replicate's sample size (rows of q and g hold >= m values)
     shared = counts.shape[1] == 1
     o2 = 1 if first else 0  # slot of order 2 in out
     for a in range(k):
-        _expand(xs[a], perm[a], counts[rep, 0 if shared else a], q[a], mark, sorted_counts)
+        _expand(xs[a], perm[a], counts[rep, 0 if shared else a], q[a], m, mark,
+                sorted_counts)
     if second:
         for a in range(k):
             acc = 0.0
@@ -255,29 +249,44 @@ def _replicate(xs, perm, counts, first, second, centre, rep, q, g, spread, mark,
     for i in range(k):
         for u in range(out.shape[0]):
             out[u, rep, i, i] = np.nan
-        for j in range(i + 1, k):
-            e1 = np.nan
-            e2 = np.nan
-            if first:
-                pos, neg, nonzero = _pair_first(q[i], q[j])
-                if nonzero > 0 and not (_TINY <= pos + neg < np.inf):
-                    e1 = _pair_exact(q[i], q[j], True, False)[0]
-                else:
-                    e1 = _ratio(pos, neg)
-            if second:
-                pos, neg = _pair_second(g[i], g[j])
-                den = pos + neg
-                if not (_TINY <= den < np.inf) or spread[i] + spread[j] > _CANCEL * math.sqrt(
-                        den / m):
-                    e2 = _pair_exact(q[i], q[j], False, True)[1]  # also: identical, 1/2
-                else:
-                    e2 = _ratio(pos, neg)
-            if first:
-                out[0, rep, i, j] = e1
-                out[0, rep, j, i] = 1.0 - e1
-            if second:
-                out[o2, rep, i, j] = e2
-                out[o2, rep, j, i] = 1.0 - e2
+    # pairs in tiles of _TILE x _TILE models, so that the mirrored writes out[j, i] and the
+    # rows of q and g stay in cache when k is large
+    for i0 in range(0, k, _TILE):
+        for j0 in range(i0, k, _TILE):
+            for i in range(i0, min(i0 + _TILE, k)):
+                for j in range(max(i + 1, j0), min(j0 + _TILE, k)):
+                    _pair(q, g, spread, first, second, o2, m, rep, i, j, out)
+
+
+@nb.njit(cache=True, inline="always")
+def _pair(q, g, spread, first, second, o2, m, rep, i, j, out):
+    """eps of the pair (i, j) in one replicate, both orders, into out[., rep, i, j] and its
+    mirror out[., rep, j, i] = 1 - eps."""
+    e1 = np.nan
+    e2 = np.nan
+    if first:
+        pos, neg, nonzero = _pair_first(q[i], q[j], m)
+        if nonzero > 0 and not (_TINY <= pos + neg < np.inf):
+            e1 = _pair_exact(q[i], q[j], True, False, m)[0]
+        else:
+            e1 = _ratio(pos, neg)
+    if second:
+        pos, neg = _pair_second(g[i], g[j], m)
+        den = pos + neg
+        if not (_TINY <= den < np.inf) or spread[i] + spread[j] > _CANCEL * math.sqrt(den / m):
+            e2 = _pair_exact(q[i], q[j], False, True, m)[1]  # also: identical, 1/2
+        else:
+            e2 = _ratio(pos, neg)
+    if first:
+        out[0, rep, i, j] = e1
+        out[0, rep, j, i] = 1.0 - e1
+    if second:
+        out[o2, rep, i, j] = e2
+        out[o2, rep, j, i] = 1.0 - e2
+
+
+#: Models per side of a tile of pairs.
+_TILE = 32
 
 
 def _centre(xs: np.ndarray) -> int:
@@ -292,30 +301,58 @@ def replicate_matrices(job, counts: list[np.ndarray]) -> np.ndarray:
     perm = np.ascontiguousarray(np.stack(job.order_idx)).astype(np.int64)
     drawn = np.ascontiguousarray(np.stack(counts, axis=1), dtype=np.int64)  # (b, 1 or k, n)
     first, second = 1 in job.orders, 2 in job.orders
+    b, k = drawn.shape[0], xs.shape[0]
+    out = np.empty((int(first) + int(second), b, k, k))  # order 1 first when both
     levels = _levels(job, xs)
-    threads = nb.get_num_threads()
-    work = drawn.shape[0] * xs.shape[0] ** 2 * xs.shape[1] * (1 + second)
-    if work < _THREAD_WORK:  # too little work to pay for waking the other threads
-        nb.set_num_threads(1)
-    try:
-        if levels is not None:  # heavily tied scores
-            level = np.empty(xs.shape, dtype=np.int64)
-            for a in range(xs.shape[0]):
-                level[a, perm[a]] = np.searchsorted(levels, xs[a])
-            out = _kernel_levels(level, levels, drawn, first, second)
-        else:
-            out = _kernel(xs, perm, drawn, first, second, _centre(xs),
-                          min(drawn.shape[0], 4 * nb.get_num_threads()))
-    finally:
-        nb.set_num_threads(threads)
+    work = b * k * k * xs.shape[1] * (1 + second)
+    if levels is not None:  # heavily tied scores
+        level = np.empty(xs.shape, dtype=np.int64)
+        for a in range(k):
+            level[a, perm[a]] = np.searchsorted(levels, xs[a])
+        _parallel(_kernel_levels, b, work, level, levels, drawn, first, second, out=out)
+    else:
+        _parallel(_kernel, b, work, xs, perm, drawn, first, second, _centre(xs), out=out)
     slot = {1: 0, 2: int(first)}
     if tuple(job.orders) == tuple(sorted(job.orders)):
         return out
     return out[[slot[order] for order in job.orders]]
 
 
-#: Below this many pair-element operations per batch the kernels run on one thread.
+#: Below this many element operations a call runs on one thread (waking others costs more).
 _THREAD_WORK = 1 << 22
+
+
+def threads() -> int:
+    """Threads for the compiled kernels: numba's setting (``NUMBA_NUM_THREADS``,
+    ``numba.set_num_threads``), by default the usable cores."""
+    return nb.get_num_threads()
+
+
+_POOL: list = []  # one ThreadPoolExecutor, made on first use
+
+
+def _parallel(func, total: int, work: float, *args, out) -> None:
+    """Run ``func(*args, lo, hi, out)`` over ranges of 0..total-1 on threads.
+
+    The kernels release the GIL and write disjoint slices of ``out``; each element is
+    computed the same way whatever the split, so results do not depend on the threads. One
+    thread below ``_THREAD_WORK`` element operations.
+    """
+    n_threads = min(threads(), total) if work >= _THREAD_WORK else 1
+    if n_threads <= 1:
+        func(*args, 0, total, out)
+        return
+    if not _POOL or _POOL[0]._max_workers < n_threads:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL[:] = [ThreadPoolExecutor(max_workers=n_threads,
+                                       thread_name_prefix="riskbench")]
+    chunks = min(total, 4 * n_threads)  # a few chunks per thread: uneven pairs balance
+    bounds = [total * c // chunks for c in range(chunks + 1)]
+    futures = [_POOL[0].submit(func, *args, lo, hi, out)
+               for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
+    for future in futures:
+        future.result()
 
 
 def _levels(job, xs: np.ndarray) -> np.ndarray | None:
@@ -409,22 +446,22 @@ def _levels_eps(ci, cj, levels, second):
     qj = np.empty(n)
     _from_levels(ci, levels, qi)
     _from_levels(cj, levels, qj)
-    e1, e2 = _pair_exact(qi, qj, not second, second)
+    e1, e2 = _pair_exact(qi, qj, not second, second, n)
     return e2 if second else e1
 
 
-@nb.njit(cache=True, parallel=True)
-def _kernel_levels(level, levels, counts, first, second):
-    """level: (k, n) level index of each value; levels: (V,) sorted distinct values;
-    counts: (b, 1, n) shared or (b, k, n), equal totals for all models of a replicate."""
-    b = counts.shape[0]
+@nb.njit(cache=True, nogil=True)
+def _kernel_levels(level, levels, counts, first, second, lo, hi, out):
+    """Replicates lo..hi-1 into out, as :func:`_kernel`. level: (k, n) level index of each
+    value; levels: (V,) sorted distinct values; counts: (b, 1, n) shared or (b, k, n), equal
+    totals for all models of a replicate."""
     k, n = level.shape
     n_levels = levels.size
     shared = counts.shape[1] == 1
-    out = np.empty((int(first) + int(second), b, k, k))  # order 1 first when both
     o2 = 1 if first else 0
-    for rep in prange(b):
-        cum = np.zeros((k, n_levels), np.int64)
+    cum = np.empty((k, n_levels), np.int64)
+    for rep in range(lo, hi):
+        cum[:] = 0
         for a in range(k):
             drawn = counts[rep, 0 if shared else a]
             row = cum[a]
@@ -444,7 +481,6 @@ def _kernel_levels(level, levels, counts, first, second):
                     e = _levels_eps(cum[i], cum[j], levels, True)
                     out[o2, rep, i, j] = e
                     out[o2, rep, j, i] = 1.0 - e
-    return out
 
 
 #: Use the level kernel when the pooled scores have at most this share of distinct values.
@@ -530,18 +566,13 @@ def dominance_counts(ranks: np.ndarray, bucket: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- equality gate
 
-@nb.njit(cache=True, parallel=True)
-def gate_means(counts, features, out):
-    """out[r] = counts[r] @ features / counts[r].sum() for every replicate r.
-
-    counts: (b, n) draws; features: (n, w) per-item scores (all models side by side); out:
-    (b, w). Each element sums the items in order t = 0..n-1, so a replicate's numbers do not
-    depend on the batch it comes in; replicates run in parallel.
-    """
+@nb.njit(cache=True, nogil=True)
+def _gate_means(counts, features, lo, hi, out):
     b, n = counts.shape
     w = features.shape[1]
-    for r in prange(b):
-        acc = np.zeros(w)
+    acc = np.empty(w)
+    for r in range(lo, hi):
+        acc[:] = 0.0
         total = 0
         for t in range(n):
             c = counts[r, t]
@@ -553,21 +584,24 @@ def gate_means(counts, features, out):
             out[r, f] = acc[f] / total
 
 
-@nb.njit(cache=True, parallel=True)
-def gate_covariances(dev, iu, ju):
-    """(m, F, F) covariances over replicates of dev[i] - dev[j] for the pairs (iu, ju).
+def gate_means(counts: np.ndarray, features: np.ndarray, out: np.ndarray) -> None:
+    """out[r] = counts[r] @ features / counts[r].sum() for every replicate r.
 
-    dev: (k, F, B) centred replicates, one contiguous row of B per model and feature. Each
-    entry sums the replicates in order, the same formula as the numpy path
-    (``einsum('bmf,bmg->mfg')`` of the differences) without the (B, m, F) difference array.
+    counts: (b, n) draws; features: (n, w) per-item scores (all models side by side); out:
+    (b, w). Each element sums the items in order t = 0..n-1, so a replicate's numbers do not
+    depend on the batch it comes in; ranges of replicates run on threads.
     """
-    k, n_feat, b = dev.shape
-    m = iu.size
-    out = np.empty((m, n_feat, n_feat))
-    for p in prange(m):
+    _parallel(_gate_means, counts.shape[0], counts.size * features.shape[1], counts,
+              features, out=out)
+
+
+@nb.njit(cache=True, nogil=True)
+def _gate_covariances(dev, iu, ju, lo, hi, out):
+    n_feat, b = dev.shape[1], dev.shape[2]
+    diff = np.empty((n_feat, b))
+    for p in range(lo, hi):
         i = iu[p]
         j = ju[p]
-        diff = np.empty((n_feat, b))
         for f in range(n_feat):
             for r in range(b):
                 diff[f, r] = dev[i, f, r] - dev[j, f, r]
@@ -578,47 +612,60 @@ def gate_covariances(dev, iu, ju):
                     acc += diff[f, r] * diff[g, r]
                 out[p, f, g] = acc / (b - 1)
                 out[p, g, f] = out[p, f, g]
+
+
+def gate_covariances(dev: np.ndarray, iu: np.ndarray, ju: np.ndarray) -> np.ndarray:
+    """(m, F, F) covariances over replicates of dev[i] - dev[j] for the pairs (iu, ju).
+
+    dev: (k, F, B) centred replicates, one contiguous row of B per model and feature. Each
+    entry sums the replicates in order, the same formula as the numpy path
+    (``einsum('bmf,bmg->mfg')`` of the differences) without the (B, m, F) difference array.
+    """
+    out = np.empty((iu.size, dev.shape[1], dev.shape[1]))
+    _parallel(_gate_covariances, iu.size, iu.size * dev.shape[1] ** 2 * dev.shape[2], dev,
+              np.ascontiguousarray(iu, dtype=np.int64),
+              np.ascontiguousarray(ju, dtype=np.int64), out=out)
     return out
 
 
 # ----------------------------------------------------------------------------- moments
 
-@nb.njit(cache=True, parallel=True)
-def accumulate_moments(reps, shift, s1, s2, lshift, l1, l2, shrink):
-    """Add replicates to the shifted sums of E and of its shrunk logit, in replicate order.
-
-    reps: (orders, b, k, k) violation ratios (NaN diagonal); shift, lshift: (orders, k, k)
-    the point estimates and their logits (NaN as 0); s1, s2, l1, l2 updated in place. The
-    same sequence of operations per element as ``inference._ShiftedMoments`` (NaN counts as
-    0; one add per replicate, in order), without the (orders, b, k, k) temporaries, and the
-    logit ``log(x) - log1p(-x)`` of ``x = (eps + c) / (1 + 2c)`` computed only once.
-    """
+@nb.njit(cache=True, nogil=True)
+def _accumulate_moments(reps, shift, s1, s2, lshift, l1, l2, shrink, lo, hi, row_means):
     n_orders, b, k, _ = reps.shape
     scale = 1.0 + 2.0 * shrink
-    for row in prange(n_orders * k):
+    for row in range(lo, hi):
         u = row // k
         i = row % k
-        for j in range(k):
-            a1 = s1[u, i, j]
-            a2 = s2[u, i, j]
-            c1 = l1[u, i, j]
-            c2 = l2[u, i, j]
-            sh = shift[u, i, j]
-            lsh = lshift[u, i, j]
-            for r in range(b):
+        for r in range(b):
+            acc = 0.0
+            for j in range(k):
+                if j != i:
+                    acc += reps[u, r, i, j]
+            row_means[u, r, i] = acc / (k - 1)
+            for j in range(i + 1, k):
                 e = reps[u, r, i, j]
-                if e != e:  # the diagonal
-                    dev = 0.0 - sh
-                    ldev = 0.0 - lsh
-                else:
-                    dev = e - sh
-                    x = (e + shrink) / scale
-                    ldev = (math.log(x) - math.log1p(-x)) - lsh
-                a1 += dev
-                a2 += dev * dev
-                c1 += ldev
-                c2 += ldev * ldev
-            s1[u, i, j] = a1
-            s2[u, i, j] = a2
-            l1[u, i, j] = c1
-            l2[u, i, j] = c2
+                dev = e - shift[u, i, j]
+                s1[u, i, j] += dev
+                s2[u, i, j] += dev * dev
+                x = (e + shrink) / scale
+                ldev = math.log(x / (1.0 - x)) - lshift[u, i, j]
+                l1[u, i, j] += ldev
+                l2[u, i, j] += ldev * ldev
+
+
+def accumulate_moments(reps, shift, s1, s2, lshift, l1, l2, shrink, row_means) -> None:
+    """Add replicates to the shifted sums of E and of its shrunk logit, in replicate order,
+    and write each replicate's one-versus-all means.
+
+    reps: (orders, b, k, k) violation ratios (NaN diagonal, E[j, i] = 1 - E[i, j]); shift,
+    lshift: (orders, k, k) the point estimates and their logits (NaN as 0); s1, s2, l1, l2
+    updated in place for i < j only: E[j, i] = 1 - E[i, j] and its logit is minus that of
+    E[i, j], so their sds are the same (the caller mirrors them). One add per replicate in
+    order, as ``inference._ShiftedMoments`` does, without (orders, b, k, k) temporaries, and
+    one logarithm per pair. row_means: (orders, b, k) out, mean over j != i of E[i, j]. Rows
+    (order, i) run on threads, each owning its row of the sums.
+    """
+    n_orders, b, k, _ = reps.shape
+    _parallel(_accumulate_moments, n_orders * k, reps.size * 4, reps, shift, s1, s2, lshift,
+              l1, l2, shrink, out=row_means)
