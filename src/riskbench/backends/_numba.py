@@ -21,7 +21,9 @@ import math
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
 from numba import prange
+from numba.extending import intrinsic
 
 #: fastmath flags of the fast loops: reassociation (vector sums) but inf/NaN kept meaningful.
 _FAST = {"nsz", "arcp", "contract", "reassoc"}
@@ -669,3 +671,143 @@ def accumulate_moments(reps, shift, s1, s2, lshift, l1, l2, shrink, row_means) -
     n_orders, b, k, _ = reps.shape
     _parallel(_accumulate_moments, n_orders * k, reps.size * 4, reps, shift, s1, s2, lshift,
               l1, l2, shrink, out=row_means)
+
+
+# ----------------------------------------------------------------------------- resampling
+#
+# The draw counts of :class:`riskbench.backends.Resampler`, bit for bit, without a Python call
+# per replicate: numpy's Philox4x64-10 bit generator (Salmon et al. 2011, "Parallel random
+# numbers: as easy as 1, 2, 3"; numpy's ``philox.h``) and its bounded integers (Lemire's
+# multiply-and-reject on 32-bit outputs, numpy's ``random_bounded_uint64_fill`` for ranges
+# below 2^32). Replicate r starts at counter (0, r, 0, 0) with an empty buffer, as
+# ``Resampler._draw`` sets it; numpy increments the counter before each block. A test checks
+# the counts against numpy's on many sizes.
+
+_M0 = np.uint64(0xD2E7470EE14C6C93)
+_M1 = np.uint64(0xCA5A826395121157)
+_W0 = np.uint64(0x9E3779B97F4A7C15)
+_W1 = np.uint64(0xBB67AE8584CAA73B)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+_ONE = np.uint64(1)
+_ZERO = np.uint64(0)
+
+
+@intrinsic
+def _umulhi(typingctx, a, b):
+    """High 64-bit word of the 128-bit product of two uint64 (one machine multiply)."""
+    sig = nb.types.uint64(nb.types.uint64, nb.types.uint64)
+
+    def codegen(context, builder, signature, args):
+        wide = ir.IntType(128)
+        prod = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
+        return builder.trunc(builder.lshr(prod, ir.Constant(wide, 64)), ir.IntType(64))
+
+    return sig, codegen
+
+
+@nb.njit(cache=True, inline="always")
+def _mulhilo(a, b):
+    """High and low 64-bit words of the 128-bit product a * b (uint64)."""
+    return _umulhi(a, b), a * b
+
+
+@nb.njit(cache=True, inline="always")
+def _philox(c0, c1, c2, c3, k0, k1):
+    """One Philox4x64-10 block of counter (c0, c1, c2, c3) under key (k0, k1)."""
+    for r in range(10):
+        if r > 0:
+            k0 += _W0
+            k1 += _W1
+        hi0, lo0 = _mulhilo(_M0, c0)
+        hi1, lo1 = _mulhilo(_M1, c2)
+        c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
+    return c0, c1, c2, c3
+
+
+@nb.njit(cache=True, inline="always")
+def _next32(st, k0, k1):
+    """numpy's Philox ``next_uint32`` (halves of 64-bit outputs, low half first) on the
+    state st = (counter (4), buffer (4), buffer position, has a half, the half): returns the
+    value and the new state (a tuple, so it stays in registers)."""
+    c0, c1, c2, c3, b0, b1, b2, b3, pos, has, half = st
+    if has:
+        return half, (c0, c1, c2, c3, b0, b1, b2, b3, pos, False, half)
+    if pos >= 4:
+        c0 += _ONE
+        if c0 == _ZERO:  # carry
+            c1 += _ONE
+            if c1 == _ZERO:
+                c2 += _ONE
+                if c2 == _ZERO:
+                    c3 += _ONE
+        b0, b1, b2, b3 = _philox(c0, c1, c2, c3, k0, k1)
+        pos = 0
+    value = b0 if pos == 0 else (b1 if pos == 1 else (b2 if pos == 2 else b3))
+    return value & _LOW32, (c0, c1, c2, c3, b0, b1, b2, b3, pos + 1, True, value >> _S32)
+
+
+@nb.njit(cache=True, inline="always")
+def _bounded(st, k0, k1, excl):
+    """One integer in [0, excl) (excl >= 2, uint64) as numpy's ``Generator.integers``."""
+    x, st = _next32(st, k0, k1)
+    m = x * excl
+    leftover = m & _LOW32
+    if leftover < excl:
+        threshold = (_LOW32 - (excl - _ONE)) % excl
+        while leftover < threshold:
+            x, st = _next32(st, k0, k1)
+            m = x * excl
+            leftover = m & _LOW32
+    return np.int64(m >> _S32), st
+
+
+@nb.njit(cache=True, nogil=True)
+def _draw_counts(key, sizes, clusters, n_clusters, first, lo, hi, out):
+    """Counts of replicates first + lo .. first + hi - 1 into out[slot][lo:hi] (slots, b, n).
+
+    sizes: (slots,) values per slot (one slot: paired design); clusters: (n,) cluster of each
+    item, used when n_clusters > 0 (then every slot draws n_clusters clusters)."""
+    k0, k1 = key[0], key[1]
+    drawn = np.zeros(max(n_clusters, 1), np.int64)
+    for row in range(lo, hi):
+        st = (_ZERO, np.uint64(first + row), _ZERO, _ZERO, _ZERO, _ZERO, _ZERO, _ZERO, 4,
+              False, _ZERO)
+        for a in range(sizes.size):
+            n = sizes[a]
+            if n_clusters == 0:
+                for t in range(n):
+                    out[a, row, t] = 0
+                if n == 1:
+                    out[a, row, 0] = 1
+                    continue
+                excl = np.uint64(n)
+                for _ in range(n):
+                    v, st = _bounded(st, k0, k1, excl)
+                    out[a, row, v] += 1
+            else:
+                drawn[:] = 0
+                if n_clusters == 1:
+                    drawn[0] = 1
+                else:
+                    excl = np.uint64(n_clusters)
+                    for _ in range(n_clusters):
+                        v, st = _bounded(st, k0, k1, excl)
+                        drawn[v] += 1
+                for t in range(n):
+                    out[a, row, t] = drawn[clusters[t]]
+
+
+def draw_counts(key: np.ndarray, sizes: tuple[int, ...], start: int, stop: int,
+                clusters: np.ndarray | None) -> list[np.ndarray]:
+    """Compiled :meth:`riskbench.backends.Resampler._draw` for plain and cluster
+    resampling: one (b, n_a) array per slot, identical to numpy's."""
+    b = stop - start
+    width = max(sizes)
+    out = np.zeros((len(sizes), b, width), dtype=np.int64)
+    n_clusters = 0 if clusters is None else int(clusters.max()) + 1
+    cl = np.zeros(1, np.int64) if clusters is None else np.ascontiguousarray(clusters,
+                                                                            dtype=np.int64)
+    _parallel(_draw_counts, b, b * sum(sizes) * 8, np.ascontiguousarray(key, np.uint64),
+              np.array(sizes, dtype=np.int64), cl, n_clusters, start, out=out)
+    return [out[a, :, :n] for a, n in enumerate(sizes)]
