@@ -94,7 +94,7 @@ class EqualityAccumulator:
             c = np.ascontiguousarray(counts[0], dtype=np.int64)
             if compiled is not None:
                 out = np.empty((stop - start, k * width))
-                compiled.gate_means(c, self.shared, out)
+                compiled.gate_means(c, self._rows("shared", self.shared), out)
                 self.replicates[start:stop] = out.reshape(-1, k, width)
                 return
             c = c.astype(float)
@@ -106,12 +106,19 @@ class EqualityAccumulator:
                                      dtype=np.int64)
             if compiled is not None:
                 out = np.empty((stop - start, width))
-                compiled.gate_means(c, np.ascontiguousarray(feat), out)
+                compiled.gate_means(c, self._rows(a, feat), out)
                 self.replicates[start:stop, a] = out
                 continue
             c = c.astype(float)
             for r in range(stop - start):
                 self.replicates[start + r, a] = (c[r] @ feat) / c[r].sum()
+
+    def _rows(self, key, features: np.ndarray) -> np.ndarray:
+        """Features as contiguous (w, n) rows for the compiled means, made once."""
+        cache = self.__dict__.setdefault("_transposed", {})
+        if key not in cache:
+            cache[key] = np.ascontiguousarray(features.T)
+        return cache[key]
 
     def pvalues(self, units: int | None = None) -> np.ndarray:
         """(k, k) symmetric p-values of H0: F_i = F_j (NaN diagonal).

@@ -268,7 +268,9 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
     sorted_values = [v[o] for v, o in zip(samples.values, order_idx, strict=True)]
     if batch is None:  # bounded memory: the sorted resamples and the (orders, b, k, k) ratios
         per_replicate = max(1, sum(sizes), len(orders) * k * k)
-        batch = max(1, min(DEFAULT_BATCH_REPLICATES, DEFAULT_BATCH_ELEMENTS // per_replicate))
+        # small problems take more replicates at once: a batch costs a fixed overhead
+        cap = DEFAULT_BATCH_REPLICATES * (4 if k * k * max(sizes) <= 1 << 16 else 1)
+        batch = max(1, min(cap, DEFAULT_BATCH_ELEMENTS // per_replicate))
     elif isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise InputError(f"batch must be a positive integer; got {batch!r}")
 

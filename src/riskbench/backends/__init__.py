@@ -198,8 +198,20 @@ class ReplicateJob:
     groups: np.ndarray | None = None
 
     def resampler(self) -> Resampler:
-        return Resampler(self.sizes, self.design, self.seed, clusters=self.clusters,
-                         groups=self.groups)
+        """The job's Resampler (made once: every batch of a bootstrap asks for it)."""
+        made = self.__dict__.get("_resampler")
+        if made is None:
+            made = Resampler(self.sizes, self.design, self.seed, clusters=self.clusters,
+                             groups=self.groups)
+            object.__setattr__(self, "_resampler", made)
+        return made
+
+    def prepared(self, key: str, make):
+        """A value derived from the job's data, computed once per job (``make()``)."""
+        cache = self.__dict__.setdefault("_prepared", {})
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]
 
     @property
     def sizes(self) -> tuple[int, ...]:

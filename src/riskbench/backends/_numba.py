@@ -190,8 +190,8 @@ def _expand(xs, perm, counts, out, size, mark, sorted_counts):
 
 @nb.njit(cache=True, nogil=True)
 def _kernel(xs, perm, counts, first, second, centre, lo, hi, out):
-    """Replicates lo..hi-1 into out (orders, b, k, k); xs, perm: (k, n); counts: (b, 1, n)
-    shared by all models, or (b, k, n).
+    """Replicates lo..hi-1 into out (orders, b, k, k); xs, perm: (k, n); counts: (1, b, n)
+    shared by all models, or (k, b, n).
 
     Every model of a replicate must have the same number of draws (its sorted resample's
     length). Order 1 goes to out[0] (if ``first``), then order 2 (if ``second``); both orders
@@ -205,7 +205,7 @@ def _kernel(xs, perm, counts, first, second, centre, lo, hi, out):
     for rep in range(lo, hi):
         size = 0
         for t in range(n):
-            size += counts[rep, 0, t]
+            size += counts[0, rep, t]
         largest = max(largest, size)
     q = np.empty((k, largest))
     g = np.empty((k, largest))
@@ -215,7 +215,7 @@ def _kernel(xs, perm, counts, first, second, centre, lo, hi, out):
     for rep in range(lo, hi):
         size = 0
         for t in range(n):
-            size += counts[rep, 0, t]
+            size += counts[0, rep, t]
         _replicate(xs, perm, counts, first, second, centre, rep, q, g, size, spread,
                    mark, sorted_counts, out)
 
@@ -233,10 +233,10 @@ def _replicate(xs, perm, counts, first, second, centre, rep, q, g, m, spread, ma
     each other, huge values next to tiny differences, or D = 0 everywhere.
     """
     k = xs.shape[0]  # m: this replicate's sample size (rows of q and g hold >= m values)
-    shared = counts.shape[1] == 1
+    shared = counts.shape[0] == 1
     o2 = 1 if first else 0  # slot of order 2 in out
     for a in range(k):
-        _expand(xs[a], perm[a], counts[rep, 0 if shared else a], q[a], m, mark,
+        _expand(xs[a], perm[a], counts[0 if shared else a, rep], q[a], m, mark,
                 sorted_counts)
     if second:
         for a in range(k):
@@ -298,22 +298,42 @@ def _centre(xs: np.ndarray) -> int:
     return int(np.argsort(medians, kind="stable")[(len(medians) - 1) // 2])
 
 
-def replicate_matrices(job, counts: list[np.ndarray]) -> np.ndarray:
+def _prepare(job) -> tuple:
+    """What every batch of a job needs, computed once: the stacked sorted values and
+    argsorts, and for heavily tied scores the level of each value (else None)."""
     xs = np.ascontiguousarray(np.stack(job.values), dtype=np.float64)
     perm = np.ascontiguousarray(np.stack(job.order_idx)).astype(np.int64)
-    drawn = np.ascontiguousarray(np.stack(counts, axis=1), dtype=np.int64)  # (b, 1 or k, n)
+    levels = np.unique(xs)
+    if levels.size > max(16, LEVEL_SHARE * xs.shape[1]):
+        return xs, perm, None, None, _centre(xs)
+    level = np.empty(xs.shape, dtype=np.int64)
+    for a in range(xs.shape[0]):
+        level[a, perm[a]] = np.searchsorted(levels, xs[a])
+    return xs, perm, levels, level, 0
+
+
+def _slots(counts: list[np.ndarray]) -> np.ndarray:
+    """The draw counts as one (slots, b, n) int64 array, without a copy when they are the
+    slices of one (the compiled draws)."""
+    base = counts[0].base
+    if base is not None and base.ndim == 3 and base.shape[0] == len(counts) \
+            and base.shape[1:] == counts[0].shape and base.dtype == np.int64 \
+            and base.flags.c_contiguous and all(c.base is base for c in counts):
+        return base
+    return np.ascontiguousarray(np.stack(counts), dtype=np.int64)
+
+
+def replicate_matrices(job, counts: list[np.ndarray]) -> np.ndarray:
+    xs, perm, levels, level, centre = job.prepared("numba", lambda: _prepare(job))
+    drawn = _slots(counts)  # (1 or k, b, n)
     first, second = 1 in job.orders, 2 in job.orders
-    b, k = drawn.shape[0], xs.shape[0]
+    b, k = drawn.shape[1], xs.shape[0]
     out = np.empty((int(first) + int(second), b, k, k))  # order 1 first when both
-    levels = _levels(job, xs)
     work = b * k * k * xs.shape[1] * (1 + second)
     if levels is not None:  # heavily tied scores
-        level = np.empty(xs.shape, dtype=np.int64)
-        for a in range(k):
-            level[a, perm[a]] = np.searchsorted(levels, xs[a])
         _parallel(_kernel_levels, b, work, level, levels, drawn, first, second, out=out)
     else:
-        _parallel(_kernel, b, work, xs, perm, drawn, first, second, _centre(xs), out=out)
+        _parallel(_kernel, b, work, xs, perm, drawn, first, second, centre, out=out)
     slot = {1: 0, 2: int(first)}
     if tuple(job.orders) == tuple(sorted(job.orders)):
         return out
@@ -355,23 +375,6 @@ def _parallel(func, total: int, work: float, *args, out) -> None:
                for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
     for future in futures:
         future.result()
-
-
-def _levels(job, xs: np.ndarray) -> np.ndarray | None:
-    """The sorted distinct values when the scores are heavily tied (the level kernel), else
-    None; computed once per job (every batch of a bootstrap shares it)."""
-    cached = _LEVELS.get(id(job))
-    if cached is not None and cached[0] is job:
-        return cached[1]
-    levels = np.unique(xs)
-    if levels.size > max(16, LEVEL_SHARE * xs.shape[1]):
-        levels = None
-    _LEVELS.clear()  # one job at a time is enough: bootstraps run their batches in a row
-    _LEVELS[id(job)] = (job, levels)
-    return levels
-
-
-_LEVELS: dict = {}
 
 
 # ----------------------------------------------------------------------------- tied scores
@@ -455,17 +458,17 @@ def _levels_eps(ci, cj, levels, second):
 @nb.njit(cache=True, nogil=True)
 def _kernel_levels(level, levels, counts, first, second, lo, hi, out):
     """Replicates lo..hi-1 into out, as :func:`_kernel`. level: (k, n) level index of each
-    value; levels: (V,) sorted distinct values; counts: (b, 1, n) shared or (b, k, n), equal
+    value; levels: (V,) sorted distinct values; counts: (1, b, n) shared or (k, b, n), equal
     totals for all models of a replicate."""
     k, n = level.shape
     n_levels = levels.size
-    shared = counts.shape[1] == 1
+    shared = counts.shape[0] == 1
     o2 = 1 if first else 0
     cum = np.empty((k, n_levels), np.int64)
     for rep in range(lo, hi):
         cum[:] = 0
         for a in range(k):
-            drawn = counts[rep, 0 if shared else a]
+            drawn = counts[0 if shared else a, rep]
             row = cum[a]
             for t in range(n):
                 row[level[a, t]] += drawn[t]
@@ -568,32 +571,29 @@ def dominance_counts(ranks: np.ndarray, bucket: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- equality gate
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, fastmath=_FAST)
 def _gate_means(counts, features, lo, hi, out):
-    b, n = counts.shape
-    w = features.shape[1]
-    acc = np.empty(w)
+    w, n = features.shape
     for r in range(lo, hi):
-        acc[:] = 0.0
         total = 0
         for t in range(n):
-            c = counts[r, t]
-            if c != 0:
-                total += c
-                for f in range(w):
-                    acc[f] += c * features[t, f]
+            total += counts[r, t]
         for f in range(w):
-            out[r, f] = acc[f] / total
+            acc = 0.0
+            for t in range(n):
+                acc += counts[r, t] * features[f, t]
+            out[r, f] = acc / total
 
 
 def gate_means(counts: np.ndarray, features: np.ndarray, out: np.ndarray) -> None:
-    """out[r] = counts[r] @ features / counts[r].sum() for every replicate r.
+    """out[r] = counts[r] @ features.T / counts[r].sum() for every replicate r.
 
-    counts: (b, n) draws; features: (n, w) per-item scores (all models side by side); out:
-    (b, w). Each element sums the items in order t = 0..n-1, so a replicate's numbers do not
-    depend on the batch it comes in; ranges of replicates run on threads.
+    counts: (b, n) draws; features: (w, n) per-item scores (all models' features as rows);
+    out: (b, w). Each element is one dot product over the items, summed the same way
+    whatever the batch, so a replicate's numbers do not depend on the batch it comes in;
+    ranges of replicates run on threads.
     """
-    _parallel(_gate_means, counts.shape[0], counts.size * features.shape[1], counts,
+    _parallel(_gate_means, counts.shape[0], counts.size * features.shape[0], counts,
               features, out=out)
 
 
