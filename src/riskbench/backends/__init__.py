@@ -25,7 +25,7 @@ import numpy as np
 from riskbench.errors import InputError
 
 __all__ = ["BACKENDS", "ReplicateJob", "Resampler", "available", "resolve", "run_replicates",
-           "compute_batch"]
+           "compute_batch", "row_blocks", "assemble_rows"]
 
 BACKENDS = ("auto", "numpy", "numba", "torch", "dask")
 
@@ -250,13 +250,16 @@ def resolve(backend: object) -> str:
     return str(backend)
 
 
-def compute_batch(job: ReplicateJob, start: int, stop: int, engine: str) -> np.ndarray:
+def compute_batch(job: ReplicateJob, start: int, stop: int, engine: str,
+                  rows: tuple[int, int] | None = None) -> np.ndarray:
     """(orders, b, k, k) violation-ratio matrices of replicates start..stop-1, local engine.
 
     Engines get the draw counts of each value. The compiled engines need every model of a
     replicate to have the same number of draws (always so for plain and two-stage resampling,
     and for clusters in the paired design); otherwise the numpy engine integrates each pair
-    on the union of its grids.
+    on the union of its grids. ``rows = (i_lo, i_hi)``: only the pairs i < j with i in that
+    range, as (orders, b, i_hi - i_lo, k) with NaN where j <= i (one block of the pairs axis;
+    :func:`assemble_rows` puts blocks together).
     """
     counts = job.resampler().counts(start, stop)
     totals = np.stack([c.sum(axis=1) for c in counts])  # (slots, b)
@@ -264,14 +267,47 @@ def compute_batch(job: ReplicateJob, start: int, stop: int, engine: str) -> np.n
     if engine == "numba" and equal:
         from riskbench.backends._numba import replicate_matrices
 
-        return replicate_matrices(job, counts)
+        return replicate_matrices(job, counts, rows)
     if engine == "torch" and equal and bool((totals == job.sizes[0]).all()):
         from riskbench.backends._torch import replicate_matrices
 
-        return replicate_matrices(job, counts)
-    from riskbench.backends._numpy import replicate_matrices
+        out = replicate_matrices(job, counts)
+    else:
+        from riskbench.backends._numpy import replicate_matrices
 
-    return replicate_matrices(job, counts)
+        out = replicate_matrices(job, counts)
+    if rows is None:
+        return out
+    block = out[:, :, rows[0]:rows[1], :].copy()
+    k = out.shape[-1]
+    block[:, :, ~(np.arange(k)[None, :] > np.arange(rows[0], rows[1])[:, None])] = np.nan
+    return block
+
+
+def row_blocks(k: int, parts: int) -> list[tuple[int, int]]:
+    """Split the rows i of the pairs i < j into ``parts`` ranges with about equal numbers of
+    pairs (row i holds k - 1 - i of them)."""
+    pairs = np.cumsum(np.arange(k - 1, -1, -1))  # pairs in rows 0..i
+    total = pairs[-1]
+    cuts = [0] + [int(np.searchsorted(pairs, total * p / parts)) + 1 for p in range(1, parts)]
+    cuts = sorted(set(min(c, k) for c in cuts)) + [k]
+    return [(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True) if hi > lo]
+
+
+def assemble_rows(blocks: list[tuple[tuple[int, int], np.ndarray]], k: int) -> np.ndarray:
+    """(orders, b, k, k) matrices from row blocks of the upper triangle: E[j, i] = 1 - E[i, j]
+    (as the local kernels mirror), NaN diagonal."""
+    first = blocks[0][1]
+    out = np.empty(first.shape[:2] + (k, k))
+    for (lo, hi), block in blocks:
+        out[:, :, lo:hi, :] = block
+    upper = np.triu(np.ones((k, k), dtype=bool), 1)
+    lower = upper.T
+    for u in range(out.shape[0]):
+        for r in range(out.shape[1]):
+            out[u, r][lower] = 1.0 - out[u, r].T[lower]
+            np.fill_diagonal(out[u, r], np.nan)
+    return out
 
 
 def run_replicates(job: ReplicateJob, batches: list[tuple[int, int]],

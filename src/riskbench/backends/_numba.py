@@ -189,16 +189,18 @@ def _expand(xs, perm, counts, out, size, mark, sorted_counts):
 
 
 @nb.njit(cache=True, nogil=True)
-def _kernel(xs, perm, counts, first, second, centre, lo, hi, out):
+def _kernel(xs, perm, counts, first, second, centre, rows, lo, hi, out):
     """Replicates lo..hi-1 into out (orders, b, k, k); xs, perm: (k, n); counts: (1, b, n)
     shared by all models, or (k, b, n).
 
     Every model of a replicate must have the same number of draws (its sorted resample's
     length). Order 1 goes to out[0] (if ``first``), then order 2 (if ``second``); both orders
     share the expansion of each replicate. ``centre``: the model whose sorted resample is the
-    reference z of the centred cumulative sums. Work arrays are allocated once per call, not
-    per replicate (fresh megabytes per replicate cost page faults). Releases the GIL: the
-    caller runs ranges of replicates on threads (:func:`_parallel`).
+    reference z of the centred cumulative sums. ``rows = (i_lo, i_hi)``: only the pairs
+    i < j with i in that range, into out[., ., i - i_lo, j] (no mirror), when out has
+    i_hi - i_lo rows; with all k rows, every pair and its mirror. Work arrays are allocated
+    once per call, not per replicate (fresh megabytes per replicate cost page faults).
+    Releases the GIL: the caller runs ranges of replicates on threads (:func:`_parallel`).
     """
     k, n = xs.shape
     largest = 0  # replicate sizes differ with clusters of unequal sizes
@@ -217,12 +219,12 @@ def _kernel(xs, perm, counts, first, second, centre, lo, hi, out):
         for t in range(n):
             size += counts[0, rep, t]
         _replicate(xs, perm, counts, first, second, centre, rep, q, g, size, spread,
-                   mark, sorted_counts, out)
+                   mark, sorted_counts, rows[0], rows[1], out)
 
 
 @nb.njit(cache=True)
 def _replicate(xs, perm, counts, first, second, centre, rep, q, g, m, spread, mark,
-               sorted_counts, out):
+               sorted_counts, i_lo, i_hi, out):
     """One replicate: expand every model's sorted resample, then all pairs i < j.
 
     Order 2 takes D = g_j - g_i from centred cumulative sums g_a = cumsum(q_a - z), z the
@@ -248,22 +250,24 @@ def _replicate(xs, perm, counts, first, second, centre, rep, q, g, m, spread, ma
                 mass += abs(step)
                 g[a, r] = acc
             spread[a] = mass
-    for i in range(k):
+    mirror = out.shape[2] == k  # else a block of rows i_lo..i_hi-1, upper part only
+    off = 0 if mirror else i_lo
+    for i in range(i_lo, i_hi):
         for u in range(out.shape[0]):
-            out[u, rep, i, i] = np.nan
+            out[u, rep, i - off, i] = np.nan
     # pairs in tiles of _TILE x _TILE models, so that the mirrored writes out[j, i] and the
     # rows of q and g stay in cache when k is large
-    for i0 in range(0, k, _TILE):
+    for i0 in range(i_lo, i_hi, _TILE):
         for j0 in range(i0, k, _TILE):
-            for i in range(i0, min(i0 + _TILE, k)):
+            for i in range(i0, min(i0 + _TILE, i_hi)):
                 for j in range(max(i + 1, j0), min(j0 + _TILE, k)):
-                    _pair(q, g, spread, first, second, o2, m, rep, i, j, out)
+                    _pair(q, g, spread, first, second, o2, m, rep, i, j, off, mirror, out)
 
 
 @nb.njit(cache=True, inline="always")
-def _pair(q, g, spread, first, second, o2, m, rep, i, j, out):
-    """eps of the pair (i, j) in one replicate, both orders, into out[., rep, i, j] and its
-    mirror out[., rep, j, i] = 1 - eps."""
+def _pair(q, g, spread, first, second, o2, m, rep, i, j, off, mirror, out):
+    """eps of the pair (i, j) in one replicate, both orders, into out[., rep, i - off, j]
+    and (``mirror``) out[., rep, j, i] = 1 - eps."""
     e1 = np.nan
     e2 = np.nan
     if first:
@@ -280,11 +284,13 @@ def _pair(q, g, spread, first, second, o2, m, rep, i, j, out):
         else:
             e2 = _ratio(pos, neg)
     if first:
-        out[0, rep, i, j] = e1
-        out[0, rep, j, i] = 1.0 - e1
+        out[0, rep, i - off, j] = e1
+        if mirror:
+            out[0, rep, j, i] = 1.0 - e1
     if second:
-        out[o2, rep, i, j] = e2
-        out[o2, rep, j, i] = 1.0 - e2
+        out[o2, rep, i - off, j] = e2
+        if mirror:
+            out[o2, rep, j, i] = 1.0 - e2
 
 
 #: Models per side of a tile of pairs.
@@ -323,17 +329,26 @@ def _slots(counts: list[np.ndarray]) -> np.ndarray:
     return np.ascontiguousarray(np.stack(counts), dtype=np.int64)
 
 
-def replicate_matrices(job, counts: list[np.ndarray]) -> np.ndarray:
+def replicate_matrices(job, counts: list[np.ndarray],
+                       rows: tuple[int, int] | None = None) -> np.ndarray:
+    """(orders, b, k, k) ratios of the replicates whose draw counts are given; with
+    ``rows = (i_lo, i_hi)`` only the pairs i < j with i in that range, as (orders, b,
+    i_hi - i_lo, k) with NaN where j < i (the pairs axis of the Dask backend)."""
     xs, perm, levels, level, centre = job.prepared("numba", lambda: _prepare(job))
     drawn = _slots(counts)  # (1 or k, b, n)
     first, second = 1 in job.orders, 2 in job.orders
     b, k = drawn.shape[1], xs.shape[0]
-    out = np.empty((int(first) + int(second), b, k, k))  # order 1 first when both
-    work = b * k * k * xs.shape[1] * (1 + second)
+    i_lo, i_hi = (0, k) if rows is None else rows
+    height = k if rows is None else i_hi - i_lo
+    shape = (int(first) + int(second), b, height, k)  # order 1 first when both
+    out = np.empty(shape) if rows is None else np.full(shape, np.nan)
+    work = b * height * k * xs.shape[1] * (1 + second)
     if levels is not None:  # heavily tied scores
-        _parallel(_kernel_levels, b, work, level, levels, drawn, first, second, out=out)
+        _parallel(_kernel_levels, b, work, level, levels, drawn, first, second,
+                  np.array([i_lo, i_hi]), out=out)
     else:
-        _parallel(_kernel, b, work, xs, perm, drawn, first, second, centre, out=out)
+        _parallel(_kernel, b, work, xs, perm, drawn, first, second, centre,
+                  np.array([i_lo, i_hi]), out=out)
     slot = {1: 0, 2: int(first)}
     if tuple(job.orders) == tuple(sorted(job.orders)):
         return out
@@ -456,7 +471,7 @@ def _levels_eps(ci, cj, levels, second):
 
 
 @nb.njit(cache=True, nogil=True)
-def _kernel_levels(level, levels, counts, first, second, lo, hi, out):
+def _kernel_levels(level, levels, counts, first, second, rows, lo, hi, out):
     """Replicates lo..hi-1 into out, as :func:`_kernel`. level: (k, n) level index of each
     value; levels: (V,) sorted distinct values; counts: (1, b, n) shared or (k, b, n), equal
     totals for all models of a replicate."""
@@ -464,6 +479,8 @@ def _kernel_levels(level, levels, counts, first, second, lo, hi, out):
     n_levels = levels.size
     shared = counts.shape[0] == 1
     o2 = 1 if first else 0
+    mirror = out.shape[2] == k  # else a block of rows, upper part only (see _kernel)
+    off = 0 if mirror else rows[0]
     cum = np.empty((k, n_levels), np.int64)
     for rep in range(lo, hi):
         cum[:] = 0
@@ -474,18 +491,20 @@ def _kernel_levels(level, levels, counts, first, second, lo, hi, out):
                 row[level[a, t]] += drawn[t]
             for v in range(1, n_levels):
                 row[v] += row[v - 1]
-        for i in range(k):
+        for i in range(rows[0], rows[1]):
             for u in range(out.shape[0]):
-                out[u, rep, i, i] = np.nan
+                out[u, rep, i - off, i] = np.nan
             for j in range(i + 1, k):
                 if first:
                     e = _levels_eps(cum[i], cum[j], levels, False)
-                    out[0, rep, i, j] = e
-                    out[0, rep, j, i] = 1.0 - e
+                    out[0, rep, i - off, j] = e
+                    if mirror:
+                        out[0, rep, j, i] = 1.0 - e
                 if second:
                     e = _levels_eps(cum[i], cum[j], levels, True)
-                    out[o2, rep, i, j] = e
-                    out[o2, rep, j, i] = 1.0 - e
+                    out[o2, rep, i - off, j] = e
+                    if mirror:
+                        out[o2, rep, j, i] = 1.0 - e
 
 
 #: Use the level kernel when the pooled scores have at most this share of distinct values.
