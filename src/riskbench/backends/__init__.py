@@ -301,12 +301,9 @@ def assemble_rows(blocks: list[tuple[tuple[int, int], np.ndarray]], k: int) -> n
     out = np.empty(first.shape[:2] + (k, k))
     for (lo, hi), block in blocks:
         out[:, :, lo:hi, :] = block
-    upper = np.triu(np.ones((k, k), dtype=bool), 1)
-    lower = upper.T
-    for u in range(out.shape[0]):
-        for r in range(out.shape[1]):
-            out[u, r][lower] = 1.0 - out[u, r].T[lower]
-            np.fill_diagonal(out[u, r], np.nan)
+    lower = np.tril(np.ones((k, k), dtype=bool), -1)
+    out[..., lower] = 1.0 - np.swapaxes(out, -1, -2)[..., lower]
+    out[..., np.arange(k), np.arange(k)] = np.nan
     return out
 
 
