@@ -164,3 +164,22 @@ def test_compiled_draws_are_numpys_philox_streams(design, clustered):
         assert len(mine) == len(ref)
         for a, b in zip(mine, ref, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_compiled_kernels_are_cached_in_the_user_cache_dir(tmp_path):
+    """Not next to the source (site-packages may be read-only): $XDG_CACHE_HOME/riskbench, and
+    numba's own setting is left as it was for other packages."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numba.core.config as c; before = c.CACHE_DIR; "
+            "from riskbench.backends import _numba as k; import numpy as np; "
+            "k.draw_counts(np.array([1, 2], dtype=np.uint64), (5,), 0, 2, None); "
+            "print(k.cache_dir(), k.cached(), c.CACHE_DIR == before)")
+    env = {key: v for key, v in os.environ.items() if key != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout.split()
+    assert out == [str(tmp_path / "riskbench" / "numba"), "True", "True"]
+    assert list((tmp_path / "riskbench" / "numba").rglob("_numba._draw_counts-*.nbi"))

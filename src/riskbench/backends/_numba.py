@@ -18,12 +18,36 @@ assumptions, so the overflow checks stay.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import numba as nb
 import numpy as np
 from llvmlite import ir
 from numba import prange
+from numba.core import config as _numba_config
 from numba.extending import intrinsic
+
+
+def cache_dir() -> Path:
+    """Where the compiled kernels are cached: ``$NUMBA_CACHE_DIR`` when the user set it,
+    else ``$XDG_CACHE_HOME/riskbench/numba`` (default ``~/.cache/riskbench/numba``).
+
+    A user cache directory, not ``__pycache__`` next to the source: site-packages is often
+    read-only (system or container installs), and numba's own fallback would recompile the
+    kernels in every new process there (15 s of CPU before the first output).
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return Path(os.environ["NUMBA_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "riskbench" / "numba"
+
+
+# numba picks a function's cache location when the function is decorated: point it at
+# cache_dir() for this module's kernels only, and restore the setting for everyone else
+# (restored at the end of the module).
+_SAVED_CACHE_DIR = _numba_config.CACHE_DIR
+_numba_config.CACHE_DIR = str(cache_dir())
 
 #: fastmath flags of the fast loops: reassociation (vector sums) but inf/NaN kept meaningful.
 _FAST = {"nsz", "arcp", "contract", "reassoc"}
@@ -830,3 +854,14 @@ def draw_counts(key: np.ndarray, sizes: tuple[int, ...], start: int, stop: int,
     _parallel(_draw_counts, b, b * sum(sizes) * 8, np.ascontiguousarray(key, np.uint64),
               np.array(sizes, dtype=np.int64), cl, n_clusters, start, out=out)
     return [out[a, :, :n] for a, n in enumerate(sizes)]
+
+
+_numba_config.CACHE_DIR = _SAVED_CACHE_DIR  # see the top of the module
+
+
+def cached() -> bool:
+    """Whether compiled kernels of this module are in :func:`cache_dir` already (an index
+    file written by a previous run; numba still checks it against the source)."""
+    folder = cache_dir()
+    return folder.is_dir() and any(folder.rglob("_numba.*.nbi"))
+
