@@ -79,35 +79,50 @@ def _pair_first(qi, qj, n):
 
 @nb.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _pair_second(gi, gj, n):
-    """Order 2 in one branch-free pass: 3n times the positive and negative parts.
+    """Order 2 in one branch-free pass over n ranks: 3n times the positive and negative parts.
 
     ``gi``, ``gj`` are centred cumulative sums ``cumsum(q - z)`` of the two sorted resamples
     (z: the same reference for every model of the replicate), so ``D = gj - gi`` is
     G_j - G_i at r/n (times n) with D_0 = 0, and a value the two share at a rank cancels
-    exactly. On each segment a -> b the positive part is pa^2 + pa pb + pb^2
-    (pa = max(a, 0), pb = max(b, 0)), plus, on a segment that crosses zero, (pa - pb) s with
-    s = a b / (a - b) (a^3/(a - b) or b^3/(b - a) in all); the negative part likewise. A
-    separate loop from :func:`_pair_first`, so each order's numbers do not depend on the other
-    being asked for. n: the number of ranks used.
+    exactly. With P = max(D, 0), summing the segment formula P_{r-1}^2 + P_{r-1} P_r + P_r^2
+    gives 2 S - P_n^2 + L, S = sum P_r^2 and L = sum P_{r-1} P_r; exact except on segments
+    a -> b that cross zero, which add (max(a, 0) - max(b, 0)) s with s = a b / (a - b)
+    (a^3/(a - b) or b^3/(b - a) in all); the negative part likewise with min. The division
+    has no branch (``error_model="numpy"``; where it is not needed its result is dropped), so
+    the loop vectorises. A separate loop from :func:`_pair_first`, so each order's numbers do
+    not depend on the other being asked for.
     """
     b = gj[0] - gi[0]
     pb = max(b, 0.0)
     nb_ = min(b, 0.0)
-    pos = pb * pb  # first segment 0 -> D_1
-    neg = nb_ * nb_
+    sp = pb * pb
+    sn = nb_ * nb_
+    lp = 0.0
+    ln = 0.0
+    cp = 0.0
+    cn = 0.0
+    prev = b
     for r in range(1, n):
-        a = gj[r - 1] - gi[r - 1]
+        a = prev
         b = gj[r] - gi[r]
         pa = max(a, 0.0)
         na = min(a, 0.0)
         pb = max(b, 0.0)
         nb_ = min(b, 0.0)
+        sp += pb * pb
+        sn += nb_ * nb_
+        lp += pa * pb
+        ln += na * nb_
         t = min(a * b, 0.0)
         s = t / (a - b)  # used only where the segment crosses zero (then a != b)
         s = s if t < 0.0 else 0.0
-        pos += pa * pa + pa * pb + pb * pb + (pa - pb) * s
-        neg += na * na + na * nb_ + nb_ * nb_ + (na - nb_) * s
-    return pos, neg
+        cp += (pa - pb) * s
+        cn += (na - nb_) * s
+        prev = b
+    last = gj[n - 1] - gi[n - 1]
+    pl = max(last, 0.0)
+    ml = min(last, 0.0)
+    return 2.0 * sp - pl * pl + lp + cp, 2.0 * sn - ml * ml + ln + cn
 
 
 @nb.njit(cache=True)
