@@ -48,6 +48,7 @@ def main() -> None:
     import riskbench
     from riskbench.backends._torch import device
     from riskbench.errors import DataWarning
+
     from synthetic import synthetic_table
 
     dev = device()
