@@ -1,7 +1,9 @@
 """W3, wide: 227 models x 805 items (AlpacaEval output lengths), R-SSD, B = 1000.
 
-Target (issue 15): <= 12 s wall, peak memory <= 500 MiB (issue 6: <= 30 s, <= 1 GB). Each engine runs in its own subprocess so that its peak
-resident memory (ru_maxrss) is its own. Run: python bench/bench_w3.py [--backends numba,numpy]
+Target (issue 15): <= 12 s wall, peak memory <= 500 MiB (issue 6: <= 30 s, <= 1 GB). Each
+engine runs in its own subprocess so that its peak resident memory (ru_maxrss) is its own;
+"today-numba" is riskbench at c96a759 (bench/today.py). CPU time and load are printed too.
+Run: python bench/bench_w3.py [--backends numba,today-numba,numpy]
 """
 
 from __future__ import annotations
@@ -21,8 +23,16 @@ DATA = Path(__file__).parent / "data" / "alpacaeval_output_lengths_227.csv.gz"
 def child(backend: str, n_resamples: int) -> None:
     import resource
 
-    import riskbench
-    from riskbench.errors import DataWarning
+    label = backend
+    if backend.startswith("today-"):  # riskbench at c96a759 (bench/today.py)
+        from today import load_today
+
+        riskbench = load_today()
+        backend = backend.split("-", 1)[1]
+        DataWarning = riskbench.DataWarning
+    else:
+        import riskbench
+        from riskbench.errors import DataWarning
 
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -39,7 +49,7 @@ def child(backend: str, n_resamples: int) -> None:
     took = time.perf_counter() - start
     cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux: KiB)
-    print(json.dumps({"backend": backend, "models": len(ranking.models),
+    print(json.dumps({"backend": label, "models": len(ranking.models),
                       "items": ranking.n_items[0], "read_s": read, "rank_s": took,
                       "cpu_s": cpu, "load": os.getloadavg()[0],
                       "peak_mib": peak, "top": ranking.models[:3],
@@ -48,7 +58,8 @@ def child(backend: str, n_resamples: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--backends", default="numba,numpy")
+    parser.add_argument("--backends", default="numba,today-numba",
+                        help="engines; today-<engine> is riskbench at c96a759")
     parser.add_argument("--n-resamples", type=int, default=1000)
     parser.add_argument("--child", default=None)
     args = parser.parse_args()
