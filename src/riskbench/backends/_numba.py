@@ -57,18 +57,20 @@ _TINY = 2.0 ** -900
 #: times larger than the pair's own D (their rounding, ~sqrt(n) 1e-16 of them, would show
 #: in eps above ~1e-12).
 _CANCEL = 2.0 ** 8
+_CANCEL2 = _CANCEL * _CANCEL  # compared with squares: no square root per pair
 
 
 @nb.njit(cache=True, fastmath=_FAST, error_model="numpy")
-def _pair_first(qi, qj, n):
-    """Positive and negative parts of sum (q_j - q_i)^2 over the first n ranks, and the number
-    of nonzero d (rows are C-contiguous and passed whole: a sliced row would lose its layout
-    and the loop its vectorisation)."""
+def _pair_first(q, i, j, n):
+    """Positive and negative parts of sum (q_j - q_i)^2 over the first n ranks of rows i, j of
+    q, and the number of nonzero d. The 2-D array and row numbers are passed, not row views:
+    a view per pair costs two atomic reference counts (as much as the loop at n = 50), and a
+    sliced row would lose its contiguous layout and the loop its vectorisation."""
     pos = 0.0
     neg = 0.0
     nonzero = 0
     for r in range(n):
-        d = qj[r] - qi[r]
+        d = q[j, r] - q[i, r]
         dp = max(d, 0.0)
         dn = min(d, 0.0)
         pos += dp * dp
@@ -78,11 +80,11 @@ def _pair_first(qi, qj, n):
 
 
 @nb.njit(cache=True, fastmath=_FAST, error_model="numpy")
-def _pair_second(gi, gj, n):
+def _pair_second(g, i, j, n):
     """Order 2 in one branch-free pass over n ranks: 3n times the positive and negative parts.
 
-    ``gi``, ``gj`` are centred cumulative sums ``cumsum(q - z)`` of the two sorted resamples
-    (z: the same reference for every model of the replicate), so ``D = gj - gi`` is
+    Rows i, j of ``g`` are centred cumulative sums ``cumsum(q - z)`` of the two sorted
+    resamples (z: the same reference for every model of the replicate), so ``D = g_j - g_i`` is
     G_j - G_i at r/n (times n) with D_0 = 0, and a value the two share at a rank cancels
     exactly. With P = max(D, 0), summing the segment formula P_{r-1}^2 + P_{r-1} P_r + P_r^2
     gives 2 S - P_n^2 + L, S = sum P_r^2 and L = sum P_{r-1} P_r; exact except on segments
@@ -92,7 +94,7 @@ def _pair_second(gi, gj, n):
     the loop vectorises. A separate loop from :func:`_pair_first`, so each order's numbers do
     not depend on the other being asked for.
     """
-    b = gj[0] - gi[0]
+    b = g[j, 0] - g[i, 0]
     pb = max(b, 0.0)
     nb_ = min(b, 0.0)
     sp = pb * pb
@@ -104,7 +106,7 @@ def _pair_second(gi, gj, n):
     prev = b
     for r in range(1, n):
         a = prev
-        b = gj[r] - gi[r]
+        b = g[j, r] - g[i, r]
         pa = max(a, 0.0)
         na = min(a, 0.0)
         pb = max(b, 0.0)
@@ -119,7 +121,7 @@ def _pair_second(gi, gj, n):
         cp += (pa - pb) * s
         cn += (na - nb_) * s
         prev = b
-    last = gj[n - 1] - gi[n - 1]
+    last = g[j, n - 1] - g[i, n - 1]
     pl = max(last, 0.0)
     ml = min(last, 0.0)
     return 2.0 * sp - pl * pl + lp + cp, 2.0 * sn - ml * ml + ln + cn
@@ -310,15 +312,16 @@ def _pair(q, g, spread, first, second, o2, m, rep, i, j, off, mirror, out):
     e1 = np.nan
     e2 = np.nan
     if first:
-        pos, neg, nonzero = _pair_first(q[i], q[j], m)
+        pos, neg, nonzero = _pair_first(q, i, j, m)
         if nonzero > 0 and not (_TINY <= pos + neg < np.inf):
             e1 = _pair_exact(q[i], q[j], True, False, m)[0]
         else:
             e1 = _ratio(pos, neg)
     if second:
-        pos, neg = _pair_second(g[i], g[j], m)
+        pos, neg = _pair_second(g, i, j, m)
         den = pos + neg
-        if not (_TINY <= den < np.inf) or spread[i] + spread[j] > _CANCEL * math.sqrt(den / m):
+        reach = spread[i] + spread[j]
+        if not (_TINY <= den < np.inf) or reach * reach > _CANCEL2 * (den / m):
             e2 = _pair_exact(q[i], q[j], False, True, m)[1]  # also: identical, 1/2
         else:
             e2 = _ratio(pos, neg)
