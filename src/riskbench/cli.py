@@ -94,10 +94,11 @@ def _run(action: Callable[[], int], quiet: bool) -> None:
 
 
 def _compile_notice() -> None:
-    """Say so on stderr before the first run compiles the kernels (issue 15: no silent wait)."""
+    """Say so on stderr before the first run compiles the kernels (issue 15: no silent wait);
+    for a person at a terminal only, so that piped or captured output stays as it was."""
     from riskbench.backends import available
 
-    if available("numba"):
+    if sys.stderr.isatty() and available("numba"):
         from riskbench.backends import _numba
 
         if not _numba.cached():

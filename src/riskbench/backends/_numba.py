@@ -1,4 +1,4 @@
-"""Compiled kernels (numba), parallel over the replicates of a batch.
+"""Compiled kernels (numba), run over ranges of replicates on a pool of threads.
 
 Same algorithm as the numpy reference (:mod:`riskbench.dominance`): sorted resamples rebuilt
 from counts (no sort), exact integrals, only pairs i < j (eps_ji = 1 - eps_ij), and every
