@@ -6,13 +6,17 @@ quantile functions; riskbench integrates exactly. Both run on one process; deeps
 num_jobs=1 and riskbench's numba kernel on the machine's threads (2 here), and riskbench also
 with one thread for a like-for-like ratio.
 
-Reported: time of the whole multi-model test, time of the bootstrap kernel alone at equal B, and
-the agreement of eps (point estimates) and of the upper confidence bounds (deepsig's eps_min).
-Run: python bench/bench_w2.py
+Reported: time of the whole multi-model test in ``--runs`` runs (target, issue 15: >= 2,000x
+deepsig in every run of 5), next to today's engine (riskbench at c96a759, ``bench/today.py``) in
+the same process; time of the bootstrap kernel alone at equal B, and the agreement of eps (point
+estimates) and of the upper confidence bounds (deepsig's eps_min).
+Run: python bench/bench_w2.py [--runs 5]
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import time
 
 import numba
@@ -26,7 +30,6 @@ from deepsig.aso import (
 
 import riskbench
 from riskbench.backends import ReplicateJob, Resampler, compute_batch
-from riskbench.dominance import common_scale
 
 K, N, B = 4, 500, 200
 
@@ -36,9 +39,46 @@ def data() -> dict[str, np.ndarray]:
     return {f"model{a}": rng.beta(2 + 0.4 * a, 3, N) for a in range(K)}
 
 
+def whole_tests(scores, runs: int) -> None:
+    """The whole test, ``runs`` times: deepsig, today's engine and the new one in turn."""
+    from today import load_today
+
+    old = load_today()
+    for rb in (riskbench, old):  # compile / load the kernels
+        rb.absolute_test(scores, order=1, n_resamples=8, seed=0, design="independent")
+    print("| run | deepsig 1.2.8 | today c96a759 | new | new vs deepsig | new vs today | "
+          "load |")
+    print("|---|---|---|---|---|---|---|")
+    ratios = []
+    for run in range(runs):
+        start = time.perf_counter()
+        multi_aso(scores, confidence_level=0.95, num_bootstrap_iterations=B, num_jobs=1,
+                  show_progress=False, seed=run, return_df=False)
+        t_deepsig = time.perf_counter() - start
+        took = {}
+        for name, rb in (("today", old), ("new", riskbench)):
+            best = float("inf")
+            for rep in range(3):  # best of 3 (a different seed each: no cached draws)
+                start = time.perf_counter()
+                rb.absolute_test(scores, order=1, n_resamples=B, seed=100 * run + rep,
+                                 eps0=0.5, design="independent")
+                best = min(best, time.perf_counter() - start)
+            took[name] = best
+        ratios.append(t_deepsig / took["new"])
+        print(f"| {run + 1} | {t_deepsig:.1f} s | {took['today'] * 1000:.1f} ms | "
+              f"{took['new'] * 1000:.1f} ms | {t_deepsig / took['new']:,.0f}x | "
+              f"{took['today'] / took['new']:.1f}x | {os.getloadavg()[0]:.1f} |")
+    print(f"\nnew vs deepsig, whole test: {min(ratios):,.0f}x to {max(ratios):,.0f}x over "
+          f"{runs} runs\n")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
     scores = data()
     names = list(scores)
+    whole_tests(scores, args.runs)
     start = time.perf_counter()
     theirs = multi_aso(scores, confidence_level=0.95, num_bootstrap_iterations=B, num_jobs=1,
                        show_progress=False, seed=0, return_df=False)
@@ -58,8 +98,7 @@ def main() -> None:
     get_bootstrapped_violation_ratios(a, b, qa, qb, B, 0.005, 1, False, 0, None)
     t_deepsig_kernel = time.perf_counter() - start
     values = [np.sort(a), np.sort(b)]
-    job = ReplicateJob(tuple(common_scale(values)), (np.argsort(a), np.argsort(b)),
-                       "independent", (1,), 0)
+    job = ReplicateJob(tuple(values), (np.argsort(a), np.argsort(b)), "independent", (1,), 0)
     compute_batch(job, 0, 2, "numba")  # compile / load the kernels
     kernel = {}
     for threads in (1, numba.config.NUMBA_NUM_THREADS):

@@ -88,3 +88,39 @@ def lorenz_loop(x, p: float) -> float:
             total += (right - t) * v
             t = right
     return total
+
+
+def eps_exact(x, y, order: int) -> Fraction | None:
+    """eps_order(X, Y) in exact rational arithmetic (None when the distributions are
+    identical): every float is converted exactly, every integral of METHOD.md section 3 is a
+    rational function of them."""
+    xs = sorted(Fraction(float(v)) for v in x)
+    ys = sorted(Fraction(float(v)) for v in y)
+    n, m = len(xs), len(ys)
+    points = sorted({Fraction(r, n) for r in range(1, n + 1)}
+                    | {Fraction(s, m) for s in range(1, m + 1)})
+    pos = neg = Fraction(0)
+    big = Fraction(0)  # G_Y - G_X
+    prev = Fraction(0)
+    for t in points:
+        h = t - prev
+        d = ys[math.ceil(t * m) - 1] - xs[math.ceil(t * n) - 1]
+        if order == 1:
+            pos += h * max(d, 0) ** 2
+            neg += h * min(d, 0) ** 2
+        else:
+            a, b = big, big + h * d
+            whole = h * (a * a + a * b + b * b) / 3
+            if a >= 0 and b >= 0:
+                pos += whole
+            elif a <= 0 and b <= 0:
+                neg += whole
+            elif a > 0:  # a > 0 > b
+                pos += h * a**3 / (3 * (a - b))
+                neg += whole - h * a**3 / (3 * (a - b))
+            else:
+                pos += h * b**3 / (3 * (b - a))
+                neg += whole - h * b**3 / (3 * (b - a))
+            big = b
+        prev = t
+    return None if pos + neg == 0 else pos / (pos + neg)

@@ -66,3 +66,23 @@ def test_import_stays_light():
             "'matplotlib', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_bare_import_loads_nothing_heavy_and_names_resolve_on_use():
+    # issue 15: `import riskbench` <= 0.5 s; names are imported on first use (PEP 562)
+    import subprocess
+    import sys
+
+    code = ("import sys, riskbench; heavy = ('numpy', 'pandas', 'scipy', 'numba', 'pyarrow', "
+            "'rich'); print(sorted(m for m in heavy if m in sys.modules)); "
+            "print(riskbench.rank.__module__, riskbench.power.__module__, "
+            "type(riskbench.dominance).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.splitlines() == ["[]", "riskbench.ranking riskbench.power module"]
+    try:
+        riskbench.no_such_name  # noqa: B018
+    except AttributeError as exc:
+        assert str(exc) == "module 'riskbench' has no attribute 'no_such_name'"
+    else:  # pragma: no cover
+        raise AssertionError("no AttributeError")

@@ -126,3 +126,60 @@ def test_dask_without_cluster_says_how_to_start_one():
                                          r"dask.distributed cluster, and none is connected"):
         riskbench.bootstrap(np.arange(20.0).reshape(2, 10), n_resamples=4, seed=0,
                             backend="dask")
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_engines_agree_on_extreme_values(backend):
+    """Huge, tiny and shared values: every engine gives the reference's numbers."""
+    if backend == "torch":
+        pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    x = rng.normal(np.linspace(0, 1, 5)[:, None], 1.0, (5, 30))
+    x[:, 3] = 1e16  # shared by every model
+    x[1] *= 1e-300  # far below the others
+    x[2] = x[2] * 1e250 + 1e300  # far above
+    x[4] = x[0] + 1e-9  # close to model 0
+    for design in ("paired", "independent"):
+        job, _ = _job(x, design, (1, 2))
+        np.testing.assert_allclose(compute_batch(job, 0, 6, backend),
+                                   compute_batch(job, 0, 6, "numpy"), atol=1e-12)
+
+
+@pytest.mark.parametrize("design", ["paired", "independent"])
+@pytest.mark.parametrize("clustered", [False, True])
+def test_compiled_draws_are_numpys_philox_streams(design, clustered):
+    """The compiled Resampler draws the same counts as numpy's Generator on the same Philox
+    streams: sizes 1 to 5,000 (powers of two, Lemire rejections), seeds up to 2^62."""
+    from riskbench.backends._numba import draw_counts
+
+    sizes = (20, 20, 20) if clustered else (1, 2, 3, 7, 64, 65, 1000, 4096, 5000)
+    if design == "paired":
+        sizes = (sizes[-1],) * 3
+    clusters = np.repeat(np.arange(6), [1, 2, 3, 4, 5, 5]) if clustered else None
+    for seed in (0, 5, 2**62):
+        rs = Resampler(sizes, design, seed, clusters=clusters)
+        ref = rs.draw_numpy(3, 40)
+        slots = sizes[:1] if design == "paired" else sizes
+        mine = draw_counts(rs.key, slots, 3, 40, rs.clusters)
+        assert len(mine) == len(ref)
+        for a, b in zip(mine, ref, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_compiled_kernels_are_cached_in_the_user_cache_dir(tmp_path):
+    """Not next to the source (site-packages may be read-only): $XDG_CACHE_HOME/riskbench, and
+    numba's own setting is left as it was for other packages."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numba.core.config as c; before = c.CACHE_DIR; "
+            "from riskbench.backends import _numba as k; import numpy as np; "
+            "k.draw_counts(np.array([1, 2], dtype=np.uint64), (5,), 0, 2, None); "
+            "print(k.cache_dir(), k.cached(), c.CACHE_DIR == before)")
+    env = {key: v for key, v in os.environ.items() if key != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout.split()
+    assert out == [str(tmp_path / "riskbench" / "numba"), "True", "True"]
+    assert list((tmp_path / "riskbench" / "numba").rglob("_numba._draw_counts-*.nbi"))

@@ -226,3 +226,135 @@ def test_bad_order():
         riskbench.violation_ratio([1], [2], order=3)
     assert str(info.value) == ("order must be 1 (first-order dominance, quantile curves) or 2 "
                                "(second-order, integrated quantile curves); got 3")
+
+
+# ----------------------------------------------------------------------------- any scale
+# Issue 16: a common map of all values onto [-1, 1] erased every difference below ~1e-16 of the
+# largest value. Now every kernel works on each pair's differences, scaled by a power of two.
+
+def _huge_next_to_small():
+    return [0.1, 0.2, 0.3, 1e20], [0.5, 0.6, 0.7, 1e20]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_one_huge_shared_value_does_not_erase_the_others(order):
+    x, y = _huge_next_to_small()
+    assert riskbench.violation_ratio(x, y, order=order) == 1.0  # y dominates
+    assert riskbench.violation_ratio(y, x, order=order) == 0.0
+    for backend in ("numpy", "numba"):
+        boot = riskbench.bootstrap([x, y], order=order, n_resamples=20, seed=0,
+                                   backend=backend)
+        assert boot.eps_matrix[0, 1] == 1.0
+        reps = boot.eps_replicates  # every replicate: y still dominates, or both identical
+        assert np.isin(reps[:, 0], (0.5, 1.0)).all() and (reps[:, 0] == 1.0).mean() > 0.5
+
+
+_scale = st.integers(-300, 300)
+_mantissa = st.floats(-9.99, 9.99, allow_nan=False, allow_infinity=False)
+_value = st.one_of(st.builds(lambda m, e: m * 10.0**e, _mantissa, _scale),
+                   st.sampled_from([0.0, 1.0, -1.0, 1e300, -1e300, 1.7e308, -1.7e308,
+                                    5e-324, 1e-300]))
+_wide = st.lists(_value, min_size=1, max_size=6)
+
+
+def _check_exact(eps: float, exact, order: int) -> None:
+    if exact is None:
+        assert eps == 0.5
+        return
+    assert abs(eps - float(exact)) <= 1e-12
+    if order == 1:  # the sign of each difference is exact, so exact 0 and 1 are kept
+        assert (exact != 0 or eps == 0.0) and (exact != 1 or eps == 1.0)
+
+
+@given(_wide, _wide, st.sampled_from(ORDERS))
+def test_exact_at_any_scale_against_rational_arithmetic(x, y, order):
+    """Values from 1e-300 to 1e300 (and the float limits) in one sample, any sizes."""
+    from oracle import eps_exact
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        eps = riskbench.violation_ratio(x, y, order=order)
+    _check_exact(eps, eps_exact(x, y, order), order)
+
+
+@given(st.lists(st.lists(_value, min_size=5, max_size=5), min_size=2, max_size=4),
+       st.sampled_from(ORDERS), st.sampled_from(["numpy", "numba"]))
+def test_engines_exact_at_any_scale_on_the_data_and_a_replicate(rows, order, backend):
+    """Point estimates and one bootstrap replicate of every engine against exact rationals."""
+    from riskbench.backends import ReplicateJob, compute_batch
+
+    from oracle import eps_exact
+
+    values = [np.array(r) for r in rows]
+    order_idx = [np.argsort(v, kind="stable") for v in values]
+    job = ReplicateJob(tuple(v[o] for v, o in zip(values, order_idx, strict=True)),
+                       tuple(order_idx), "paired", (order,), 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        point = riskbench.violation_matrix(values, order=order)
+        rep = compute_batch(job, 0, 1, backend)[0, 0]
+    counts = job.resampler().counts(0, 1)[0][0]
+    drawn = [np.repeat(v, counts) for v in values]
+    for i in range(len(rows)):
+        for j in range(len(rows)):
+            if i != j:
+                _check_exact(point[i, j], eps_exact(values[i], values[j], order), order)
+                _check_exact(rep[i, j], eps_exact(drawn[i], drawn[j], order), order)
+
+
+def test_a_ranking_with_one_item_everyone_scores_1e16_is_not_collapsed():
+    """The item every model scores 1e16 is the top of every model's sample: it changes no
+    difference, so the tests must give the same numbers as with that item scored 2."""
+    rng = np.random.default_rng(0)
+    x = np.clip(rng.normal(np.linspace(0.2, 0.8, 4)[:, None], 0.2, (4, 60)), 0, 1)
+    for backend in ("numpy", "numba"):
+        runs = []
+        for top in (2.0, 1e16):
+            data = x.copy()
+            data[:, 0] = top
+            runs.append(riskbench.relative_test(data, order=(1, 2), n_resamples=100, seed=1,
+                                                backend=backend))
+        for ref, huge in zip(*runs, strict=True):
+            np.testing.assert_allclose(huge.statistic, ref.statistic, atol=1e-12)
+            np.testing.assert_allclose(huge.sd, ref.sd, atol=1e-12)
+            np.testing.assert_array_equal(huge.reject, ref.reject)
+            assert huge.reject.sum() >= 3  # the four models are separated, not "identical"
+
+
+def test_rank_based_statistics_are_exact_at_any_scale():
+    """Portfolios and the equality gate's features use only ranks: the same numbers after any
+    increasing map of the scores, here one that spreads them from 1e-300 to 1e300."""
+    from riskbench.equality import legendre_features
+    from riskbench.portfolio import MetricCube, build_portfolio
+
+    rng = np.random.default_rng(3)
+    cube = rng.uniform(-1, 1, (4, 50, 3))
+    wide = np.sign(cube) * 10.0 ** (300 * np.abs(cube))  # increasing, 1e-300 .. 1e300
+    args = (tuple("abcd"), tuple(map(str, range(50))), ("u", "v", "w"))
+    for kind in ("ic", "ec"):
+        np.testing.assert_array_equal(build_portfolio(MetricCube(*args, wide), kind=kind).scores,
+                                      build_portfolio(MetricCube(*args, cube), kind=kind).scores)
+    for a, b in zip(legendre_features(list(wide[:, :, 0])), legendre_features(list(cube[:, :, 0])),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@given(st.lists(_value, min_size=1, max_size=6))
+def test_mean_risk_scores_exact_at_any_scale(x):
+    """mean, Gini and TVaR scores against exact rationals, relative to the largest |value|."""
+    from fractions import Fraction
+
+    from riskbench.risk import mean_risk_scores
+
+    xs = np.sort(np.array(x))
+    n = xs.size
+    exact = [Fraction(float(v)) for v in xs]
+    mu = sum(exact) / n
+    gini = sum((2 * r - n - 1) * v for r, v in enumerate(exact, 1)) / n**2
+    got = mean_risk_scores(xs, p=0.5, beta=0.5)
+    peak = max(abs(v) for v in exact) or Fraction(1)
+    below = sum(exact[:n // 2]) + (exact[n // 2] / 2 if n % 2 else 0)  # G(1/2) * n
+    for name, want in (("mean", mu), ("gini", mu - gini), ("tvar", below / n / Fraction(1, 2))):
+        # relative to the largest |value|, and never finer than the smallest subnormal
+        assert abs(Fraction(float(got[name])) - want) <= peak * Fraction(1, 10**12) \
+            + Fraction(2) ** -1074, name

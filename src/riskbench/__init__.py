@@ -10,60 +10,73 @@ groups, and mean-risk scores.
 >>> ranking.to_frame().head()                                # doctest: +SKIP
 """
 
-from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
-from importlib.metadata import version as _version
+# Every public name is imported on first use (PEP 562): ``import riskbench`` itself loads
+# nothing heavy (numpy, scipy, pandas, numba come with the function that needs them), so the
+# command line and scripts start at once.
 
-from riskbench._limits import Limits, input_limits
-from riskbench._samples import Samples
-from riskbench.agreement import (
-    Agreement,
-    Stability,
-    WinRates,
-    compare_rankings,
-    kendall_tau,
-    mean_win_rate,
-    stability,
-)
-from riskbench.demo import demo_path, load_demo
-from riskbench.dominance import one_vs_all, violation_matrix, violation_ratio
-from riskbench.errors import (
-    DataWarning,
-    DegenerateDataWarning,
-    InputError,
-    LimitError,
-    OutputError,
-    RiskbenchError,
-    RiskbenchWarning,
-)
-from riskbench.inference import (
-    Bootstrap,
-    ConfidenceInterval,
-    PairwiseTest,
-    absolute_test,
-    adjust_pvalues,
-    bootstrap,
-    relative_test,
-    score_test,
-)
-from riskbench.multivariate import (
-    MultivariatePortfolio,
-    build_multivariate,
-    entropic_ot,
-    multivariate_bootstrap,
-    ot_violation_ratio,
-)
-from riskbench.portfolio import MetricCube, Portfolio, build_portfolio
-from riskbench.power import PowerAnalysis, power
-from riskbench.ranking import BordaRanking, Ranking, borda, rank, tie_groups
-from riskbench.risk import RISK_MEASURES, MeanRisk, mean_risk
-from riskbench.selection import Guardrail, Selection, parse_guardrail, select
-from riskbench.spec import MetricSpec, read_metric_spec
-from riskbench.table import ScoreTable, read_scores
+import sys as _sys
+from importlib import import_module as _import_module
+from types import ModuleType as _ModuleType
 
-try:
-    __version__ = _version("riskbench")
-except _PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+#: Public name -> the module that defines it.
+_LAZY = {
+    "Agreement": "riskbench.agreement",
+    "Bootstrap": "riskbench.inference",
+    "BordaRanking": "riskbench.ranking",
+    "ConfidenceInterval": "riskbench.inference",
+    "DataWarning": "riskbench.errors",
+    "DegenerateDataWarning": "riskbench.errors",
+    "Guardrail": "riskbench.selection",
+    "InputError": "riskbench.errors",
+    "LimitError": "riskbench.errors",
+    "Limits": "riskbench._limits",
+    "OutputError": "riskbench.errors",
+    "input_limits": "riskbench._limits",
+    "MeanRisk": "riskbench.risk",
+    "MetricCube": "riskbench.portfolio",
+    "MetricSpec": "riskbench.spec",
+    "MultivariatePortfolio": "riskbench.multivariate",
+    "PairwiseTest": "riskbench.inference",
+    "Portfolio": "riskbench.portfolio",
+    "PowerAnalysis": "riskbench.power",
+    "RISK_MEASURES": "riskbench.risk",
+    "Ranking": "riskbench.ranking",
+    "RiskbenchError": "riskbench.errors",
+    "RiskbenchWarning": "riskbench.errors",
+    "Samples": "riskbench._samples",
+    "ScoreTable": "riskbench.table",
+    "Selection": "riskbench.selection",
+    "Stability": "riskbench.agreement",
+    "WinRates": "riskbench.agreement",
+    "absolute_test": "riskbench.inference",
+    "adjust_pvalues": "riskbench.inference",
+    "bootstrap": "riskbench.inference",
+    "borda": "riskbench.ranking",
+    "build_multivariate": "riskbench.multivariate",
+    "build_portfolio": "riskbench.portfolio",
+    "compare_rankings": "riskbench.agreement",
+    "demo_path": "riskbench.demo",
+    "entropic_ot": "riskbench.multivariate",
+    "kendall_tau": "riskbench.agreement",
+    "load_demo": "riskbench.demo",
+    "mean_risk": "riskbench.risk",
+    "mean_win_rate": "riskbench.agreement",
+    "multivariate_bootstrap": "riskbench.multivariate",
+    "one_vs_all": "riskbench.dominance",
+    "ot_violation_ratio": "riskbench.multivariate",
+    "parse_guardrail": "riskbench.selection",
+    "power": "riskbench.power",
+    "rank": "riskbench.ranking",
+    "read_metric_spec": "riskbench.spec",
+    "read_scores": "riskbench.table",
+    "relative_test": "riskbench.inference",
+    "score_test": "riskbench.inference",
+    "select": "riskbench.selection",
+    "stability": "riskbench.agreement",
+    "tie_groups": "riskbench.ranking",
+    "violation_matrix": "riskbench.dominance",
+    "violation_ratio": "riskbench.dominance",
+}
 
 __all__ = [
     "Agreement",
@@ -124,3 +137,44 @@ __all__ = [
     "violation_matrix",
     "violation_ratio",
 ]
+
+
+def __getattr__(name: str):
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("riskbench")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            value = "0+unknown"
+    elif name in _LAZY:
+        value = getattr(_import_module(_LAZY[name]), name)
+    else:  # a submodule, e.g. riskbench.dominance, as when everything was imported eagerly
+        try:
+            value = _import_module(f"riskbench.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"riskbench.{name}":
+                raise
+            raise AttributeError(f"module 'riskbench' has no attribute {name!r}") from None
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+#: Public functions named like a submodule: the function is ``riskbench.<name>``, as when
+#: everything was imported eagerly (``from riskbench.power import power`` replaced the module).
+_SHADOWED = frozenset({"power"})
+
+
+class _Package(_ModuleType):
+    def __setattr__(self, name: str, value: object) -> None:
+        # importing a submodule sets it as an attribute of the package; never over a function
+        if name in _SHADOWED and isinstance(value, _ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package

@@ -125,6 +125,8 @@ def _run(action: Callable[[], int], quiet: bool) -> None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RiskbenchWarning)
             try:
+                if not quiet:
+                    _compile_notice()
                 code = action()
             except KeyboardInterrupt:
                 _stop("interrupted (SIGINT); nothing was written", EXIT_SIGINT)
@@ -177,6 +179,20 @@ def _bug() -> None:
 
 def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
+
+
+def _compile_notice() -> None:
+    """Say so on stderr before the first run compiles the kernels (issue 15: no silent wait);
+    for a person at a terminal only, so that piped or captured output stays as it was."""
+    from riskbench.backends import available
+
+    if sys.stderr.isatty() and available("numba"):
+        from riskbench.backends import _numba
+
+        if not _numba.cached():
+            err_console.print(f"compiling riskbench's kernels once (about 15 s of CPU); they "
+                              f"are cached in {_numba.cache_dir()} for every later run",
+                              highlight=False, markup=False)
 
 
 def _fmt(x: float, digits: int = 4) -> str:
@@ -1106,11 +1122,27 @@ def demo(n_resamples, seed, top, as_json, quiet, output):
     """Real AlpacaEval 2.0 data, 48 models: R-SSD on the judge preference, then on a portfolio
     of preference, offensive language and length, against the plain mean win rate."""
     def action() -> int:
+        console = _console()
+        if not as_json:  # the first lines at once, each ranking as soon as it is computed
+            console.print(
+                "[bold]riskbench demo[/]: AlpacaEval 2.0, 48 models x 805 instructions; 'win' "
+                "= probability that GPT-4-turbo prefers the model's answer to GPT-4-preview's."
+                " A leaderboard sorts by the mean; riskbench ranks by stochastic dominance of "
+                "the whole distribution of per-instruction scores (the bad answers count), "
+                "with bootstrap tests and tie groups.\n", highlight=False)
         table = riskbench.load_demo()
         progress = _LazyProgress("bootstrap", enabled=not quiet)
         try:
             win = riskbench.rank(table, metric=DEMO_METRIC, n_resamples=n_resamples, seed=seed,
                                  progress=progress)
+            if not as_json:
+                progress.close()
+                print_ranking(win, table, console, top=top)
+                console.print(
+                    "\n[bold]Guardrails together[/]: the same test on a portfolio that also "
+                    "penalises offensive language and long answers (each metric normalised by "
+                    "its pooled ECDF, combined by a geometric mean).\n", highlight=False)
+                progress = _LazyProgress("bootstrap", enabled=not quiet)
             port = riskbench.rank(table, portfolio="ic", n_resamples=n_resamples, seed=seed,
                                   progress=progress)
         finally:
@@ -1132,18 +1164,6 @@ def demo(n_resamples, seed, top, as_json, quiet, output):
             }, as_json=as_json, output=output, inputs=[])
             if as_json:
                 return EXIT_OK
-        console = _console()
-        console.print(
-            "[bold]riskbench demo[/]: AlpacaEval 2.0, 48 models x 805 instructions; 'win' = "
-            "probability that GPT-4-turbo prefers the model's answer to GPT-4-preview's. "
-            "A leaderboard sorts by the mean; riskbench ranks by stochastic dominance of the "
-            "whole distribution of per-instruction scores (the bad answers count), with "
-            "bootstrap tests and tie groups.\n", highlight=False)
-        print_ranking(win, table, console, top=top)
-        console.print(
-            "\n[bold]Guardrails together[/]: the same test on a portfolio that also penalises "
-            "offensive language and long answers (each metric normalised by its pooled ECDF, "
-            "combined by a geometric mean).\n", highlight=False)
         print_ranking(port, None, console, top=top)
         console.print(f"\nAgreement with the plain mean win rate (the leaderboard): Kendall tau "
                       f"= {tau_win:.3f} for R-SSD on 'win', {tau_port:.3f} for the portfolio.",

@@ -73,17 +73,14 @@ def as_sample(x: object, name: str = "x") -> np.ndarray:
 
 
 def common_scale(values: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Map all samples by one increasing affine map onto [-1, 1].
+    """The samples as float64 arrays, unchanged: the kernels need no common map any more.
 
-    Violation ratios are invariant to a common shift and positive scaling; working on [-1, 1]
-    keeps squares of differences from overflowing (huge scores) or underflowing (tiny gaps).
+    Earlier versions mapped all samples onto [-1, 1] through the midpoint of their range, which
+    erased every difference smaller than about 1e-16 of the largest value (issue 16). The
+    kernels now work on the differences of each pair and scale them by a power of two (exact),
+    so any finite values are safe. Kept for callers that build a ``ReplicateJob`` themselves.
     """
-    lo = min(float(v.min()) for v in values)
-    hi = max(float(v.max()) for v in values)
-    center, half = lo / 2 + hi / 2, hi / 2 - lo / 2  # no overflow near the float limits
-    if not half > 0:
-        return [v - center for v in values]
-    return [(v - center) / half for v in values]
+    return [np.asarray(v, dtype=np.float64) for v in values]
 
 
 def union_grid(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,39 +100,89 @@ def union_grid(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ix, iy, h
 
 
-def _positive_square_segments(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """3/h times the exact integral of the positive part squared of a linear segment a -> b."""
-    ap = np.maximum(a, 0.0)
-    bp = np.maximum(b, 0.0)
-    out = ap * ap + ap * bp + bp * bp  # exact unless the segment crosses zero
-    cross = ((a > 0) & (b < 0)) | ((a < 0) & (b > 0))
-    if cross.any():
-        ac, bc = a[cross], b[cross]
-        # a > 0 > b: a^3/(a-b) instead of a^2;  a < 0 < b: b^3/(b-a) instead of b^2
-        out[cross] = np.where(ac > 0, ac**3 / (ac - bc), bc**3 / (bc - ac))
-    return out
+# ----------------------------------------------------------------------------- exact parts
+#
+# Every kernel works on the differences of one pair, d = Q_Y - Q_X on the intervals of a grid
+# (with equal sizes: d_r = y_(r) - x_(r)), never on the values themselves: a value that all
+# models share (one item scored 1e16 by everyone) then cancels exactly instead of erasing the
+# small differences next to it (issue 16). At order 2, D = cumsum(h d) is G_Y - G_X at the
+# breakpoints, summed per pair for the same reason. Each row of d is scaled by a power of two
+# (exact) that brings its largest |d| into [1/2, 1): squares can neither overflow nor vanish,
+# and the largest term of every denominator is at least h / 12. The positive and negative
+# parts are summed separately, so eps is exactly 0 or 1 when d (order 1) or D (order 2) never
+# changes sign, and exactly 1/2 (degenerate) only when every difference is 0.
+
+def differences(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``y - x`` (broadcast), exactly rounded; rows where that overflows are computed as
+    ``y/2 - x/2`` instead (a common factor of a row cancels in eps)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = np.subtract(y, x)
+    rows = ~np.isfinite(d).all(axis=-1)
+    if rows.any():
+        xb, yb = np.broadcast_to(x, d.shape), np.broadcast_to(y, d.shape)
+        d[rows] = yb[rows] * 0.5 - xb[rows] * 0.5
+    return d
 
 
-def _num_den_on_grid(dq: np.ndarray, h: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
-    """Numerator and denominator of eps from ``dq = Q_Y - Q_X`` on a grid of widths ``h``.
+def scale_rows(d: np.ndarray) -> np.ndarray:
+    """Each row of d (..., g) times the power of two that brings max |d| into [1/2, 1).
 
-    ``dq`` has shape (..., g); returns two arrays of shape (...).
+    Two factors, each within 2^+-538, so that neither overflows even when the row's largest
+    difference is subnormal or near the float limit.
     """
-    if order == 1:
-        sq = dq * dq
-        return np.where(dq > 0, sq, 0.0) @ h, sq @ h
-    d = np.cumsum(dq * h, axis=-1)  # G_Y - G_X at the right end of each interval
-    a = np.concatenate([np.zeros(d.shape[:-1] + (1,)), d[..., :-1]], axis=-1)
-    den = (a * a + a * d + d * d) @ h / 3.0
-    num = _positive_square_segments(a, d) @ h / 3.0
-    return num, den
+    peak = np.max(np.abs(d), axis=-1, keepdims=True)
+    _, e = np.frexp(np.where(peak > 0, peak, 1.0))
+    half = (-e) // 2
+    return d * np.ldexp(1.0, half) * np.ldexp(1.0, -e - half)
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """eps = num/den, with eps = 1/2 where den == 0; also returns the mask of those cells."""
-    degenerate = den <= 0.0
-    eps = np.divide(num, den, out=np.full(np.shape(den), 0.5), where=~degenerate)
-    # rounding can push num a hair past den
+def _parts_first(d: np.ndarray, h: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """int (Q_Y - Q_X)_+^2 and int (Q_Y - Q_X)_-^2 (times n when h is None: equal widths)."""
+    pos = np.maximum(d, 0.0)
+    neg = np.minimum(d, 0.0)
+    if h is None:
+        return _dot(pos, pos), _dot(neg, neg)
+    return (pos * pos) @ h, (neg * neg) @ h
+
+
+def _parts_second(d: np.ndarray, h: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact integrals of the positive and negative parts squared of G_Y - G_X.
+
+    ``D = cumsum(h d)`` (plain cumsum for equal widths, where everything is in units of 1/n),
+    and on each segment a -> b of width h the positive part integrates to
+    ``h (a^2 + a b + b^2) / 3`` if a, b >= 0, ``h a^3 / (3 (a - b))`` if a > 0 > b,
+    ``h b^3 / (3 (b - a))`` if a < 0 < b, else 0 (METHOD.md section 3); the negative part is the
+    same for -D. Returns 3n times (equal widths) or 3 times (a grid) the integrals.
+    """
+    big = np.cumsum(d if h is None else d * h, axis=-1)  # D at the right ends
+    small = np.concatenate([np.zeros(big.shape[:-1] + (1,)), big[..., :-1]], axis=-1)
+    parts = []
+    for sign in (1.0, -1.0):
+        a, b = sign * small, sign * big
+        ap, bp = np.maximum(a, 0.0), np.maximum(b, 0.0)
+        seg = ap * ap + ap * bp + bp * bp  # exact unless the segment crosses zero
+        cross = ((a > 0) & (b < 0)) | ((a < 0) & (b > 0))
+        if cross.any():
+            ac, bc = a[cross], b[cross]
+            seg[cross] = np.where(ac > 0, ac**3 / (ac - bc), bc**3 / (bc - ac))
+        parts.append(_dot(seg, np.ones(seg.shape[-1])) if h is None else seg @ h)
+    return parts[0], parts[1]
+
+
+def pair_parts(d: np.ndarray, order: int, h: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Positive and negative parts (eps = pos / (pos + neg)) of rows of differences d."""
+    d = scale_rows(d)
+    return _parts_first(d, h) if order == 1 else _parts_second(d, h)
+
+
+def _ratio(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """eps = pos / (pos + neg): exactly 0 or 1 when one part is 0, 1/2 where both are (those
+    cells are also returned as a mask)."""
+    pos, neg = np.asarray(pos, dtype=float), np.asarray(neg, dtype=float)
+    degenerate = (pos <= 0.0) & (neg <= 0.0)
+    den = pos + neg
+    eps = np.divide(pos, den, out=np.full(np.shape(den), 0.5), where=~degenerate)
     return np.clip(eps, 0.0, 1.0), degenerate
 
 
@@ -157,12 +204,14 @@ def violation_ratio(x: object, y: object, *, order: int = 1) -> float:
 
     Notes
     -----
-    1. Map both samples by one affine map onto [-1, 1] (eps is invariant to it), sort them,
-       and build the union of their breakpoints r/n and s/m (exact integers).
-    2. On each interval both quantile functions are constant: d = Q_Y - Q_X.
+    1. Sort both samples and build the union of their breakpoints r/n and s/m (exact
+       integers); with equal sizes that is the grid r/n.
+    2. On each interval both quantile functions are constant: d = Q_Y - Q_X, scaled by the
+       power of two that brings max |d| into [1/2, 1) (exact; eps is invariant to it), so any
+       finite scores work, however large or small, and a value both samples share cancels.
     3. Order 1: eps = sum h d_+^2 / sum h d^2. Order 2: D = cumsum(h d) is G_Y - G_X at the
-       breakpoints; integrate the square of its linear interpolant exactly per segment, and its
-       positive part with the crossing formulas of METHOD.md section 3.
+       breakpoints; integrate the squares of the positive and negative parts of its linear
+       interpolant exactly per segment (crossing formulas of METHOD.md section 3).
 
     References
     ----------
@@ -170,10 +219,13 @@ def violation_ratio(x: object, y: object, *, order: int = 1) -> float:
     Dror, Shlomov and Reichart, "Deep Dominance", ACL 2019.
     """
     order = check_order(order)
-    xs, ys = common_scale([np.sort(as_sample(x, "x")), np.sort(as_sample(y, "y"))])
-    ix, iy, h = union_grid(xs.size, ys.size)
-    num, den = _num_den_on_grid(ys[iy] - xs[ix], h, order)
-    eps, degenerate = _ratio(num, den)
+    xs, ys = np.sort(as_sample(x, "x")), np.sort(as_sample(y, "y"))
+    if xs.size == ys.size:  # one grid of equal widths: d_r = y_(r) - x_(r)
+        pos, neg = pair_parts(differences(xs, ys), order)
+    else:
+        ix, iy, h = union_grid(xs.size, ys.size)
+        pos, neg = pair_parts(differences(xs[ix], ys[iy]), order, h)
+    eps, degenerate = _ratio(pos, neg)
     if degenerate:
         warnings.warn(
             "x and y have identical empirical distributions: the violation ratio is undefined "
@@ -209,46 +261,24 @@ def pairwise_sorted(
     -----
     1. Only pairs i < j are computed, model i against all later models at once (a slice, no
        gather); eps[j, i] = 1 - eps[i, j].
-    2. Order 1: d = q_j - q_i; den = sum d^2, num = sum max(d, 0)^2 (the width 1/n cancels).
-    3. Order 2: D = cumsum(q_j) - cumsum(q_i) (n points after D_0 = 0). With S = sum D_r^2 and
-       L = sum D_r D_{r+1}, the exact integral of the square of the interpolant is
-       (2 S - D_n^2 + L) h/3. The same on max(D, 0) gives the positive part exactly except on
-       segments that cross zero; those few are found from the sign changes and corrected with
-       a^2 b/(a - b) (a > 0 > b) or b^2 a/(b - a) (a < 0 < b).
-    4. Sums of products are batched dot products (matmul), each over one contiguous row, so a
-       replicate's result does not depend on the batch it was computed in.
+    2. d = q_j - q_i, each row scaled by a power of two (see :func:`pair_parts`).
+    3. Order 1: den = sum d^2, num = sum max(d, 0)^2 (the width 1/n cancels).
+    4. Order 2: D = cumsum(d), the pair's G_j - G_i in units of 1/n; the positive and negative
+       parts of its interpolant squared, exactly per segment.
+    5. Sums are dot products over one contiguous row each, so a replicate's result does not
+       depend on the batch it was computed in.
     """
     b, k, n = q.shape
     out = np.full((b, k, k), np.nan)
     degenerate = np.zeros((b, k, k), dtype=bool)
-    cum = np.cumsum(q, axis=-1) if order == 2 else q  # (b, k, n)
     for i in range(k - 1):
         p = k - 1 - i
         step = max(1, chunk_elements // (p * n))
         for r0 in range(0, b, step):
             r1 = min(b, r0 + step)
-            block = cum[r0:r1]
-            d = block[:, i + 1:, :] - block[:, i:i + 1, :]  # (b', p, n): H_j - H_i, j > i
-            if order == 1:
-                den = _dot(d, d)
-                np.maximum(d, 0.0, out=d)
-                num = _dot(d, d)
-            else:
-                den = _segment_sum(d)
-                pos = d > 0
-                change = pos[..., 1:] != pos[..., :-1]  # sign changes between r and r + 1
-                crossing = bool(np.count_nonzero(change))
-                if crossing:
-                    flat = np.flatnonzero(change)
-                    cell, r = np.divmod(flat, n - 1)  # cell = replicate * p + pair
-                    dn = d.reshape(-1, n)
-                    a, z = dn[cell, r], dn[cell, r + 1]
-                    corr = np.where(a > 0, a * a * z / (a - z), z * z * a / (z - a))
-                np.maximum(d, 0.0, out=d)
-                num = _segment_sum(d)
-                if crossing:
-                    num += np.bincount(cell, weights=corr, minlength=num.size).reshape(num.shape)
-            eps, deg = _ratio(num, den)
+            block = q[r0:r1]
+            d = differences(block[:, i:i + 1, :], block[:, i + 1:, :])  # (b', p, n): j > i
+            eps, deg = _ratio(*pair_parts(d, order))
             out[r0:r1, i, i + 1:] = eps
             out[r0:r1, i + 1:, i] = 1.0 - eps
             degenerate[r0:r1, i, i + 1:] = deg
@@ -259,11 +289,6 @@ def pairwise_sorted(
 def _dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Row-wise dot products over the last axis: (..., n), (..., n) -> (...)."""
     return (x[..., None, :] @ y[..., :, None])[..., 0, 0]
-
-
-def _segment_sum(d: np.ndarray) -> np.ndarray:
-    """3n times the exact integral of the square of the interpolant of (0, d_1, ..., d_n)."""
-    return 2.0 * _dot(d, d) - d[..., -1] ** 2 + _dot(d[..., :-1], d[..., 1:])
 
 
 def pairwise_ragged(samples: Sequence[np.ndarray], order: int) -> tuple[np.ndarray, np.ndarray]:
@@ -286,8 +311,8 @@ def pairwise_ragged(samples: Sequence[np.ndarray], order: int) -> tuple[np.ndarr
     for i in range(k):
         for j in range(i + 1, k):
             ix, iy, h = union_grid(samples[i].shape[1], samples[j].shape[1])
-            num, den = _num_den_on_grid(samples[j][:, iy] - samples[i][:, ix], h, order)
-            eps, deg = _ratio(num, den)
+            d = differences(samples[i][:, ix], samples[j][:, iy])
+            eps, deg = _ratio(*pair_parts(d, order, h))
             out[:, i, j] = eps
             out[:, j, i] = 1.0 - eps
             degenerate[:, i, j] = deg
@@ -315,7 +340,6 @@ def violation_matrix(samples: object, *, order: int = 1) -> np.ndarray:
     rows = [as_sample(r, f"sample {a}") for a, r in enumerate(samples)]  # type: ignore[arg-type]
     if len(rows) < 2:
         raise InputError(f"need at least two samples to compare; got {len(rows)}")
-    rows = common_scale(rows)
     sizes = {r.size for r in rows}
     if len(sizes) == 1:
         eps, deg = pairwise_sorted(np.sort(np.stack(rows), axis=-1)[None], order)

@@ -82,22 +82,43 @@ class EqualityAccumulator:
         self.replicates = np.zeros((n_resamples, len(self.features), self.point.shape[1]))
         self.shared = None
         if len({f.shape[0] for f in self.features}) == 1:
-            self.shared = np.concatenate(self.features, axis=1)  # (n, k F)
+            self.shared = np.ascontiguousarray(np.concatenate(self.features, axis=1))  # (n, kF)
 
     def add(self, start: int, stop: int, counts: list[np.ndarray]) -> None:
         """Replicates start..stop-1 from their draw counts (one shared array or one per model)."""
-        # one replicate at a time: a matrix-vector product sums each element in an order that
-        # does not depend on how many replicates come together (results batch-invariant)
+        # one replicate at a time (each element summed over the items in a fixed order), so
+        # the results do not depend on how many replicates come together
         k, width = self.point.shape
+        compiled = _compiled()
         if len(counts) == 1 and self.shared is not None:
-            c = np.asarray(counts[0], dtype=float)
+            c = np.ascontiguousarray(counts[0], dtype=np.int64)
+            if compiled is not None:
+                out = np.empty((stop - start, k * width))
+                compiled.gate_means(c, self._rows("shared", self.shared), out)
+                self.replicates[start:stop] = out.reshape(-1, k, width)
+                return
+            c = c.astype(float)
             for r in range(stop - start):
                 self.replicates[start + r] = (c[r] @ self.shared).reshape(k, width) / c[r].sum()
             return
         for a, feat in enumerate(self.features):
-            c = np.asarray(counts[0] if len(counts) == 1 else counts[a], dtype=float)
+            c = np.ascontiguousarray(counts[0] if len(counts) == 1 else counts[a],
+                                     dtype=np.int64)
+            if compiled is not None:
+                out = np.empty((stop - start, width))
+                compiled.gate_means(c, self._rows(a, feat), out)
+                self.replicates[start:stop, a] = out
+                continue
+            c = c.astype(float)
             for r in range(stop - start):
                 self.replicates[start + r, a] = (c[r] @ feat) / c[r].sum()
+
+    def _rows(self, key, features: np.ndarray) -> np.ndarray:
+        """Features as contiguous (w, n) rows for the compiled means, made once."""
+        cache = self.__dict__.setdefault("_transposed", {})
+        if key not in cache:
+            cache[key] = np.ascontiguousarray(features.T)
+        return cache[key]
 
     def pvalues(self, units: int | None = None) -> np.ndarray:
         """(k, k) symmetric p-values of H0: F_i = F_j (NaN diagonal).
@@ -114,11 +135,17 @@ class EqualityAccumulator:
         if b < 2:
             return out
         dev = self.replicates - self.replicates.mean(axis=0)
+        compiled = _compiled()
+        if compiled is not None:
+            by_model = np.ascontiguousarray(dev.transpose(1, 2, 0))  # (k, F, B)
         iu, ju = np.triu_indices(k, 1)
-        for lo in range(0, iu.size, 4096):
-            i, j = iu[lo:lo + 4096], ju[lo:lo + 4096]
-            d = dev[:, i] - dev[:, j]  # (B, m, F)
-            cov = np.einsum("bmf,bmg->mfg", d, d) / (b - 1)
+        for lo in range(0, iu.size, 1 << 16):
+            i, j = iu[lo:lo + (1 << 16)], ju[lo:lo + (1 << 16)]
+            if compiled is not None:
+                cov = compiled.gate_covariances(by_model, i, j)
+            else:
+                d = dev[:, i] - dev[:, j]  # (B, m, F)
+                cov = np.einsum("bmf,bmg->mfg", d, d) / (b - 1)
             s = self.point[i] - self.point[j]  # (m, F)
             out[i, j] = out[j, i] = _wald_pvalues(s, cov, b if units is None else units)
         if units is not None:
@@ -126,6 +153,17 @@ class EqualityAccumulator:
             # exact paired randomisation test of n units cannot go below 2^(1 - n)
             out = np.maximum(out, 2.0 ** (1 - units))
         return out
+
+
+def _compiled():
+    """The compiled gate kernels (``riskbench.backends._numba``), or None without numba."""
+    from riskbench.backends import available
+
+    if not available("numba"):
+        return None
+    from riskbench.backends import _numba
+
+    return _numba
 
 
 def _wald_pvalues(s: np.ndarray, cov: np.ndarray, b: int) -> np.ndarray:

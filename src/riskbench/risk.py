@@ -75,9 +75,12 @@ def mean_risk_scores(xs: np.ndarray, *, p: float = 0.05,
     # every score is positively homogeneous (score(c x) = c score(x), c > 0): compute on data
     # scaled by a power of two (exact) so that huge or tiny scores neither overflow nor vanish
     peak = float(np.max(np.abs(xs))) if xs.size else 0.0
-    scale = 2.0 ** np.ceil(np.log2(peak)) if 0.0 < peak < np.inf else 1.0
-    scores = _scores(xs / scale, p, beta)
-    return {name: value * scale for name, value in scores.items()}
+    e = int(np.frexp(peak)[1]) if 0.0 < peak < np.inf else 0  # peak 2^-e in [1/2, 1)
+    down, up = (np.ldexp(1.0, -e // 2), np.ldexp(1.0, -e - (-e // 2))), \
+        (np.ldexp(1.0, e // 2), np.ldexp(1.0, e - e // 2))  # two factors: none overflows
+    scores = _scores(xs * down[0] * down[1], p, beta)
+    with np.errstate(over="ignore"):  # a score beyond the float range is inf, as it should
+        return {name: value * up[0] * up[1] for name, value in scores.items()}
 
 
 def _scores(xs: np.ndarray, p: float, beta: float) -> dict[str, np.ndarray]:

@@ -25,7 +25,7 @@ import numpy as np
 from riskbench.errors import InputError
 
 __all__ = ["BACKENDS", "ReplicateJob", "Resampler", "available", "resolve", "run_replicates",
-           "compute_batch"]
+           "compute_batch", "row_blocks", "assemble_rows"]
 
 BACKENDS = ("auto", "numpy", "numba", "torch", "dask")
 
@@ -80,6 +80,10 @@ class Resampler:
     def counts(self, start: int, stop: int) -> list[np.ndarray]:
         """How often each value is drawn in replicates start..stop-1 (read-only arrays).
 
+        Plain and cluster resampling are drawn by a compiled copy of numpy's Philox stream
+        and bounded integers when numba is installed (the same numbers, about 10 times
+        faster); :meth:`draw_numpy` is the reference.
+
         One (b, n) array shared by all models (paired design, one stage), or one (b, n_a) array
         per model. Recent batches are cached (up to 256 MiB), so tests of several metrics or
         orders with the same seed draw them once.
@@ -101,11 +105,23 @@ class Resampler:
         return [[np.repeat(np.arange(c.shape[1]), row) for row in c] for c in counts]
 
     def _draw(self, start: int, stop: int) -> list[np.ndarray]:
+        shared = self.design == "paired" and self.groups is None
+        if self.groups is None and available("numba"):
+            # the same numbers from a compiled copy of the Philox stream and numpy's bounded
+            # integers (a test compares them), without a Python call per replicate
+            from riskbench.backends._numba import draw_counts
+
+            slots = self.sizes[:1] if shared else self.sizes
+            return draw_counts(self.key, slots, start, stop, self.clusters)
+        return self.draw_numpy(start, stop)
+
+    def draw_numpy(self, start: int, stop: int) -> list[np.ndarray]:
+        """The counts of replicates start..stop-1 drawn by numpy itself (the reference)."""
+        shared = self.design == "paired" and self.groups is None
         bits = np.random.Philox(key=self.key)
         gen = np.random.Generator(bits)
         state = bits.state
         b = stop - start
-        shared = self.design == "paired" and self.groups is None
         slots = 1 if shared else len(self.sizes)
         out = [np.zeros((b, self.sizes[a]), dtype=np.int64) for a in range(slots)]
         for row, r in enumerate(range(start, stop)):
@@ -169,7 +185,7 @@ _CACHE = _IndexCache(256 * 2**20)
 class ReplicateJob:
     """Everything a worker needs to compute any range of replicates.
 
-    ``values[a]`` is model a's scores sorted ascending (and mapped onto [-1, 1]);
+    ``values[a]`` is model a's scores sorted ascending (any finite values, unscaled);
     ``order_idx[a]`` the argsort of its original scores (item of each sorted position).
     """
 
@@ -182,8 +198,20 @@ class ReplicateJob:
     groups: np.ndarray | None = None
 
     def resampler(self) -> Resampler:
-        return Resampler(self.sizes, self.design, self.seed, clusters=self.clusters,
-                         groups=self.groups)
+        """The job's Resampler (made once: every batch of a bootstrap asks for it)."""
+        made = self.__dict__.get("_resampler")
+        if made is None:
+            made = Resampler(self.sizes, self.design, self.seed, clusters=self.clusters,
+                             groups=self.groups)
+            object.__setattr__(self, "_resampler", made)
+        return made
+
+    def prepared(self, key: str, make):
+        """A value derived from the job's data, computed once per job (``make()``)."""
+        cache = self.__dict__.setdefault("_prepared", {})
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -222,13 +250,16 @@ def resolve(backend: object) -> str:
     return str(backend)
 
 
-def compute_batch(job: ReplicateJob, start: int, stop: int, engine: str) -> np.ndarray:
+def compute_batch(job: ReplicateJob, start: int, stop: int, engine: str,
+                  rows: tuple[int, int] | None = None) -> np.ndarray:
     """(orders, b, k, k) violation-ratio matrices of replicates start..stop-1, local engine.
 
     Engines get the draw counts of each value. The compiled engines need every model of a
     replicate to have the same number of draws (always so for plain and two-stage resampling,
     and for clusters in the paired design); otherwise the numpy engine integrates each pair
-    on the union of its grids.
+    on the union of its grids. ``rows = (i_lo, i_hi)``: only the pairs i < j with i in that
+    range, as (orders, b, i_hi - i_lo, k) with NaN where j <= i (one block of the pairs axis;
+    :func:`assemble_rows` puts blocks together).
     """
     counts = job.resampler().counts(start, stop)
     totals = np.stack([c.sum(axis=1) for c in counts])  # (slots, b)
@@ -236,14 +267,44 @@ def compute_batch(job: ReplicateJob, start: int, stop: int, engine: str) -> np.n
     if engine == "numba" and equal:
         from riskbench.backends._numba import replicate_matrices
 
-        return replicate_matrices(job, counts)
+        return replicate_matrices(job, counts, rows)
     if engine == "torch" and equal and bool((totals == job.sizes[0]).all()):
         from riskbench.backends._torch import replicate_matrices
 
-        return replicate_matrices(job, counts)
-    from riskbench.backends._numpy import replicate_matrices
+        out = replicate_matrices(job, counts)
+    else:
+        from riskbench.backends._numpy import replicate_matrices
 
-    return replicate_matrices(job, counts)
+        out = replicate_matrices(job, counts)
+    if rows is None:
+        return out
+    block = out[:, :, rows[0]:rows[1], :].copy()
+    k = out.shape[-1]
+    block[:, :, ~(np.arange(k)[None, :] > np.arange(rows[0], rows[1])[:, None])] = np.nan
+    return block
+
+
+def row_blocks(k: int, parts: int) -> list[tuple[int, int]]:
+    """Split the rows i of the pairs i < j into ``parts`` ranges with about equal numbers of
+    pairs (row i holds k - 1 - i of them)."""
+    pairs = np.cumsum(np.arange(k - 1, -1, -1))  # pairs in rows 0..i
+    total = pairs[-1]
+    cuts = [0] + [int(np.searchsorted(pairs, total * p / parts)) + 1 for p in range(1, parts)]
+    cuts = sorted(set(min(c, k) for c in cuts)) + [k]
+    return [(lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True) if hi > lo]
+
+
+def assemble_rows(blocks: list[tuple[tuple[int, int], np.ndarray]], k: int) -> np.ndarray:
+    """(orders, b, k, k) matrices from row blocks of the upper triangle: E[j, i] = 1 - E[i, j]
+    (as the local kernels mirror), NaN diagonal."""
+    first = blocks[0][1]
+    out = np.empty(first.shape[:2] + (k, k))
+    for (lo, hi), block in blocks:
+        out[:, :, lo:hi, :] = block
+    lower = np.tril(np.ones((k, k), dtype=bool), -1)
+    out[..., lower] = 1.0 - np.swapaxes(out, -1, -2)[..., lower]
+    out[..., np.arange(k), np.arange(k)] = np.nan
+    return out
 
 
 def run_replicates(job: ReplicateJob, batches: list[tuple[int, int]],
