@@ -148,3 +148,22 @@ def test_report_in_headless_chromium(demo, tmp_path):
     finally:
         driver.quit()
     np.testing.assert_equal(shot.read_bytes()[:4], b"\x89PNG")
+
+
+def test_cli_report_with_stability(tmp_path):
+    # the README's own example used to fail: rank() got multiple values for 'seed'
+    path = tmp_path / "s.csv"
+    path.write_text("model,sample_id,metric,value\n" + "".join(
+        f"{m},{i},{metric},{v}\n" for m, q, tox in (("good", 0.8, 0.1), ("toxic", 0.9, 0.6),
+                                                    ("weak", 0.2, 0.1), ("mid", 0.5, 0.2))
+        for i in range(60) for metric, v in (("quality", round(q + 0.01 * (i % 9), 3)),
+                                             ("toxicity", round(tox + 0.01 * (i % 5), 3)))))
+    out = tmp_path / "report.html"
+    for extra in ([], ["--guardrail", "toxicity:tvar@0.05>=-0.5"]):
+        result = CliRunner().invoke(main, ["report", str(path), "-o", str(out), "--stability",
+                                           "--lower-is-better", "toxicity", "--n-resamples",
+                                           "20", "--seed", "3", "--quiet", *extra])
+        assert result.exit_code == 0, result.output
+        text = out.read_text()
+        assert "Ranking stability" in text and "Kendall tau between rankings" in text
+    assert "Guardrails" in text  # the second report: 3 eligible models, their stability

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -69,11 +70,12 @@ def _run(action: Callable[[], int], quiet: bool) -> None:
         warnings.simplefilter("always", RiskbenchWarning)
         try:
             code = action()
-        except InputError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.cli_message()}", highlight=False)
+        except InputError as exc:  # escaped: messages quote names and "riskbench[extra]"
+            err_console.print(f"[bold red]error:[/] {escape(exc.cli_message())}",
+                              highlight=False)
             sys.exit(EXIT_INPUT)
         except RiskbenchError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             sys.exit(EXIT_INTERNAL)
         except Exception:  # a bug: show it, with the exit code documented for it
             err_console.print_exception()
@@ -575,6 +577,25 @@ def stability(**options):
     _run(action, options["quiet"])
 
 
+def _report_stability(table: ScoreTable, ranking: Ranking, weights: dict | None, how: dict,
+                      stats: dict, *, quiet: bool):
+    """The stability curve of the report's ranking: the same options on random item subsets
+    of the models it ranks (the eligible ones after guardrails), B = 200 per ranking."""
+    options = {**stats, "n_resamples": min(200, stats["n_resamples"])}
+    seed = options.pop("seed")
+    if len(ranking.models) < len(table.models):
+        table = table.select(models=ranking.models)
+    n = len(table.items(options["metric"]))
+    sizes = [m for m in (50, 100, 200, 400) if m < n] + [n]
+    progress = _LazyProgress("stability subsets", enabled=not quiet)
+    try:
+        return riskbench.stability(
+            table, lambda t, s: riskbench.rank(t, weights=weights, seed=s, **how, **options),
+            sizes=sizes, repeats=10, seed=seed, progress=progress)
+    finally:
+        progress.close()
+
+
 @main.command()
 @_reading
 @_common_stats
@@ -589,8 +610,10 @@ def report(**options):
     """Write a self-contained HTML report (PATH as for rank; default: the demo data): the
     decision, a sortable ranking, the plots, per-model detail, provenance and the command."""
     def action() -> int:
+        from riskbench._extras import require
         from riskbench.report import write_report
 
+        require("matplotlib", needed_by="the HTML report")  # before minutes of bootstrap
         command = "riskbench " + " ".join(sys.argv[1:]) if sys.argv else None
         demo = not options["paths"]
         table, weights = _load(options, texts=True)
@@ -602,6 +625,10 @@ def report(**options):
             command = f"{command} --seed {stats['seed']}"
         progress = _LazyProgress("bootstrap", enabled=not options["quiet"])
         selection = stability = None
+        # the options of the ranking the report shows, reused by the stability curve
+        how = ({} if options["guardrails"] else
+               {"test": options["test"], "eps0": options["eps0"],
+                "criterion": options["criterion"], "p": options["p"]})
         try:
             if options["guardrails"]:
                 if stats["portfolio"] is None:
@@ -614,21 +641,16 @@ def report(**options):
                     raise InputError(f"{len(selection.eligible)} model(s) pass every guardrail; "
                                      "a report needs at least two to rank: loosen a guardrail")
             else:
-                ranking = riskbench.rank(table, weights=weights, test=options["test"],
-                                         eps0=options["eps0"], criterion=options["criterion"],
-                                         p=options["p"], progress=progress, **stats)
+                ranking = riskbench.rank(table, weights=weights, progress=progress, **how,
+                                         **stats)
                 if isinstance(ranking, BordaRanking):
                     raise InputError("a report covers one ranking: choose --portfolio ic, ec "
                                      "or multivariate, or one --metric")
-            if options["with_stability"]:
-                n = len(table.items(stats["metric"]))
-                sizes = [m for m in (50, 100, 200, 400) if m < n] + [n]
-                stability = riskbench.stability(
-                    table, lambda t, s: riskbench.rank(t, weights=weights, seed=s,
-                                                       **{**stats, "n_resamples": 200}),
-                    sizes=sizes, repeats=10, seed=stats["seed"])
         finally:
             progress.close()
+        if options["with_stability"]:
+            stability = _report_stability(table, ranking, weights, how, stats,
+                                          quiet=options["quiet"])
         path = write_report(options["output"], ranking, table=table, selection=selection,
                             stability=stability, command=command, top=options["top"] or 8)
         size = path.stat().st_size
