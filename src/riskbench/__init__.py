@@ -29,6 +29,7 @@ from riskbench.errors import (
     DataWarning,
     DegenerateDataWarning,
     InputError,
+    MissingExtraError,
     RiskbenchError,
     RiskbenchWarning,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "DegenerateDataWarning",
     "InputError",
     "MeanRisk",
+    "MissingExtraError",
     "PairwiseTest",
     "RISK_MEASURES",
     "Ranking",

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from riskbench._atomic import atomic_path
+from riskbench._extras import require
 from riskbench.errors import InputError
 from riskbench.risk import mean_risk_scores
 
@@ -279,6 +280,7 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
     top : int
         Models drawn in colour in the curves.
     """
+    require("matplotlib", needed_by="the HTML report")
     from riskbench.report import plots
 
     if getattr(ranking, "samples", None) is None:

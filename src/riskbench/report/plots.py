@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from riskbench._atomic import atomic_path
+from riskbench._extras import require
 from riskbench.errors import InputError
+
+Figure = require("matplotlib.figure", needed_by="riskbench.report.plots").Figure
 
 __all__ = ["quantile_curves", "matrix_heatmap", "ranking_plot", "ecdf_plot", "stability_plot",
            "save", "FORMATS"]
