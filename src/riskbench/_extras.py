@@ -34,7 +34,13 @@ EXTRAS: dict[str, tuple[str | None, str]] = {
 
 
 def install_line(module: str) -> str:
-    """The ``pip install`` command that brings ``module`` (an import name of :data:`EXTRAS`)."""
+    """The ``pip install`` command that brings ``module`` (an import name of :data:`EXTRAS`).
+
+    >>> install_line("matplotlib")
+    'pip install "riskbench[report]"'
+    >>> install_line("distributed")
+    'pip install "riskbench[dask]"'
+    """
     extra, dist = EXTRAS[module]
     if extra is None:
         return f"pip install {dist} (a dependency of riskbench: reinstall riskbench)"
