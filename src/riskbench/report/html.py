@@ -20,7 +20,8 @@ __all__ = ["render_report", "write_report", "ranking_table_html", "pairs_table_h
            "selection_html", "notebook_html", "TVAR_LEVELS"]
 
 TVAR_LEVELS = (0.01, 0.05, 0.10, 0.25)
-WORST_ITEMS = 5
+WORST_ITEMS = 5  # listed per model with their scores (all items at the minimum are counted)
+MATRIX_MODELS = 60  # the pairwise matrix shows at most this many models
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d1d1f;
@@ -146,6 +147,53 @@ def _figure(fig, salt: str, caption: str) -> str:
     return f"<figure>{_svg(fig, salt)}<figcaption>{_e(caption)}</figcaption></figure>"
 
 
+def _item_ids(samples, a: int) -> list[str]:
+    """The item id of each of model a's values (repeated generations share their item's id)."""
+    n = samples.values[a].size
+    items = samples.items
+    if items is None:
+        return [str(t) for t in range(n)]
+    if samples.groups is not None and len(items) != n:
+        return [str(items[g]) for g in samples.groups]
+    return [str(x) for x in items] if len(items) == n else [str(t) for t in range(n)]
+
+
+def worst_items(samples, a: int, *, shown: int = WORST_ITEMS) -> dict:
+    """Model a's worst items: the ``shown`` lowest (oriented scale, stable order), the minimum
+    and every item at it, so a list cut at ``shown`` never hides how many items share the
+    worst score."""
+    values = np.asarray(samples.values[a], dtype=float)
+    ids = _item_ids(samples, a)
+    order = np.argsort(values, kind="stable")
+    low = float(values[order[0]])
+    at_min = [ids[t] for t in order if values[t] == low]
+    return {"worst": [(ids[t], float(values[t])) for t in order[:shown]], "minimum": low,
+            "at_minimum": at_min, "n": values.size}
+
+
+LISTED_AT_MINIMUM = 500  # ids listed under "all items at the minimum" (the count is exact)
+
+
+def _worst_html(samples, a: int, sign: float) -> str:
+    w = worst_items(samples, a)
+    rows = "".join(f"<tr><td class='text'>{_e(i)}</td><td>{_num(sign * v)}</td></tr>"
+                   for i, v in w["worst"])
+    count = len(w["at_minimum"])
+    lead = (f"<p class='small at-min'><b>{count}</b> of {w['n']} items score the minimum, "
+            f"{_e(_num(sign * w['minimum']))}"
+            + (f"; the {len(w['worst'])} listed are the first of them" if count > len(w["worst"])
+               else "") + ".</p>")
+    listing = ""
+    if count > len(w["worst"]):
+        ids = w["at_minimum"][:LISTED_AT_MINIMUM]
+        more = count - len(ids)
+        listing = (f"<details class='small'><summary>all {count} items at the minimum</summary>"
+                   f"<p>{_e(', '.join(ids))}" + (f" ... and {more} more" if more else "")
+                   + "</p></details>")
+    return (f"<div><table class='rb worst' style='width:auto'><tr><th class='text'>worst items"
+            f"</th><th>score</th></tr>{rows}</table>{lead}{listing}</div>")
+
+
 def _model_details(ranking) -> str:
     samples = ranking.samples
     if samples is None:
@@ -154,25 +202,19 @@ def _model_details(ranking) -> str:
     sign = 1.0 if samples.higher_is_better else -1.0
     parts = []
     for pos, model in enumerate(ranking.models):
-        values = samples.values[index[model]]
-        order = np.argsort(values, kind="stable")[:WORST_ITEMS]
+        a = index[model]
+        values = samples.values[a]
         levels = "".join(
             f"<tr><td class='text'>TVaR {p * 100:g}%</td><td>"
             f"{_num(sign * float(mean_risk_scores(np.sort(values), p=p)['tvar']))}</td></tr>"
             for p in TVAR_LEVELS)
-        items = samples.items
-        worst = "".join(
-            f"<tr><td class='text'>{_e(items[t] if items else t)}</td>"
-            f"<td>{_num(sign * float(values[t]))}</td></tr>" for t in order)
         parts.append(
             f"<details><summary>{pos + 1}. {_e(model)} <span class='muted small'>group "
             f"{int(ranking.group[pos])}, mean {_num(float(ranking.mean[pos]))}</span></summary>"
             "<div style='display:flex;gap:32px;flex-wrap:wrap'>"
             f"<table class='rb' style='width:auto'><tr><th class='text'>measure</th><th>value"
             f"</th></tr><tr><td class='text'>mean</td><td>{_num(float(ranking.mean[pos]))}"
-            f"</td></tr>{levels}</table>"
-            f"<table class='rb' style='width:auto'><tr><th class='text'>worst items</th>"
-            f"<th>score</th></tr>{worst}</table></div></details>")
+            f"</td></tr>{levels}</table>{_worst_html(samples, a, sign)}</div></details>")
     unit = "" if samples.higher_is_better else " (lower-is-better metric: TVaR is the mean of " \
         "the worst, i.e. highest, values)"
     lead = "Scores in the metric's own units" + unit + "."
@@ -260,6 +302,70 @@ def _read_summary_html(summary) -> str:
             f"<ul class='small'>{files}</ul></details>")
 
 
+
+def _figures(ranking, *, table, stability, top: int, chosen: str | None) -> list[str]:
+    """The report's figures, chosen by what the data are: curves for continuous scores, shares
+    per level for scores with few distinct values (their curves would pile up)."""
+    from riskbench.report import plots
+
+    names_note = (f"Model names longer than {plots.LABEL_CHARS} characters are shortened in "
+                  "the middle; the number before each name is its rank in the ranking table, "
+                  "which has the full names.")
+    joint = _joint(ranking)
+    levels = plots.discrete_levels(ranking.samples)
+    k = len(ranking.models)
+    figures = [_figure(plots.ranking_plot(ranking), "rk",
+                       "eps_i per model with bootstrap intervals; shaded bands are tie groups. "
+                       + names_note)]
+    if levels is not None:
+        figures.append(_figure(
+            plots.level_bars(ranking, levels=levels), "lv",
+            f"The scores take {levels.size} distinct values, so each model's distribution is "
+            "shown as its share of items at each level (worst on the left) instead of quantile "
+            "and TVaR curves, which would lie on top of each other. First-order dominance reads "
+            "off the bars: a model dominates another when, from the worst level up, its "
+            "cumulative share is never larger."
+            + (" (Display summary of the normalised metrics; the multivariate test compares "
+               "their joint distributions.)" if joint else "")))
+    elif joint:  # no scalar per item was tested: curves of the display summary, no TVaR curves
+        figures.append(_figure(
+            plots.quantile_curves(ranking, top=top, highlight=chosen), "qc",
+            "Quantile curves of the per-item mean of the normalised metrics: a display summary "
+            "only. The multivariate test compares the joint distributions of all metrics, which "
+            "no single curve shows; see the per-metric ECDFs below. (TVaR curves are left out: "
+            "they show second-order dominance of a scalar, which this ranking does not test.)"))
+    else:
+        figures += [
+            _figure(plots.quantile_curves(ranking, top=top, highlight=chosen), "qc",
+                    "Quantile curves: a curve above another everywhere is first-order "
+                    "dominance."),
+            _figure(plots.quantile_curves(ranking, kind="tvar", top=top, highlight=chosen),
+                    "tv", "TVaR curves (mean of the worst p-fraction): above everywhere is "
+                    "second-order dominance, what a risk-averse user wants."),
+        ]
+    shown = min(k, MATRIX_MODELS)
+    figures.append(_figure(
+        plots.matrix_heatmap(ranking, top=shown), "mx",
+        "Pairwise statistics in rank order; dots mark significant cells."
+        + (f" The first {shown} of {k} models are shown; every pair is in the ranking's "
+           "JSON (riskbench rank --json)." if shown < k else "")))
+    if table is not None and ranking.portfolio is None and ranking.metric in table.metrics:
+        if levels is None:  # discrete: the level bars above already are its distribution
+            figures.append(_figure(plots.ecdf_plot(table, ranking=ranking,
+                                                   metrics=[ranking.metric], top=top),
+                                   "ec", "Empirical CDF per model, in the metric's units."))
+    elif table is not None and ranking.portfolio is not None:
+        figures.append(_figure(plots.ecdf_plot(table, ranking=ranking,
+                                               metrics=list(ranking.portfolio.metrics), top=top),
+                               "ec", "Each portfolio metric per model, in its own units: "
+                               "empirical CDFs, or shares per level for metrics with few "
+                               "distinct values."))
+    if stability is not None:
+        figures.append(_figure(plots.stability_plot(stability), "st",
+                               "Kendall tau between rankings on item subsets and on all items."))
+    return figures
+
+
 def render_report(ranking, *, table=None, selection=None, stability=None,
                   command: str | None = None, title: str | None = None,
                   top: int = 8) -> str:
@@ -281,8 +387,6 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
         Models drawn in colour in the curves.
     """
     require("matplotlib", needed_by="the HTML report")
-    from riskbench.report import plots
-
     if getattr(ranking, "samples", None) is None:
         raise InputError("a report needs a Ranking from riskbench.rank() or riskbench.select()")
     t = ranking.test
@@ -296,39 +400,7 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
     target = (ranking.portfolio.describe() if ranking.portfolio is not None
               else f"metric {ranking.metric!r}")
     title = title or f"riskbench report: {what} ranking of {len(ranking.models)} models"
-    if joint:  # no scalar per item was tested: curves of the display summary, no TVaR curves
-        curves = [_figure(
-            plots.quantile_curves(ranking, top=top, highlight=chosen), "qc",
-            "Quantile curves of the per-item mean of the normalised metrics: a display summary "
-            "only. The multivariate test compares the joint distributions of all metrics, which "
-            "no single curve shows; see the per-metric ECDFs below. (TVaR curves are left out: "
-            "they show second-order dominance of a scalar, which this ranking does not test.)")]
-    else:
-        curves = [
-            _figure(plots.quantile_curves(ranking, top=top, highlight=chosen), "qc",
-                    "Quantile curves: a curve above another everywhere is first-order "
-                    "dominance."),
-            _figure(plots.quantile_curves(ranking, kind="tvar", top=top, highlight=chosen),
-                    "tv", "TVaR curves (mean of the worst p-fraction): above everywhere is "
-                    "second-order dominance, what a risk-averse user wants."),
-        ]
-    figures = [
-        _figure(plots.ranking_plot(ranking), "rk",
-                "eps_i per model with bootstrap intervals; shaded bands are tie groups."),
-        *curves,
-        _figure(plots.matrix_heatmap(ranking, top=min(len(ranking.models), 60)), "mx",
-                "Pairwise statistics in rank order; dots mark significant cells."),
-    ]
-    if table is not None and ranking.portfolio is None and ranking.metric in table.metrics:
-        figures.append(_figure(plots.ecdf_plot(table, ranking=ranking, metrics=[ranking.metric],
-                                               top=top), "ec", "Empirical CDF per model."))
-    elif table is not None and ranking.portfolio is not None:
-        figures.append(_figure(plots.ecdf_plot(table, ranking=ranking,
-                                               metrics=list(ranking.portfolio.metrics), top=top),
-                               "ec", "Empirical CDF of each portfolio metric per model."))
-    if stability is not None:
-        figures.append(_figure(plots.stability_plot(stability), "st",
-                               "Kendall tau between rankings on item subsets and on all items."))
+    figures = _figures(ranking, table=table, stability=stability, top=top, chosen=chosen)
     decision = (
         f"<div class='decision'><div class='muted small'>Selected for risk-averse use</div>"
         f"<div class='chosen'>{_e(chosen) if chosen else 'no model passes every guardrail'}"
