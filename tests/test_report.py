@@ -193,3 +193,58 @@ def test_cli_report_with_stability(tmp_path):
         text = out.read_text()
         assert "Ranking stability" in text and "Kendall tau between rankings" in text
     assert "Guardrails" in text  # the second report: 3 eligible models, their stability
+
+
+def test_worst_items_count_every_item_at_the_minimum(tmp_path):
+    # model "a" fails 17 of 40 items: the list shows 5 and says 17, with all 17 ids
+    rows = [("a", i, 0.0 if i % 40 < 17 else 0.5 + i / 100) for i in range(40)] + \
+        [("b", i, 0.2 + i / 80) for i in range(40)] + [("c", i, 0.1 + i / 90) for i in range(40)]
+    path = tmp_path / "s.csv"
+    path.write_text("model,sample_id,metric,value\n"
+                    + "".join(f"{m},item-{i},acc,{v}\n" for m, i, v in rows))
+    table = riskbench.read_scores(path)
+    ranking = riskbench.rank(table, n_resamples=30, seed=0)
+    from riskbench.report.html import worst_items
+
+    a = ranking.samples.models.index("a")
+    worst = worst_items(ranking.samples, a)
+    failed = {f"item-{i}" for i in range(17)}
+    assert worst["minimum"] == 0.0 and set(worst["at_minimum"]) == failed
+    assert [i for i, _ in worst["worst"]] == worst["at_minimum"][:5]
+    text = render_report(ranking, table=table)
+    assert "<b>17</b> of 40 items score the minimum, 0; the 5 listed are the first of them" \
+        in text
+    assert "all 17 items at the minimum" in text
+    assert ", ".join(worst["at_minimum"]) in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["continuous", "binary"])
+def test_no_text_is_clipped_or_overlapping_at_227_models(kind):
+    rng = np.random.default_rng(227)
+    models = [f"org-{a % 7}/model-{a:03d}" + "-instruct" * (a % 5) for a in range(227)]
+    frame = {"model": [], "sample_id": [], "metric": [], "value": []}
+    for a, m in enumerate(models):
+        values = rng.normal(a / 100, 1, 60) if kind == "continuous" else \
+            (rng.random(60) < 0.2 + a / 300).astype(float)
+        frame["model"] += [m] * 60
+        frame["sample_id"] += list(range(60))
+        frame["metric"] += ["score"] * 60
+        frame["value"] += list(values)
+    import warnings
+
+    import pandas as pd
+
+    table = riskbench.read_scores(pd.DataFrame(frame))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateDataWarning)  # binary: many identical pairs
+        ranking = riskbench.rank(table, n_resamples=20, seed=0)
+    figures = {"ranking": plots.ranking_plot(ranking),
+               "matrix": plots.matrix_heatmap(ranking, top=60),
+               "ecdf": plots.ecdf_plot(table, ranking=ranking)}
+    if kind == "continuous":
+        figures["quantile"] = plots.quantile_curves(ranking)
+    else:
+        figures["levels"] = plots.level_bars(ranking)
+    for name, fig in figures.items():
+        assert layout.problems(fig) == [], name
