@@ -1,6 +1,7 @@
 """Plots and the HTML report (tests/test_browser.py opens reports in headless Chromium)."""
 
 import json
+from html import escape as html_escape
 
 import numpy as np
 import pytest
@@ -132,7 +133,9 @@ def test_discrete_scores_are_shown_as_shares_per_level(cases):
 def test_report_content_is_self_contained(demo):
     table, ranking = demo
     text = render_report(ranking, table=table, command="riskbench report -o r.html --seed 0")
-    for needle in ("Selected for risk-averse use", ranking.models[0], "Best set",
+    for needle in ("Which: first in the ranking", ranking.models[0], "Best set", "<h2>Why</h2>",
+                   f"<h2>Where {ranking.models[0]} fails</h2>", "compare on item",
+                   "The test in technical terms",
                    "rejected at alpha = 0.05", table.checksum, "riskbench report -o r.html",
                    "Per-model detail", "worst items", "TVaR 1%"):
         assert needle in text, needle
@@ -248,3 +251,74 @@ def test_no_text_is_clipped_or_overlapping_at_227_models(kind):
         figures["levels"] = plots.level_bars(ranking)
     for name, fig in figures.items():
         assert layout.problems(fig) == [], name
+
+
+# --- which / why / where --------------------------------------------------------------------
+
+def test_why_names_the_only_model_whose_tail_is_not_all_failures():
+    # the issue's reviewer example: every model but "careful" fails its worst 10% outright
+    rng = np.random.default_rng(5)
+    data = {}
+    for name, shift in (("careful", 0.55), ("bold", 0.6), ("fast", 0.5), ("weak", 0.2)):
+        values = np.clip(rng.normal(shift, 0.15, 200), 0.01, 1.0)
+        if name != "careful":
+            values[:30] = 0.0  # 15% failures
+        data[name] = values
+    ranking = riskbench.rank(data, n_resamples=100, seed=0)
+    from riskbench.report.evidence import why
+
+    evidence = why(ranking)
+    assert evidence.subject == ranking.models[0] == "careful"
+    tvar = dict(zip(ranking.models, ranking.tvar, strict=True))
+    assert evidence.sentence.startswith(
+        "careful is the only model whose worst 5% of items are not all at the worst score "
+        f"observed, 0 (TVaR 5% {tvar['careful']:.3g}; next best 0)")
+    wins = int(ranking.wins[0])
+    assert f"it significantly beats {wins} of the 3 other models" in evidence.sentence
+    assert "no model beats it" in evidence.sentence
+    assert evidence.beats == tuple(m for m in ranking.models
+                                   if ranking.decisions[0, ranking.models.index(m)])
+
+
+def test_why_counts_failures_for_discrete_scores_and_says_no_decision(cases):
+    from riskbench.report.evidence import why
+
+    _, ranking = cases["binary log"]
+    sentence = why(ranking).sentence
+    index = {m: a for a, m in enumerate(ranking.samples.models)}
+    share = {m: float((ranking.samples.values[index[m]] == 0).mean()) for m in ranking.models}
+    first, runner = ranking.models[0], sorted(ranking.models[1:], key=share.get)[0]
+    assert sentence.startswith(
+        f"{first} is at the worst score observed, 0, on {100 * share[first]:.3g}% of its items, "
+        f"the fewest (next fewest {runner}, {100 * share[runner]:.3g}%)")
+    rng = np.random.default_rng(0)
+    flat = riskbench.rank({f"m{a}": rng.normal(0, 1, 40) for a in range(3)}, n_resamples=40,
+                          seed=0)
+    evidence = why(flat)
+    assert not evidence.decided and evidence.subject is None
+    assert evidence.sentence.startswith("No test separates any two of the 3 models at alpha = "
+                                        "0.05 (bonferroni): the data do not back a choice.")
+    text = render_report(flat)
+    assert "no decision: the data do not separate these models" in text
+
+
+def test_report_answers_which_why_where_for_a_selection(demo):
+    table, _ = demo
+    selection = riskbench.select(table, guardrails=["offensive:tvar@0.05>=-0.2"],
+                                 n_resamples=60, seed=0)
+    text = render_report(selection.ranking, table=table, selection=selection)
+    from riskbench.report.evidence import why
+
+    sentence = why(selection.ranking, selection=selection).sentence
+    assert sentence.startswith(f"{selection.chosen} has the best mean portfolio score over its "
+                               "worst 5% of items")
+    assert sentence.endswith(f"It passes every guardrail; {len(selection.excluded)} of the 48 "
+                             "models fail at least one.")
+    assert html_escape(sentence) in text
+    assert "Which: selected for risk-averse use" in text
+    # where: the chosen model's worst items, each compared across all eligible models, with
+    # every portfolio metric in its own units
+    where = text.split(f"<h2>Where {selection.chosen} fails</h2>")[1].split("</section>")[0]
+    assert where.count("compare on item") == 5
+    assert "<th>length</th><th>offensive</th><th>win</th>" in where
+    assert where.count("<tr class=subject>") == 5

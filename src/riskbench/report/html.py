@@ -14,13 +14,13 @@ import numpy as np
 from riskbench._atomic import atomic_path
 from riskbench._extras import require
 from riskbench.errors import InputError
+from riskbench.report.evidence import WORST_ITEMS, compare_items, why, worst_items
 from riskbench.risk import mean_risk_scores
 
 __all__ = ["render_report", "write_report", "ranking_table_html", "pairs_table_html",
-           "selection_html", "notebook_html", "TVAR_LEVELS"]
+           "selection_html", "notebook_html", "TVAR_LEVELS", "WORST_ITEMS", "worst_items"]
 
 TVAR_LEVELS = (0.01, 0.05, 0.10, 0.25)
-WORST_ITEMS = 5  # listed per model with their scores (all items at the minimum are counted)
 MATRIX_MODELS = 60  # the pairwise matrix shows at most this many models
 
 _CSS = """
@@ -40,6 +40,14 @@ table.rb th.sorted-asc::after{content:" \\25B2"}table.rb th.sorted-desc::after{c
 table.rb td.text,table.rb th.text{text-align:left}
 table.rb tr.g-odd td{background:#ffffff}table.rb tr.g-even td{background:#f3f6fa}
 table.rb tr.best td.model{font-weight:600}
+section.answer{display:grid;grid-template-columns:minmax(0,1.1fr) minmax(0,1fr);gap:16px;
+align-items:start}@media (max-width:900px){section.answer{grid-template-columns:1fr}}
+.why,.where{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:4px 18px 10px;
+margin-top:12px}.where{margin-top:0}.why h2,.where h2{margin-top:.6em;font-size:1.05rem}
+.why .sentence{font-size:1rem;line-height:1.45}
+tr.subject td{background:#fff3c4 !important;font-weight:600}
+details.compare,details.text{border:none;padding:0;margin:0}
+details.text pre{max-height:16em;overflow:auto}
 figure{margin:16px 0;background:#fff;border:1px solid #eaeef2;border-radius:6px;padding:8px}
 figure svg{max-width:100%;height:auto}figcaption{font-size:.85rem;color:#57606a}
 details{background:#fff;border:1px solid #eaeef2;border-radius:6px;margin:6px 0;padding:6px 12px}
@@ -147,37 +155,92 @@ def _figure(fig, salt: str, caption: str) -> str:
     return f"<figure>{_svg(fig, salt)}<figcaption>{_e(caption)}</figcaption></figure>"
 
 
-def _item_ids(samples, a: int) -> list[str]:
-    """The item id of each of model a's values (repeated generations share their item's id)."""
-    n = samples.values[a].size
-    items = samples.items
-    if items is None:
-        return [str(t) for t in range(n)]
-    if samples.groups is not None and len(items) != n:
-        return [str(items[g]) for g in samples.groups]
-    return [str(x) for x in items] if len(items) == n else [str(t) for t in range(n)]
-
-
-def worst_items(samples, a: int, *, shown: int = WORST_ITEMS) -> dict:
-    """Model a's worst items: the ``shown`` lowest (oriented scale, stable order), the minimum
-    and every item at it, so a list cut at ``shown`` never hides how many items share the
-    worst score."""
-    values = np.asarray(samples.values[a], dtype=float)
-    ids = _item_ids(samples, a)
-    order = np.argsort(values, kind="stable")
-    low = float(values[order[0]])
-    at_min = [ids[t] for t in order if values[t] == low]
-    return {"worst": [(ids[t], float(values[t])) for t in order[:shown]], "minimum": low,
-            "at_minimum": at_min, "n": values.size}
-
-
 LISTED_AT_MINIMUM = 500  # ids listed under "all items at the minimum" (the count is exact)
 
 
-def _worst_html(samples, a: int, sign: float) -> str:
+TEXT_SHOWN = 4000  # characters of a prompt or response shown (the rest is counted)
+
+
+def _texts(table, ranking):
+    """A function (model, item) -> {"prompt", "response", "reference"} when the table kept the
+    logs' texts, else None."""
+    if table is None or not callable(getattr(table, "text", None)):
+        return None
+    metric = ranking.metric if ranking.portfolio is None else None
+    frame = table.texts(metric) if callable(getattr(table, "texts", None)) else None
+    if frame is not None and len(frame) == 0:
+        return None
+    return lambda model, item: table.text(model, item, metric)
+
+
+def _clip(text: str) -> str:
+    more = len(text) - TEXT_SHOWN
+    return text[:TEXT_SHOWN] + (f"\n[... {more} more characters]" if more > 0 else "")
+
+
+def _text_html(texts, model: str, item: str) -> str:
+    if texts is None:
+        return ""
+    found = texts(model, item)
+    parts = [(k, found.get(k)) for k in ("prompt", "response", "reference") if found.get(k)]
+    if not parts:
+        return "<span class='muted small'>(no text in the log)</span>"
+    return "".join(f"<details class='text'><summary>{k}</summary><pre>{_e(_clip(v))}</pre>"
+                   "</details>" for k, v in parts)
+
+
+class _Metrics:
+    """Each portfolio metric's value of a (model, item) in the metric's own units, for the
+    reader of a portfolio ranking (whose per-item score is a normalised summary)."""
+
+    def __init__(self, table, ranking) -> None:
+        names = tuple(getattr(ranking.portfolio, "metrics", ()) or ())
+        self.names = names if table is not None else ()
+        self.values = {}
+        for m in self.names:
+            wide = table.matrix(m)
+            self.values[m] = {(str(model), str(item)): float(v)
+                              for model, row in wide.iterrows() for item, v in row.items()}
+
+    def head(self) -> str:
+        return "".join(f"<th>{_e(m)}</th>" for m in self.names)
+
+    def cells(self, model: str, item: str) -> str:
+        return "".join(f"<td>{_num(self.values[m].get((model, item), float('nan')))}</td>"
+                       for m in self.names)
+
+
+def _compare_html(ranking, item: str, subject: str, sign: float, texts, metrics) -> str:
+    """Every model's score on one item, in rank order (the subject highlighted)."""
+    (row,) = compare_items(ranking, [item])
+    body = "".join(
+        f"<tr{' class=subject' if m == subject else ''}><td>{pos + 1}</td>"
+        f"<td class='text'>{_e(m)}</td><td>{'-' if v is None else _num(sign * v)}</td>"
+        + metrics.cells(m, item)
+        + (f"<td class='text'>{_text_html(texts, m, item)}</td>" if texts is not None else "")
+        + "</tr>" for pos, (m, v) in enumerate(row["scores"]))
+    head = "<th class='text'>response</th>" if texts is not None else ""
+    return (f"<details class='compare'><summary>compare on item {_e(item)}</summary>"
+            f"<table class='rb' style='width:auto'><tr><th>rank</th><th class='text'>model</th>"
+            f"<th>{'portfolio score' if metrics.names else 'score'}</th>{metrics.head()}{head}"
+            f"</tr>{body}</table></details>")
+
+
+def _worst_html(ranking, model: str, sign: float, texts=None, compare: bool = False,
+                metrics: _Metrics | None = None) -> str:
+    """A model's worst items: scores (and each portfolio metric's value), how many share the
+    minimum (all listed), the logs' texts when kept, and (``compare``) every model's score on
+    each of them."""
+    metrics = metrics or _Metrics(None, ranking)
+    samples = ranking.samples
+    a = samples.models.index(model)
     w = worst_items(samples, a)
-    rows = "".join(f"<tr><td class='text'>{_e(i)}</td><td>{_num(sign * v)}</td></tr>"
-                   for i, v in w["worst"])
+    rows = "".join(
+        f"<tr><td class='text'>{_e(i)}</td><td>{_num(sign * v)}</td>" + metrics.cells(model, i)
+        + (f"<td class='text'>{_text_html(texts, model, i)}</td>" if texts is not None else "")
+        + (f"<td class='text'>{_compare_html(ranking, i, model, sign, texts, metrics)}</td>"
+           if compare else "") + "</tr>"
+        for i, v in w["worst"])
     count = len(w["at_minimum"])
     lead = (f"<p class='small at-min'><b>{count}</b> of {w['n']} items score the minimum, "
             f"{_e(_num(sign * w['minimum']))}"
@@ -190,11 +253,16 @@ def _worst_html(samples, a: int, sign: float) -> str:
         listing = (f"<details class='small'><summary>all {count} items at the minimum</summary>"
                    f"<p>{_e(', '.join(ids))}" + (f" ... and {more} more" if more else "")
                    + "</p></details>")
+    text_head = "<th class='text'>prompt and response</th>" if texts is not None else ""
     return (f"<div><table class='rb worst' style='width:auto'><tr><th class='text'>worst items"
-            f"</th><th>score</th></tr>{rows}</table>{lead}{listing}</div>")
+            f"</th><th>{'portfolio score' if metrics.names else 'score'}</th>"
+            f"{metrics.head()}{text_head}"
+            + ("<th class='text'>every model on it</th>" if compare else "") + f"</tr>{rows}"
+            f"</table>{lead}{listing}</div>")
 
 
-def _model_details(ranking) -> str:
+def _model_details(ranking, texts=None, subject: str | None = None,
+                   metrics: _Metrics | None = None) -> str:
     samples = ranking.samples
     if samples is None:
         return ""
@@ -214,7 +282,9 @@ def _model_details(ranking) -> str:
             "<div style='display:flex;gap:32px;flex-wrap:wrap'>"
             f"<table class='rb' style='width:auto'><tr><th class='text'>measure</th><th>value"
             f"</th></tr><tr><td class='text'>mean</td><td>{_num(float(ranking.mean[pos]))}"
-            f"</td></tr>{levels}</table>{_worst_html(samples, a, sign)}</div></details>")
+            f"</td></tr>{levels}</table>"
+            f"{_worst_html(ranking, model, sign, texts, model == subject, metrics)}</div>"
+            "</details>")
     unit = "" if samples.higher_is_better else " (lower-is-better metric: TVaR is the mean of " \
         "the worst, i.e. highest, values)"
     lead = "Scores in the metric's own units" + unit + "."
@@ -366,6 +436,18 @@ def _figures(ranking, *, table, stability, top: int, chosen: str | None) -> list
     return figures
 
 
+def _where_html(ranking, subject: str | None, texts, metrics) -> str:
+    """Where the subject fails: its worst items, how many share the minimum, their texts,
+    and every model's score on each (no subject: the first model of the ranking)."""
+    model = subject or ranking.models[0]
+    sign = 1.0 if ranking.samples.higher_is_better else -1.0
+    lead = "" if subject else ("<p class='small muted'>No model is chosen; shown for the first "
+                               "model of the ranking.</p>")
+    return (f"<div class='where'><h2>Where {_e(model)} fails</h2>{lead}"
+            f"{_worst_html(ranking, model, sign, texts, True, metrics)}"
+            "<p class='small'><a href='#detail'>Every model's worst items</a></p></div>")
+
+
 def render_report(ranking, *, table=None, selection=None, stability=None,
                   command: str | None = None, title: str | None = None,
                   top: int = 8) -> str:
@@ -401,23 +483,35 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
               else f"metric {ranking.metric!r}")
     title = title or f"riskbench report: {what} ranking of {len(ranking.models)} models"
     figures = _figures(ranking, table=table, stability=stability, top=top, chosen=chosen)
+    evidence = why(ranking, selection=selection)
+    texts = _texts(table, ranking)
+    metrics = _Metrics(table, ranking)
     decision = (
-        f"<div class='decision'><div class='muted small'>Selected for risk-averse use</div>"
-        f"<div class='chosen'>{_e(chosen) if chosen else 'no model passes every guardrail'}"
-        "</div>"
+        f"<div class='decision'><div class='muted small'>Which: "
+        f"{'selected for risk-averse use' if selection is not None else 'first in the ranking'}"
+        f"</div><div class='chosen'>"
+        + (_e(chosen) if chosen and evidence.decided else
+           "no model passes every guardrail" if not chosen else
+           "no decision: the data do not separate these models")
+        + "</div>"
         f"<p>Best set (no other model significantly beats them): "
         f"<b>{_e(', '.join(ranking.best_set))}</b></p>"
-        f"<p class='small'>{_e(ranking.h0)}</p>"
         f"<p class='small muted'>Ranked on {_e(target)}; alpha = {t.alpha:g} with "
         f"{_e(t.correction)} correction over {t.n_comparisons} pairs; {t.design} bootstrap, "
         f"B = {t.n_resamples}, seed {t.seed}.</p></div>")
+    reason = (f"<div class='why'><h2>Why</h2><p class='sentence'>{_e(evidence.sentence)}</p>"
+              "<details><summary>The test in technical terms</summary>"
+              f"<p class='small'>{_e(ranking.h0)}</p></details></div>")
+    answer = (f"<section class='answer'><div>{decision}{reason}</div>"
+              f"{_where_html(ranking, evidence.subject, texts, metrics)}</section>")
     notes = "".join(f"<li>{_e(n)}</li>" for n in ranking.notes)
-    body = (f"<main><h1>{_e(title)}</h1>{decision}<ul class='small muted'>{notes}</ul>"
+    body = (f"<main><h1>{_e(title)}</h1>{answer}<ul class='small muted'>{notes}</ul>"
             "<h2>Ranking</h2><p class='small muted'>Click a column to sort. Rows are shaded by "
             "tie group; bold models are in the best set.</p>"
             f"{ranking_table_html(ranking)}{selection_html(selection)}"
             f"<h2>Plots</h2>{''.join(figures)}"
-            f"<h2>Per-model detail</h2>{_model_details(ranking)}"
+            f"<h2 id='detail'>Per-model detail</h2>"
+            f"{_model_details(ranking, texts, evidence.subject, metrics)}"
             f"{_provenance(ranking, table, command)}</main>")
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
