@@ -131,6 +131,12 @@ def test_report_renders_without_clipped_or_overlapping_text(driver, reports, sho
     rows = driver.find_elements(By.CSS_SELECTOR, "table.rb.sortable tbody tr")
     if models is not None:
         assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows] == list(models)
+    # which, why and where: all three on the first screen
+    tops = driver.execute_script(
+        "return ['.decision', '.why', '.where'].map(function (s) {"
+        " var r = document.querySelector(s).getBoundingClientRect(); return [r.top, r.bottom];"
+        "});")
+    assert all(0 <= top and bottom <= 1000 for top, bottom in tops), tops
     # every figure fits the page column: nothing wider than the window to scroll to
     width = driver.execute_script("return document.documentElement.scrollWidth")
     assert width <= driver.execute_script("return window.innerWidth")
@@ -143,6 +149,22 @@ def test_report_renders_without_clipped_or_overlapping_text(driver, reports, sho
     driver.save_screenshot(str(shots / f"{case}-page.png"))
     driver.set_window_size(1300, 1000)
     assert (shots / f"{case}-page.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_on_item_opens_every_models_score(driver, reports):
+    from selenium.webdriver.common.by import By
+
+    path, models = reports["b-long-names"]
+    driver.get(path.as_uri())
+    where = driver.find_element(By.CSS_SELECTOR, ".where")
+    summary = where.find_element(By.CSS_SELECTOR, "details.compare summary")
+    table = where.find_element(By.CSS_SELECTOR, "details.compare table")
+    assert not table.is_displayed()
+    summary.click()
+    assert table.is_displayed()
+    rows = table.find_elements(By.CSS_SELECTOR, "tr")[1:]
+    assert [r.find_elements(By.TAG_NAME, "td")[1].text for r in rows] == list(models)
+    assert "subject" in rows[0].get_attribute("class")
 
 
 def test_ranking_table_sorts_on_click(driver, reports):
