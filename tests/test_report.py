@@ -36,6 +36,7 @@ def test_every_plot_returns_a_figure_and_saves(demo, tmp_path):
     }
     for name, fig in figures.items():
         assert plots.save(fig, tmp_path / f"{name}.svg").read_bytes().startswith(b"<?xml")
+    assert layout.problems(figures["s"]) == []
     magic = {".png": b"\x89PNG", ".pdf": b"%PDF"}
     for suffix, head in magic.items():
         assert plots.save(figures["s"], tmp_path / f"s{suffix}").read_bytes().startswith(head)
@@ -56,8 +57,8 @@ def test_labels_are_short_unique_and_keyed_by_rank():
     assert [lab[-4:] for lab in labels[:3]] == ["0020", "0021", "0022"]  # the tail is kept
     assert plots.short_names(["research-lab/FuseChat-Gemma-2-9B-Instruct@2024-08-21T03-40-10.1",
                               "research-lab/FuseChat-Gemma-2-9B-Instruct@2024-08-21T03-40-10.2"]
-                             ) == ["research-lab/FuseChat-Gemma-2…0-10.1",
-                                   "research-lab/FuseChat-Gemma-2…0-10.2"]
+                             ) == ["…FuseChat-Gemma-2-9B-Instruct…0-10.1",
+                                   "…FuseChat-Gemma-2-9B-Instruct…0-10.2"]
 
 
 def _rank(table, **options):

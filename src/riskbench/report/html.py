@@ -427,9 +427,9 @@ def _figures(ranking, *, table, stability, top: int, chosen: str | None) -> list
     elif table is not None and ranking.portfolio is not None:
         figures.append(_figure(plots.ecdf_plot(table, ranking=ranking,
                                                metrics=list(ranking.portfolio.metrics), top=top),
-                               "ec", "Each portfolio metric per model, in its own units: "
-                               "empirical CDFs, or shares per level for metrics with few "
-                               "distinct values."))
+                               "ec", "Empirical CDF of each portfolio metric per model. In "
+                               "each metric's own units; a metric with few distinct values "
+                               "shows the share of items at each level."))
     if stability is not None:
         figures.append(_figure(plots.stability_plot(stability), "st",
                                "Kendall tau between rankings on item subsets and on all items."))

@@ -18,6 +18,7 @@ writes one as PNG, SVG or PDF. Plots are built for real model names and real dat
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
 from pathlib import Path
@@ -67,6 +68,12 @@ def short_names(names, *, width: int = LABEL_CHARS) -> list[str]:
     apart) grows from 6 characters until every shortened name is distinct (or the names are
     kept whole)."""
     names = [str(n) for n in names]
+    if len(names) > 1 and max(map(len, names)) > width:
+        # an organisation or folder every name shares ("org/", "runs/v1/") says nothing in a
+        # legend: it is shown as "…"
+        cut = os.path.commonprefix(names).rfind("/") + 1
+        if cut >= 4 and all(len(n) > cut for n in names):
+            names = ["…" + n[cut:] for n in names]
     for tail in range(min(6, width - 2), width - 1):
         short = [_shorten(n, width, tail) for n in names]
         if len(set(short)) == len(set(names)):
