@@ -36,7 +36,7 @@ from riskbench.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DATA = ROOT / "tests" / "data"
-FEW = "50"  # bootstrap replicates for the commands (the demo block runs with its own B)
+FEW = "20"  # bootstrap replicates for the commands (the demo block runs with its own B)
 
 
 def blocks(language: str) -> list[str]:

@@ -24,11 +24,18 @@ def demo():
     return table, ranking
 
 
-def test_every_plot_returns_a_figure_and_saves(demo, tmp_path):
-    table, ranking = demo
-    stability = riskbench.stability(
-        table.select(models=table.models[:6], metrics=["win"]),
-        lambda t, s: riskbench.rank(t, seed=s, n_resamples=20), sizes=[50, 799], repeats=2)
+@pytest.fixture(scope="module")
+def six():
+    """Six demo models on 'win': small enough to draw every figure quickly."""
+    table = riskbench.load_demo()
+    table = table.select(models=table.models[:6], metrics=["win"])
+    return table, riskbench.rank(table, n_resamples=30, seed=0)
+
+
+def test_every_plot_returns_a_figure_and_saves(six, tmp_path):
+    table, ranking = six
+    stability = riskbench.stability(table, lambda t, s: riskbench.rank(t, seed=s, n_resamples=20),
+                                    sizes=[50, 799], repeats=2)
     figures = {
         "q": plots.quantile_curves(ranking), "t": plots.quantile_curves(ranking, kind="tvar"),
         "m": plots.matrix_heatmap(ranking), "r": plots.ranking_plot(ranking),
@@ -131,8 +138,8 @@ def test_discrete_scores_are_shown_as_shares_per_level(cases):
     assert "Quantile curves" not in text and text.count("<svg") == 3  # ranking, levels, matrix
 
 
-def test_report_content_is_self_contained(demo):
-    table, ranking = demo
+def test_report_content_is_self_contained(six):
+    table, ranking = six
     text = render_report(ranking, table=table, command="riskbench report -o r.html --seed 0")
     for needle in ("Which: first in the ranking", ranking.models[0], "Best set", "<h2>Why</h2>",
                    f"<h2>Where {ranking.models[0]} fails</h2>", "compare on item",
@@ -145,8 +152,8 @@ def test_report_content_is_self_contained(demo):
         assert fetch not in text
 
 
-def test_write_report_is_atomic(demo, tmp_path):
-    _, ranking = demo
+def test_write_report_is_atomic(six, tmp_path):
+    _, ranking = six
     with pytest.raises(InputError, match="a report is an .html file"):
         write_report(tmp_path / "r.pdf", ranking)
     with pytest.raises(InputError, match="a report needs a Ranking"):
@@ -156,38 +163,46 @@ def test_write_report_is_atomic(demo, tmp_path):
     assert path.stat().st_mode & 0o044  # readable by others, not a private temp file
 
 
-def test_notebook_views(demo):
-    _, ranking = demo
+def test_notebook_views(six):
+    _, ranking = six
     assert "<table" in ranking._repr_html_() and ranking.models[0] in ranking._repr_html_()
     assert "better" in ranking.test._repr_html_()
-    sel = riskbench.select(riskbench.load_demo().select(models=riskbench.load_demo().models[:6]),
+    demo = riskbench.load_demo()
+    sel = riskbench.select(demo.select(models=demo.models[:6]),
                            guardrails=["offensive:tvar@0.05>=-0.5"], n_resamples=20, seed=0)
     assert "chosen:" in sel._repr_html_()
 
 
-def test_cli_report(tmp_path):
-    out = tmp_path / "report.html"
-    result = CliRunner().invoke(main, ["report", "-o", str(out), "--n-resamples", "40",
-                                       "--seed", "1", "--json", "--quiet",
-                                       "--guardrail", "offensive:tvar@0.05>=-0.2"])
-    assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout)
-    assert payload["bytes"] == out.stat().st_size and payload["seed"] == 1
-    assert "Guardrails" in out.read_text()
-    bad = CliRunner().invoke(main, ["report", "-o", str(tmp_path / "r.txt"), "--n-resamples",
-                                    "10"])
-    assert bad.exit_code == 2 and "a report is an .html file" in bad.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
-
-
-def test_cli_report_with_stability(tmp_path):
-    # the README's own example used to fail: rank() got multiple values for 'seed'
-    path = tmp_path / "s.csv"
+def _portfolio_csv(path):
     path.write_text("model,sample_id,metric,value\n" + "".join(
         f"{m},{i},{metric},{v}\n" for m, q, tox in (("good", 0.8, 0.1), ("toxic", 0.9, 0.6),
                                                     ("weak", 0.2, 0.1), ("mid", 0.5, 0.2))
         for i in range(60) for metric, v in (("quality", round(q + 0.01 * (i % 9), 3)),
                                              ("toxicity", round(tox + 0.01 * (i % 5), 3)))))
+    return path
+
+
+def test_cli_report(tmp_path):
+    # (the README test runs the demo's report with guardrails and stability)
+    scores = _portfolio_csv(tmp_path / "s.csv")
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["report", str(scores), "-o", str(out), "--n-resamples",
+                                       "40", "--seed", "1", "--json", "--quiet",
+                                       "--lower-is-better", "toxicity",
+                                       "--guardrail", "toxicity:tvar@0.05>=-0.5"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["bytes"] == out.stat().st_size and payload["seed"] == 1
+    assert "Guardrails" in out.read_text()
+    bad = CliRunner().invoke(main, ["report", str(scores), "-o", str(tmp_path / "r.txt"),
+                                    "--n-resamples", "10"])
+    assert bad.exit_code == 2 and "a report is an .html file" in bad.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "s.csv"]
+
+
+def test_cli_report_with_stability(tmp_path):
+    # the README's own example used to fail: rank() got multiple values for 'seed'
+    path = _portfolio_csv(tmp_path / "s.csv")
     out = tmp_path / "report.html"
     for extra in ([], ["--guardrail", "toxicity:tvar@0.05>=-0.5"]):
         result = CliRunner().invoke(main, ["report", str(path), "-o", str(out), "--stability",
@@ -305,15 +320,27 @@ def test_why_counts_failures_for_discrete_scores_and_says_no_decision(cases):
 
 def test_report_answers_which_why_where_for_a_selection(demo):
     table, _ = demo
+    table = table.select(models=table.models[::3])  # 16 models, three metrics
     selection = riskbench.select(table, guardrails=["offensive:tvar@0.05>=-0.2"],
                                  n_resamples=60, seed=0)
     text = render_report(selection.ranking, table=table, selection=selection)
     from riskbench.report.evidence import why
 
     sentence = why(selection.ranking, selection=selection).sentence
-    assert sentence.startswith(f"{selection.chosen} has the best mean portfolio score over its "
-                               "worst 5% of items")
-    assert sentence.endswith(f"It passes every guardrail; {len(selection.excluded)} of the 48 "
+    ranked = selection.ranking
+    tvar = dict(zip(ranked.models, ranked.tvar, strict=True))
+    best = max(tvar, key=tvar.get)
+    if best == selection.chosen:
+        assert sentence.startswith(f"{selection.chosen} has the best mean portfolio score over "
+                                   "its worst 5% of items")
+    else:  # the sentence says it is not the tail that decided, and who is best there
+        place = 1 + sum(v > tvar[selection.chosen] for v in tvar.values())
+        assert sentence.startswith(
+            f"{selection.chosen} ranks first on the whole distribution, not on the tail alone: "
+            f"its worst 5% of items average {tvar[selection.chosen]:.3g} ({place} of "
+            f"{len(tvar)} on TVaR 5%; best {best}, {tvar[best]:.3g})")
+    assert selection.excluded
+    assert sentence.endswith(f"It passes every guardrail; {len(selection.excluded)} of the 16 "
                              "models fail at least one.")
     assert html_escape(sentence) in text
     assert "Which: selected for risk-averse use" in text

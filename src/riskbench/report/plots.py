@@ -467,6 +467,7 @@ def stability_plot(stability) -> Figure:
     ax.errorbar(sizes, stability.mean, yerr=stability.sd, fmt="o-", capsize=3,
                 label="mean +- sd")
     ax.set_xscale("log")
+    _size_ticks(ax, sizes)
     ax.set_xlabel("items in the subset (m)", fontsize=_FONT + 1)
     ax.set_ylabel("Kendall tau-b vs all items", fontsize=_FONT + 1)
     ax.set_ylim(min(0.0, float(stability.taus.min()) - 0.05), 1.02)
@@ -476,6 +477,25 @@ def stability_plot(stability) -> Figure:
               borderaxespad=0.0)
     ax.set_title("Ranking stability", fontsize=_FONT + 2)
     return fig
+
+
+def _size_ticks(ax, sizes, axes_inches: float = 4.4) -> None:
+    """The subset sizes as the only tick labels of a log axis, thinned so that no two labels
+    are closer than their width (log-axis minor labels such as 3x10^2 and 4x10^2 collide)."""
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    sizes = sorted({int(m) for m in sizes})
+    logs = np.log10(sizes)
+    span = max(float(logs[-1] - logs[0]), 1e-9) * 1.1  # the axis adds a margin
+    gap = span * 0.45 / axes_inches  # a label is about 0.45 in wide at this font
+    kept = [sizes[-1]]  # the last size: all items
+    for m, lg in zip(sizes[-2::-1], logs[-2::-1], strict=True):
+        if np.log10(kept[-1]) - lg >= gap:
+            kept.append(m)
+    kept.sort()
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(kept, [str(m) for m in kept])
 
 
 def save(fig: Figure, path: str | Path, *, dpi: int = 150) -> Path:
