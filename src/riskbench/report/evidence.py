@@ -237,14 +237,15 @@ def compare_items(ranking, items) -> list[dict]:
     ``[{"item": id, "scores": [(model, value or None), ...]}, ...]``. A model without the
     item (unaligned tables) gets None; a model with several generations of it, their mean."""
     samples = ranking.samples
+    wanted = {str(i) for i in items}
     index = {m: a for a, m in enumerate(samples.models)}
-    lookup = {}
+    lookup: dict[str, dict[str, float]] = {}
     for m in ranking.models:
         a = index[m]
-        ids = item_ids(samples, a)
-        sums: dict[str, list[float]] = {}
-        for i, v in zip(ids, np.asarray(samples.values[a], dtype=float), strict=True):
-            sums.setdefault(i, []).append(v)
-        lookup[m] = {i: float(np.mean(v)) for i, v in sums.items()}
+        found: dict[str, list[float]] = {}
+        for i, v in zip(item_ids(samples, a), samples.values[a].tolist(), strict=True):
+            if i in wanted:
+                found.setdefault(i, []).append(v)
+        lookup[m] = {i: sum(v) / len(v) for i, v in found.items()}
     return [{"item": str(item), "scores": [(m, lookup[m].get(str(item))) for m in ranking.models]}
             for item in items]

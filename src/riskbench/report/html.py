@@ -198,9 +198,9 @@ class _Metrics:
         self.names = names if table is not None else ()
         self.values = {}
         for m in self.names:
-            wide = table.matrix(m)
-            self.values[m] = {(str(model), str(item)): float(v)
-                              for model, row in wide.iterrows() for item, v in row.items()}
+            long = table.matrix(m).stack()  # (model, item) -> value, absent cells dropped
+            self.values[m] = dict(zip(((str(a), str(b)) for a, b in long.index),
+                                      long.to_numpy(dtype=float).tolist(), strict=True))
 
     def head(self) -> str:
         return "".join(f"<th>{_e(m)}</th>" for m in self.names)
@@ -210,9 +210,10 @@ class _Metrics:
                        for m in self.names)
 
 
-def _compare_html(ranking, item: str, subject: str, sign: float, texts, metrics) -> str:
-    """Every model's score on one item, in rank order (the subject highlighted)."""
-    (row,) = compare_items(ranking, [item])
+def _compare_html(row: dict, subject: str, sign: float, texts, metrics) -> str:
+    """Every model's score on one item (a row of :func:`compare_items`), in rank order, the
+    subject highlighted."""
+    item = row["item"]
     body = "".join(
         f"<tr{' class=subject' if m == subject else ''}><td>{pos + 1}</td>"
         f"<td class='text'>{_e(m)}</td><td>{'-' if v is None else _num(sign * v)}</td>"
@@ -235,10 +236,12 @@ def _worst_html(ranking, model: str, sign: float, texts=None, compare: bool = Fa
     samples = ranking.samples
     a = samples.models.index(model)
     w = worst_items(samples, a)
+    compared = ({r["item"]: r for r in compare_items(ranking, [i for i, _ in w["worst"]])}
+                if compare else {})
     rows = "".join(
         f"<tr><td class='text'>{_e(i)}</td><td>{_num(sign * v)}</td>" + metrics.cells(model, i)
         + (f"<td class='text'>{_text_html(texts, model, i)}</td>" if texts is not None else "")
-        + (f"<td class='text'>{_compare_html(ranking, i, model, sign, texts, metrics)}</td>"
+        + (f"<td class='text'>{_compare_html(compared[i], model, sign, texts, metrics)}</td>"
            if compare else "") + "</tr>"
         for i, v in w["worst"])
     count = len(w["at_minimum"])
