@@ -191,8 +191,10 @@ def test_cli_report(tmp_path):
                                        "--lower-is-better", "toxicity",
                                        "--guardrail", "toxicity:tvar@0.05>=-0.5"])
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout)
+    payload = json.loads(result.stdout, parse_constant=lambda token: 1 / 0)  # strict JSON
     assert payload["bytes"] == out.stat().st_size and payload["seed"] == 1
+    assert payload["why"]["subject"] == payload["chosen"]
+    assert html_escape(payload["why"]["sentence"]) in out.read_text()
     assert "Guardrails" in out.read_text()
     bad = CliRunner().invoke(main, ["report", str(scores), "-o", str(tmp_path / "r.txt"),
                                     "--n-resamples", "10"])
@@ -350,3 +352,16 @@ def test_report_answers_which_why_where_for_a_selection(demo):
     assert where.count("compare on item") == 5
     assert "<th>length</th><th>offensive</th><th>win</th>" in where
     assert where.count("<tr class=subject>") == 5
+
+
+def test_report_carries_the_tables_notes(tmp_path):
+    # what the terminal prints after a ranking (ranking notes + table notes) is in the report
+    path = tmp_path / "gens.csv"
+    path.write_text("model,sample_id,sample,metric,value\n" + "".join(
+        f"{m},{i},{s},acc,{((i * 7 + s + shift) % 10) / 10}\n"
+        for m, shift in (("a", 0), ("b", 3), ("c", 5)) for i in range(30) for s in range(3)))
+    table = riskbench.read_scores(path, repeat="sample")
+    ranking = riskbench.rank(table, n_resamples=20, seed=0)
+    text = render_report(ranking, table=table)
+    for note in (*table.notes, *ranking.notes):
+        assert html_escape(note) in text, note

@@ -655,9 +655,12 @@ def report(**options):
                             stability=stability, command=command, top=options["top"] or 8)
         size = path.stat().st_size
         if options["as_json"]:
+            from riskbench.report.evidence import why
+
             payload = {"report": str(path), "bytes": size,
                        "chosen": selection.chosen if selection else ranking.models[0],
-                       "seed": ranking.seed}
+                       "seed": ranking.seed,
+                       "why": why(ranking, selection=selection).to_dict()}
             if _read_payload(table) is not None:
                 payload["read"] = _read_payload(table)
             click.echo(json.dumps(payload, indent=2))

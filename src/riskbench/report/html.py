@@ -507,7 +507,9 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
               f"<p class='small'>{_e(ranking.h0)}</p></details></div>")
     answer = (f"<section class='answer'><div>{decision}{reason}</div>"
               f"{_where_html(ranking, evidence.subject, texts, metrics)}</section>")
-    notes = "".join(f"<li>{_e(n)}</li>" for n in ranking.notes)
+    # every note the terminal prints after the ranking: the ranking's and the table's
+    notes = "".join(f"<li>{_e(n)}</li>" for n in dict.fromkeys(
+        tuple(ranking.notes) + tuple(getattr(table, "notes", ()) or ())))
     body = (f"<main><h1>{_e(title)}</h1>{answer}<ul class='small muted'>{notes}</ul>"
             "<h2>Ranking</h2><p class='small muted'>Click a column to sort. Rows are shaded by "
             "tie group; bold models are in the best set.</p>"
