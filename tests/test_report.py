@@ -358,8 +358,8 @@ def test_report_carries_the_tables_notes(tmp_path):
     # what the terminal prints after a ranking (ranking notes + table notes) is in the report
     path = tmp_path / "gens.csv"
     path.write_text("model,sample_id,sample,metric,value\n" + "".join(
-        f"{m},{i},{s},acc,{((i * 7 + s + shift) % 10) / 10}\n"
-        for m, shift in (("a", 0), ("b", 3), ("c", 5)) for i in range(30) for s in range(3)))
+        f"{m},{i},{s},acc,{(i % 10) / 10 + shift + s / 100:.3f}\n"
+        for m, shift in (("a", 0.0), ("b", 0.2), ("c", 0.5)) for i in range(30) for s in range(3)))
     table = riskbench.read_scores(path, repeat="sample")
     ranking = riskbench.rank(table, n_resamples=20, seed=0)
     text = render_report(ranking, table=table)
