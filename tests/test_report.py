@@ -365,3 +365,25 @@ def test_report_carries_the_tables_notes(tmp_path):
     text = render_report(ranking, table=table)
     for note in (*table.notes, *ranking.notes):
         assert html_escape(note) in text, note
+
+
+HAS_INTERVALS = "rank_low" in {f.name for f in __import__("dataclasses").fields(riskbench.Ranking)}
+
+
+@pytest.mark.skipif(not HAS_INTERVALS, reason="rank intervals arrive with issue #13's Ranking")
+def test_rank_interval_plot_draws_each_models_interval(cases):
+    _, ranking = cases["9 long names"]
+    fig = plots.rank_intervals_plot(ranking)
+    assert layout.problems(fig) == []
+    from matplotlib.collections import LineCollection
+
+    (segments,) = [c for c in fig.axes[0].collections if isinstance(c, LineCollection)]
+    spans = [(seg[0][0] + 0.3, seg[1][0] - 0.3) for seg in segments.get_segments()]
+    np.testing.assert_allclose(spans, np.column_stack([ranking.rank_low, ranking.rank_high]))
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert all(lab.endswith(f"  {let}") for lab, let in zip(labels, ranking.letters,
+                                                           strict=True))
+    bold = [t.get_fontweight() == "bold" for t in fig.axes[0].get_yticklabels()]
+    assert bold == [m in ranking.top_set for m in ranking.models]
+    text = render_report(ranking)
+    assert "Rank confidence intervals: with probability at least 0.95" in text

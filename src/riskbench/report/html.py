@@ -387,7 +387,18 @@ def _figures(ranking, *, table, stability, top: int, chosen: str | None) -> list
     joint = _joint(ranking)
     levels = plots.discrete_levels(ranking.samples)
     k = len(ranking.models)
-    figures = [_figure(plots.ranking_plot(ranking), "rk",
+    figures = []
+    if getattr(ranking, "rank_low", None) is not None:
+        level = getattr(ranking, "interval_level", None)
+        figures.append(_figure(
+            plots.rank_intervals_plot(ranking), "ri",
+            (f"Rank confidence intervals: with probability at least {level:g} every model's "
+             "rank lies in its interval, all at once; the models whose interval starts at 1 "
+             "can be first. " if level is not None else
+             "Rank bounds from the discoveries of Benjamini-Hochberg, which controls the false "
+             "discovery rate only: no confidence guarantee. ")
+            + "Models that share a letter are not separated by any test. " + names_note))
+    figures += [_figure(plots.ranking_plot(ranking), "rk",
                        "eps_i per model with bootstrap intervals; shaded bands are tie groups. "
                        + names_note)]
     if levels is not None:

@@ -31,7 +31,8 @@ from riskbench.errors import InputError
 
 Figure = require("matplotlib.figure", needed_by="riskbench.report.plots").Figure
 
-__all__ = ["quantile_curves", "level_bars", "matrix_heatmap", "ranking_plot", "ecdf_plot",
+__all__ = ["quantile_curves", "level_bars", "matrix_heatmap", "ranking_plot",
+           "rank_intervals_plot", "ecdf_plot",
            "stability_plot", "save", "model_labels", "discrete_levels", "FORMATS",
            "LABEL_CHARS", "DISCRETE_LEVELS"]
 
@@ -376,6 +377,61 @@ def ranking_plot(ranking, *, top: int | None = None, z: float = 1.96) -> Figure:
     title = (f"Ranking with tie groups [g] and +-{z:g} sd bootstrap intervals; bold: best set"
              + (f" (first {focus} of {k} models)" if focus < k else ""))
     ax.set_title(_wrap(title, axes_w, _FONT + 2), fontsize=_FONT + 2)  # centred on the axes
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def rank_intervals_plot(ranking, *, top: int | None = None) -> Figure:
+    """Each model's rank confidence interval ``[rank_low, rank_high]`` as a horizontal segment,
+    its place as a dot, one row per model in rank order; the models whose interval starts at 1
+    (the top set: the models that can be first) in green, the others grey-blue; each label
+    carries the model's compact letters (models sharing a letter are not separated).
+
+    Under a correction with a simultaneous guarantee (Bonferroni, Holm) the intervals hold all
+    at once with probability at least 1 - alpha; under BH they are bounds without a guarantee,
+    and the title says so.
+    """
+    low = getattr(ranking, "rank_low", None)
+    high = getattr(ranking, "rank_high", None)
+    if low is None or high is None:
+        raise InputError("this ranking has no rank intervals; rank with riskbench.rank()")
+    k = len(ranking.models)
+    focus = k if top is None else max(1, min(int(top), k))
+    letters = tuple(getattr(ranking, "letters", ()) or ("",) * k)
+    labels = [f"{lab}  {plot_text(let)}".rstrip() if let else lab for lab, let in
+              zip(model_labels(ranking.models[:focus]), letters[:focus], strict=True)]
+    size, row = _row_font(focus)
+    label_w = _inches(labels, size) * 1.08 + 0.1
+    axes_w = 5.0
+    width = min(MAX_WIDTH, label_w + axes_w + 0.4)
+    fig = Figure(figsize=(width, row * focus + 1.5), layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(focus)
+    lo, hi = np.asarray(low[:focus], dtype=float), np.asarray(high[:focus], dtype=float)
+    first = lo == 1
+    place = np.asarray(getattr(ranking, "rank", np.arange(1, k + 1)), dtype=float)[:focus]
+    colour = np.where(first, "#2f9e44", "#4a6fa5")
+    ax.hlines(y, lo - 0.3, hi + 0.3, colors=colour, lw=max(2.0, min(6.0, 160 / focus)),
+              alpha=0.55, zorder=2)
+    ax.scatter(place, y, c="black", s=max(6.0, min(24.0, 900 / focus)), zorder=3)
+    ax.set_yticks(y, labels, fontsize=size)
+    for tick, is_first in zip(ax.get_yticklabels(), first, strict=True):
+        if is_first:
+            tick.set_fontweight("bold")
+    ax.set_ylim(focus - 0.5, -0.5)
+    ax.set_xlim(0.4, k + 0.6)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=min(k, 12), integer=True, min_n_ticks=1))
+    ax.tick_params(axis="x", labelsize=_FONT)
+    ax.set_xlabel("rank (1 = best)", fontsize=_FONT + 1)
+    t = ranking.test
+    level = getattr(ranking, "interval_level", None)
+    title = (f"Rank confidence intervals, simultaneous at {level:.0%} ({t.correction}); green: "
+             "the models that can be first" if level is not None else
+             "Rank bounds from the BH discoveries: no simultaneous guarantee; green: not beaten")
+    title += f" (first {focus} of {k} models)" if focus < k else ""
+    ax.set_title(_wrap(title, axes_w, _FONT + 2), fontsize=_FONT + 2)
     ax.grid(axis="x", alpha=0.3)
     return fig
 
