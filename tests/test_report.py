@@ -142,7 +142,7 @@ def test_report_content_is_self_contained(six):
     table, ranking = six
     text = render_report(ranking, table=table, command="riskbench report -o r.html --seed 0")
     for needle in ("Which: first in the ranking", ranking.models[0], "Best set", "<h2>Why</h2>",
-                   f"<h2>Where {ranking.models[0]} fails</h2>", "compare on item",
+                   f"<h2>Where {ranking.models[0]} fails</h2>", "every model on it",
                    "The test in technical terms",
                    "rejected at alpha = 0.05", table.checksum, "riskbench report -o r.html",
                    "Per-model detail", "worst items", "TVaR 1%"):
@@ -349,7 +349,7 @@ def test_report_answers_which_why_where_for_a_selection(demo):
     # where: the chosen model's worst items, each compared across all eligible models, with
     # every portfolio metric in its own units
     where = text.split(f"<h2>Where {selection.chosen} fails</h2>")[1].split("</section>")[0]
-    assert where.count("compare on item") == 5
+    assert where.count("<details class='compare'>") == 5
     assert "<th>length</th><th>offensive</th><th>win</th>" in where
     assert where.count("<tr class=subject>") == 5
 
@@ -387,3 +387,23 @@ def test_rank_interval_plot_draws_each_models_interval(cases):
     assert bold == [m in ranking.top_set for m in ranking.models]
     text = render_report(ranking)
     assert "Rank confidence intervals: with probability at least 0.95" in text
+
+
+@pytest.mark.skipif(not hasattr(riskbench.ScoreTable, "texts"),
+                    reason="the logs' texts arrive with issue #12's ScoreTable.texts()")
+def test_where_shows_the_logs_prompt_and_response(cases):
+    from riskbench.report.evidence import worst_items
+
+    table, ranking = cases["binary log"]  # a real lm-evaluation-harness log
+    subject = ranking.models[0]
+    worst = worst_items(ranking.samples, ranking.samples.models.index(subject))
+    item = worst["worst"][0][0]
+    found = table.text(subject, item, ranking.metric)
+    assert found["prompt"] and found["response"]
+    text = render_report(ranking, table=table)
+    where = text.split(f"<h2>Where {subject} fails</h2>")[1].split("</section>")[0]
+    for key in ("prompt", "response"):
+        assert f"<summary>{key}</summary><pre>{html_escape(found[key][:300])}" in where
+    # the compare view of that item holds every model's row
+    block = where.split(f"<summary>item {item}: ")[1].split("</table>")[0]
+    assert all(html_escape(m) in block for m in ranking.models)

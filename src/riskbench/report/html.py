@@ -46,8 +46,11 @@ align-items:start}@media (max-width:900px){section.answer{grid-template-columns:
 margin-top:12px}.where{margin-top:0}.why h2,.where h2{margin-top:.6em;font-size:1.05rem}
 .why .sentence{font-size:1rem;line-height:1.45}
 tr.subject td{background:#fff3c4 !important;font-weight:600}
-details.compare,details.text{border:none;padding:0;margin:0}
-details.text pre{max-height:16em;overflow:auto}
+details.text{border:none;padding:0;margin:0}details.compare{margin:4px 0}
+details.text pre{max-height:16em;overflow:auto;white-space:pre-wrap}
+.decision .chosen,.decision p,.why p,.where h2,td.model,summary{overflow-wrap:anywhere}
+.where{min-width:0}table.rb th{white-space:nowrap}
+.scroll{overflow-x:auto;max-width:100%}
 figure{margin:16px 0;background:#fff;border:1px solid #eaeef2;border-radius:6px;padding:8px}
 figure svg{max-width:100%;height:auto}figcaption{font-size:.85rem;color:#57606a}
 details{background:#fff;border:1px solid #eaeef2;border-radius:6px;margin:6px 0;padding:6px 12px}
@@ -210,39 +213,45 @@ class _Metrics:
                        for m in self.names)
 
 
+def _score_head(metrics) -> str:
+    return f"<th>{'portfolio score' if metrics.names else 'score'}</th>{metrics.head()}"
+
+
 def _compare_html(row: dict, subject: str, sign: float, texts, metrics) -> str:
-    """Every model's score on one item (a row of :func:`compare_items`), in rank order, the
-    subject highlighted."""
+    """One of the subject's worst items, opened: the subject's own prompt and response (when
+    the log kept them), then every model's score on the item in rank order, the subject
+    highlighted, each with its response."""
     item = row["item"]
+    score = dict(row["scores"]).get(subject)
     body = "".join(
         f"<tr{' class=subject' if m == subject else ''}><td>{pos + 1}</td>"
-        f"<td class='text'>{_e(m)}</td><td>{'-' if v is None else _num(sign * v)}</td>"
+        f"<td class='text model'>{_e(m)}</td><td>{'-' if v is None else _num(sign * v)}</td>"
         + metrics.cells(m, item)
         + (f"<td class='text'>{_text_html(texts, m, item)}</td>" if texts is not None else "")
         + "</tr>" for pos, (m, v) in enumerate(row["scores"]))
-    head = "<th class='text'>response</th>" if texts is not None else ""
-    return (f"<details class='compare'><summary>compare on item {_e(item)}</summary>"
-            f"<table class='rb' style='width:auto'><tr><th>rank</th><th class='text'>model</th>"
-            f"<th>{'portfolio score' if metrics.names else 'score'}</th>{metrics.head()}{head}"
-            f"</tr>{body}</table></details>")
+    head = "<th class='text'>prompt and response</th>" if texts is not None else ""
+    own = (f"<div class='own'>{_text_html(texts, subject, item)}</div>"
+           if texts is not None else "")
+    return (f"<details class='compare'><summary>item {_e(item)}: "
+            f"{'-' if score is None else _num(sign * score)}; every model on it</summary>{own}"
+            f"<div class='scroll'><table class='rb' style='width:auto'><tr><th>rank</th>"
+            f"<th class='text'>model</th>{_score_head(metrics)}{head}</tr>{body}</table></div>"
+            "</details>")
 
 
 def _worst_html(ranking, model: str, sign: float, texts=None, compare: bool = False,
                 metrics: _Metrics | None = None) -> str:
     """A model's worst items: scores (and each portfolio metric's value), how many share the
-    minimum (all listed), the logs' texts when kept, and (``compare``) every model's score on
-    each of them."""
+    minimum (all listed), the logs' texts when kept, and (``compare``) each item opened on
+    every model's score and response."""
     metrics = metrics or _Metrics(None, ranking)
     samples = ranking.samples
     a = samples.models.index(model)
     w = worst_items(samples, a)
-    compared = ({r["item"]: r for r in compare_items(ranking, [i for i, _ in w["worst"]])}
-                if compare else {})
     rows = "".join(
         f"<tr><td class='text'>{_e(i)}</td><td>{_num(sign * v)}</td>" + metrics.cells(model, i)
-        + (f"<td class='text'>{_text_html(texts, model, i)}</td>" if texts is not None else "")
-        + (f"<td class='text'>{_compare_html(compared[i], model, sign, texts, metrics)}</td>"
-           if compare else "") + "</tr>"
+        + (f"<td class='text'>{_text_html(texts, model, i)}</td>"
+           if texts is not None and not compare else "") + "</tr>"
         for i, v in w["worst"])
     count = len(w["at_minimum"])
     lead = (f"<p class='small at-min'><b>{count}</b> of {w['n']} items score the minimum, "
@@ -256,12 +265,15 @@ def _worst_html(ranking, model: str, sign: float, texts=None, compare: bool = Fa
         listing = (f"<details class='small'><summary>all {count} items at the minimum</summary>"
                    f"<p>{_e(', '.join(ids))}" + (f" ... and {more} more" if more else "")
                    + "</p></details>")
-    text_head = "<th class='text'>prompt and response</th>" if texts is not None else ""
-    return (f"<div><table class='rb worst' style='width:auto'><tr><th class='text'>worst items"
-            f"</th><th>{'portfolio score' if metrics.names else 'score'}</th>"
-            f"{metrics.head()}{text_head}"
-            + ("<th class='text'>every model on it</th>" if compare else "") + f"</tr>{rows}"
-            f"</table>{lead}{listing}</div>")
+    opened = ""
+    if compare:
+        rows_by_item = compare_items(ranking, [i for i, _ in w["worst"]])
+        opened = "".join(_compare_html(r, model, sign, texts, metrics) for r in rows_by_item)
+    text_head = ("<th class='text'>prompt and response</th>" if texts is not None
+                 and not compare else "")
+    return (f"<div class='worst'><div class='scroll'><table class='rb worst' style='width:auto'>"
+            f"<tr><th class='text'>worst items</th>{_score_head(metrics)}{text_head}</tr>{rows}"
+            f"</table></div>{lead}{listing}{opened}</div>")
 
 
 def _model_details(ranking, texts=None, subject: str | None = None,
