@@ -103,10 +103,13 @@ def test_no_text_is_clipped_or_overlapping(cases, case):
 
 def test_legends_name_every_model_or_count_the_rest(cases):
     _, ranking = cases["9 long names"]
-    fig = plots.quantile_curves(ranking)
+    fig = plots.quantile_curves(ranking, highlight=ranking.models[1])
     legend = fig.axes[0].get_legend()
     labels = [t.get_text() for t in legend.get_texts()]
-    assert len(labels) == 9 and labels[0].endswith("(chosen)")  # 9 models: all in colour
+    assert len(labels) == 9  # 9 models: all in colour
+    assert [lab.endswith("(chosen)") for lab in labels] == [False, True] + [False] * 7
+    plain = plots.quantile_curves(ranking).axes[0].get_legend().get_texts()
+    assert not any(t.get_text().endswith("(chosen)") for t in plain)  # nothing chosen
     _, ranking = cases["48 models"]
     for fig in (plots.quantile_curves(ranking, top=5), plots.ecdf_plot(
             riskbench.load_demo(), ranking=ranking, metrics=["win"], top=5)):

@@ -6,7 +6,7 @@ Needs matplotlib (``pip install "riskbench[report]"``).
 >>> from riskbench.report import plots
 >>> table = riskbench.load_demo().select(models=["claude-2", "claude", "claude-instant-1.2"])
 >>> ranking = riskbench.rank(table, metric="win", n_resamples=100, seed=0)
->>> fig = plots.quantile_curves(ranking)            # a matplotlib Figure, no pyplot
+>>> fig = plots.quantile_curves(ranking, highlight="claude-2")  # a Figure, no pyplot
 >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()][0]
 '1. claude-2 (chosen)'
 >>> path = plots.save(fig, "curves.svg")            # doctest: +SKIP

@@ -508,8 +508,9 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
     target = (ranking.portfolio.describe() if ranking.portfolio is not None
               else f"metric {ranking.metric!r}")
     title = title or f"riskbench report: {what} ranking of {len(ranking.models)} models"
-    figures = _figures(ranking, table=table, stability=stability, top=top, chosen=chosen)
     evidence = why(ranking, selection=selection)
+    figures = _figures(ranking, table=table, stability=stability, top=top,
+                       chosen=chosen if evidence.decided else None)
     texts = _texts(table, ranking)
     metrics = _Metrics(table, ranking)
     decision = (

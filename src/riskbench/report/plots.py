@@ -181,10 +181,11 @@ def quantile_curves(ranking, *, kind: str = "quantile", top: int | None = 8,
     """Quantile curves Q(p) (``kind="quantile"``) or TVaR_p curves (``kind="tvar"``) per model.
 
     The paper's Figure 1 a/b: model X dominates Y at first order when its quantile curve is
-    above everywhere, at second order when its TVaR curve is. ``highlight`` (default: the
-    first model of the ranking) is drawn thick. The first ``top`` models are coloured and
-    named in the legend (all of them when at most 10), the others drawn thin and grey and
-    counted in the legend.
+    above everywhere, at second order when its TVaR curve is. ``highlight`` (the chosen
+    model) is drawn thick and labelled "(chosen)"; without it the first model of the ranking
+    is drawn thick, not labelled (a ranking with no decision chooses nothing). The first
+    ``top`` models are coloured and named in the legend (all of them when at most 10), the
+    others drawn thin and grey and counted in the legend.
     """
     if kind not in ("quantile", "tvar"):
         raise InputError(f"kind must be 'quantile' or 'tvar'; got {kind!r}")
@@ -192,6 +193,7 @@ def quantile_curves(ranking, *, kind: str = "quantile", top: int | None = 8,
     index = {m: a for a, m in enumerate(samples.models)}
     k = len(ranking.models)
     focus = _focus(k, top)
+    chosen = highlight
     highlight = highlight or ranking.models[0]
     labels = model_labels(ranking.models[:focus])
     legend_w = _inches(labels + [_others_handle(k - focus)[1]] if focus < k else labels,
@@ -222,7 +224,7 @@ def quantile_curves(ranking, *, kind: str = "quantile", top: int | None = 8,
     ax.set_xlim(0, 1)
     ax.grid(alpha=0.3)
     shown = [handles[pos] for pos in range(focus)]
-    names = [lab + (" (chosen)" if ranking.models[pos] == highlight else "")
+    names = [lab + (" (chosen)" if ranking.models[pos] == chosen else "")
              for pos, lab in enumerate(labels)]
     if focus < k:
         handle, text = _others_handle(k - focus)
@@ -338,17 +340,25 @@ def matrix_heatmap(ranking, *, top: int | None = None) -> Figure:
 
 
 def ranking_plot(ranking, *, top: int | None = None, z: float = 1.96) -> Figure:
-    """eps_i (or the criterion score) per model with +-z bootstrap-sd intervals, tie groups
-    shaded in alternating bands, the best set in bold; one row per model, labels keyed by
-    rank."""
+    """eps_i (or the criterion score) per model with +-z bootstrap-sd intervals; one row per
+    model, labels keyed by rank. Each label carries the model's compact letters when the
+    ranking has them (models sharing a letter are not separated; the top set in bold), else
+    its tie group [g] (groups shaded in alternating bands; the best set in bold)."""
     k = len(ranking.models)
     focus = k if top is None else max(1, min(int(top), k))
     dominance = ranking.criterion == "dominance"
     value = ranking.eps if dominance else ranking.score
     sd = ranking.eps_sd if dominance else np.full(k, np.nan)
-    groups = ranking.group[:focus]
-    labels = [f"{lab}  [{g}]" for lab, g in zip(model_labels(ranking.models[:focus]), groups,
-                                                 strict=True)]
+    letters = tuple(getattr(ranking, "letters", ()) or ())
+    groups = np.asarray(getattr(ranking, "group", np.ones(k, dtype=int)))[:focus]
+    names = model_labels(ranking.models[:focus])
+    if letters:
+        labels = [f"{lab}  {plot_text(let)}" for lab, let in zip(names, letters, strict=False)]
+        bold = getattr(ranking, "top_set", None)
+        bold = ranking.best_set if bold is None else bold
+    else:
+        labels = [f"{lab}  [{g}]" for lab, g in zip(names, groups, strict=True)]
+        bold = ranking.best_set
     size, row = _row_font(focus)
     label_w = _inches(labels, size) * 1.08 + 0.1  # bold labels are a little wider
     axes_w = 5.0
@@ -356,26 +366,31 @@ def ranking_plot(ranking, *, top: int | None = None, z: float = 1.96) -> Figure:
     fig = Figure(figsize=(width, row * focus + 1.5), layout="constrained")
     ax = fig.add_subplot()
     y = np.arange(focus)
-    for g in np.unique(groups):
-        rows = y[groups == g]
-        if g % 2 == 0:
-            ax.axhspan(rows.min() - 0.5, rows.max() + 0.5, color="#eeeeee", zorder=0)
-    colours = _colours(int(groups.max()))
+    if not letters:
+        for g in np.unique(groups):
+            rows = y[groups == g]
+            if g % 2 == 0:
+                ax.axhspan(rows.min() - 0.5, rows.max() + 0.5, color="#eeeeee", zorder=0)
+        colours = _colours(int(groups.max()))
+        dots = [colours[(g - 1) % len(colours)] for g in groups]
+    else:
+        dots = ["#2f9e44" if m in bold else "#4a6fa5" for m in ranking.models[:focus]]
     ax.errorbar(value[:focus], y, xerr=np.where(np.isfinite(sd[:focus]), z * sd[:focus], 0),
                 fmt="none", ecolor="#555555", elinewidth=1, capsize=2, zorder=2)
-    ax.scatter(value[:focus], y, c=[colours[(g - 1) % len(colours)] for g in groups], s=28,
-               zorder=3)
+    ax.scatter(value[:focus], y, c=dots, s=28, zorder=3)
     ax.set_yticks(y, labels, fontsize=size)
     for tick, model in zip(ax.get_yticklabels(), ranking.models[:focus], strict=True):
-        if model in ranking.best_set:
+        if model in bold:
             tick.set_fontweight("bold")
     ax.set_ylim(focus - 0.5, -0.5)
     ax.tick_params(axis="x", labelsize=_FONT)
     xlabel = ("eps_i: mean violation ratio against the others (lower is better)" if dominance
               else f"{ranking.criterion} score (higher is better)")
     ax.set_xlabel(_wrap(xlabel, axes_w, _FONT + 1), fontsize=_FONT + 1)
-    title = (f"Ranking with tie groups [g] and +-{z:g} sd bootstrap intervals; bold: best set"
-             + (f" (first {focus} of {k} models)" if focus < k else ""))
+    title = ((f"Ranking with letters (shared letter: not separated) and +-{z:g} sd bootstrap "
+              "intervals; bold: top set") if letters else
+             f"Ranking with tie groups [g] and +-{z:g} sd bootstrap intervals; bold: best set")
+    title += f" (first {focus} of {k} models)" if focus < k else ""
     ax.set_title(_wrap(title, axes_w, _FONT + 2), fontsize=_FONT + 2)  # centred on the axes
     ax.grid(axis="x", alpha=0.3)
     return fig
