@@ -80,7 +80,13 @@ MODELS = ("baseline", "gpt-x", "llama-y", "mistral-z")
 def write_fixtures(folder: Path) -> None:
     """scores.csv (accuracy, quality, toxicity; passage clusters; a 'baseline' model),
     pilot.csv, gens.csv (3 generations per item), metrics.toml (the README's block),
-    generations.jsonl (real IFEval generations), lm-eval-output/ and helm/... (real logs)."""
+    generations.jsonl (real IFEval generations), lm-eval-output/ and helm/runs/v4/ (real logs).
+
+    Where the README names a placeholder, a real log takes its name: the HELM Safety run
+    folders of harm_bench are `harm_bench:model=a` (Claude 3.5 Sonnet) and `...=b` (Llama 3 8B
+    chat), and the lm-eval run of gpt-4o is a model called `org/long-name` (its folder and the
+    results' `model_name`).
+    """
     rng = np.random.default_rng(14)
     rows = []
     for a, model in enumerate(MODELS):
@@ -88,7 +94,8 @@ def write_fixtures(folder: Path) -> None:
             passage = i // 3
             rows += [(model, i, passage, "accuracy", float(rng.random() < 0.45 + 0.12 * a)),
                      (model, i, passage, "quality", round(float(rng.normal(0.3 * a, 1)), 4)),
-                     (model, i, passage, "toxicity", round(float(rng.beta(2, 20 + 10 * a)), 4))]
+                     (model, i, passage, "toxicity",
+                      round(float(rng.beta(2, 20 + 10 * a)), 4))]
     frame = pd.DataFrame(rows, columns=["model", "sample_id", "passage_id", "metric", "value"])
     frame.to_csv(folder / "scores.csv", index=False)
     frame[frame["metric"] == "accuracy"].to_csv(folder / "pilot.csv", index=False)
@@ -99,20 +106,20 @@ def write_fixtures(folder: Path) -> None:
     (toml,) = blocks("toml")
     (folder / "metrics.toml").write_text(toml)
     shutil.copy(DATA / "generations" / "ifeval_two_models.jsonl", folder / "generations.jsonl")
-    shutil.copytree(DATA / "formats" / "lm_eval" / "kt_lm_eval_fork", folder / "lm-eval-output")
-    helm = helm_fixture()
-    if helm is not None:
-        shutil.copytree(helm, folder / "helm" / "benchmark_output" / "runs" / "v1")
-
-
-def helm_fixture() -> Path | None:
-    """A HELM runs folder of tests/data with run folders of at least two models."""
-    for runs in sorted((DATA / "formats").glob("helm*/**/runs/*")) + \
-            sorted((DATA / "formats").glob("helm*/runs/*")):
-        models = {p.name.split("model=")[-1] for p in runs.iterdir() if "model=" in p.name}
-        if len(models) >= 2:
-            return runs
-    return None
+    logs = folder / "lm-eval-output"
+    shutil.copytree(DATA / "formats" / "lm_eval" / "kt_lm_eval_fork", logs)
+    # the README ranks the whole folder: keep the runs that share their metrics (the vfroot
+    # model alone ran leaderboard_mmlu_pro and logged winogrande's acc, and a metric of one
+    # model cannot be ranked)
+    shutil.rmtree(next(logs.glob("__vfroot__*")))
+    (logs / "gpt-4o").rename(logs / "org__long-name")
+    for results in (logs / "org__long-name").glob("results_*.json"):  # the harness's own name
+        results.write_text(results.read_text().replace('"model_name": "gpt-4o"',
+                                                       '"model_name": "org/long-name"'))
+    runs = folder / "helm" / "runs" / "v4"
+    shutil.copytree(DATA / "formats" / "helm" / "helm_safety" / "runs" / "v4", runs)
+    for old, new in (("anthropic_claude-3-5-sonnet-20240620", "a"), ("meta_llama-3-8b-chat", "b")):
+        (runs / f"harm_bench:model={old}").rename(runs / f"harm_bench:model={new}")
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +148,11 @@ PROMISES = {
     "power --effect": ["Power of the relative test (first order)"],
     "rank scores.csv --cluster-col": ["R-SSD ranking of 4 models"],
     "rank gens.csv --repeat-col sample --generations two-stage": ["R-SSD ranking of 4 models"],
-    "logs lm-eval-output": ["per-item scores", "Aggregates the harness reported"],
+    "logs lm-eval-output/ helm/runs/v4/": ["Aggregates the harness reported", "harm_bench",
+                                           "winogrande"],
+    "rank helm/runs/v4/harm_bench:model=a": [
+        "R-SSD ranking of 2 models on 'harm_bench/harm_bench_score,test'"],
+    "rank lm-eval-output/ --lenient --model-name": ["short"],
     "rank scores.parquet": ["toxicity (lower is better", "length_chars (lower is better"],
 }
 FILES = {"report scores.csv": "report.html", "score generations.jsonl": "scores.parquet"}
@@ -162,8 +173,6 @@ def test_readme_command_runs(command, workdir, monkeypatch):
         at = argv.index(">")
         argv, target = argv[:at], argv[at + 1]
     name = argv[1]
-    if "helm/" in command and helm_fixture() is None:
-        pytest.skip("no two-model HELM run folder in tests/data/formats yet")
     if name in ("rank", "select", "stability", "report"):
         argv += ["--n-resamples", FEW]
     elif name == "power":
