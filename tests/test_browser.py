@@ -130,7 +130,8 @@ def test_report_renders_without_clipped_or_overlapping_text(driver, reports, sho
     assert errors == []
     rows = driver.find_elements(By.CSS_SELECTOR, "table.rb.sortable tbody tr")
     if models is not None:
-        assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows] == list(models)
+        at = _column(driver, "model")
+        assert [r.find_elements(By.TAG_NAME, "td")[at].text for r in rows] == list(models)
     # which, why and where: all three on the first screen
     tops = driver.execute_script(
         "return ['.decision', '.why', '.where'].map(function (s) {"
@@ -177,12 +178,21 @@ def test_ranking_table_sorts_on_click(driver, reports):
         rows = driver.find_elements(By.CSS_SELECTOR, "table.rb.sortable tbody tr")
         return [r.find_elements(By.TAG_NAME, "td")[index].text for r in rows]
 
-    assert column(2) == list(models)
+    model, wins = _column(driver, "model"), _column(driver, "wins")
+    assert column(model) == list(models)
     headers = driver.find_elements(By.CSS_SELECTOR, "table.rb.sortable thead th")
-    headers[2].click()  # model: alphabetical
-    assert column(2) == sorted(models, key=str.lower)
-    headers[2].click()  # again: descending
-    assert column(2) == sorted(models, key=str.lower, reverse=True)
-    headers[5].click()  # wins: numeric ascending
-    wins = [int(w) for w in column(5)]
-    assert wins == sorted(wins)
+    headers[model].click()  # alphabetical
+    assert column(model) == sorted(models, key=str.lower)
+    headers[model].click()  # again: descending
+    assert column(model) == sorted(models, key=str.lower, reverse=True)
+    headers[wins].click()  # numeric ascending
+    counts = [int(w) for w in column(wins)]
+    assert counts == sorted(counts) and counts != sorted(counts, reverse=True)
+
+
+def _column(driver, name: str) -> int:
+    """Index of a column of the ranking table, by its header."""
+    from selenium.webdriver.common.by import By
+
+    headers = driver.find_elements(By.CSS_SELECTOR, "table.rb.sortable thead th")
+    return [h.text.strip().lower() for h in headers].index(name)
