@@ -607,8 +607,10 @@ def _report_stability(table: ScoreTable, ranking: Ranking, weights: dict | None,
 @click.option("--stability", "with_stability", is_flag=True,
               help="Add the stability curve (slower: ranks 50 item subsets).")
 def report(**options):
-    """Write a self-contained HTML report (PATH as for rank; default: the demo data): the
-    decision, a sortable ranking, the plots, per-model detail, provenance and the command."""
+    """Write a self-contained HTML report (PATH as for rank; default: the demo data): which
+    model (or no decision), why in one sentence, where it fails (worst items, with the logs'
+    prompts and responses), then a sortable ranking, the plots, per-model detail, what was
+    read, provenance and the command."""
     def action() -> int:
         from riskbench._extras import require
         from riskbench.report import write_report
