@@ -2,6 +2,7 @@
 
 import json
 from html import escape as html_escape
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -410,3 +411,17 @@ def test_where_shows_the_logs_prompt_and_response(cases):
     # the compare view of that item holds every model's row
     block = where.split(f"<summary>item {item}: ")[1].split("</table>")[0]
     assert all(html_escape(m) in block for m in ranking.models)
+
+
+def test_why_on_real_helm_safety_runs_says_what_the_reviewer_saw():
+    # HELM Safety's harm_bench (real helm-run output, 5-level judge scores): the issue's
+    # example sentence, built from the data
+    from riskbench.report.evidence import why
+
+    runs = Path(__file__).parent / "data" / "formats" / "helm" / "helm_safety" / "runs" / "v4"
+    table = riskbench.read_scores(runs, metrics=["*harm_bench_score*"], texts=False)
+    ranking = riskbench.rank(table, n_resamples=200, seed=0)
+    assert why(ranking).sentence == (
+        "anthropic/claude-3-5-sonnet-20240620 is the only model whose worst 5% of items are not "
+        "all at the worst score observed, 0 (TVaR 5% 0.4; next best 0); it significantly beats "
+        "the other model; no model beats it.")

@@ -78,11 +78,13 @@ def why(ranking, *, selection=None) -> Why:
     """Build the plain-language "why" of a ranking (and of a selection under guardrails).
 
     Steps: (1) the subject is the selection's chosen model, else the first of the ranking, or
-    nobody when no pair is separated; (2) the tail clause compares the subject's TVaR_p with
-    the other models' (the only model whose worst p of items are not all at the worst score
-    observed, the best, tied, or where it stands); (3) the test clauses count the models it
-    significantly beats and those that beat it, and name the models it is not separated from
-    among those that can also be first; (4) guardrails add how many models they excluded.
+    nobody when no pair is separated; (2) the tail clause: the only model whose worst p of
+    items are not all at the worst score observed, when so; else, for scores with at most 10
+    distinct values, the share of its items at the worst score against the others'; else its
+    TVaR_p against the others' (the best, tied, or where it stands); (3) the test clauses
+    count the models it significantly beats and those that beat it, and name the models it is
+    not separated from among those that can also be first; (4) guardrails add how many models
+    they excluded.
     """
     models = list(ranking.models)
     k = len(models)
@@ -109,11 +111,17 @@ def why(ranking, *, selection=None) -> Why:
     beats = tuple(models[j] for j in np.flatnonzero(decisions[a]))
     beaten_by = tuple(models[i] for i in np.flatnonzero(decisions[:, a]))
     levels = _levels(samples)
-    if levels is not None:  # few distinct scores: how often a model hits the worst one
+    only = _only_clause(subject, a, models, oriented, tvar, floor, level, sign, what)
+    if only is not None:  # the strongest tail statement there is
+        clauses = [only]
+    elif levels is not None:  # few distinct scores: how often a model hits the worst one
         clauses = [_floor_clause(ranking, subject, levels[0], sign, what)]
     else:
         clauses = [_tail_clause(subject, a, models, oriented, tvar, floor, level, sign, what)]
-    if beats:
+    if k == 2:
+        clauses.append("it significantly beats the other model" if beats else
+                       "it does not significantly beat the other model")
+    elif beats:
         clauses.append(f"it significantly beats {len(beats)} of the {k - 1} other models")
     else:
         clauses.append(f"it significantly beats none of the {k - 1} other models")
@@ -179,16 +187,23 @@ def _floor_clause(ranking, subject, worst, sign, what) -> str:
             "distribution, not on its failures alone")
 
 
+def _only_clause(subject, a, models, oriented, tvar, floor, level, sign, what) -> str | None:
+    """"X is the only model whose worst p of items are not all at the worst score", when so."""
+    others = np.delete(np.arange(len(models)), a)
+    best_other = int(others[np.argmax(oriented[others])])
+    at_floor = np.isclose(oriented[others], floor, rtol=0, atol=1e-12)
+    if at_floor.all() and not np.isclose(oriented[a], floor, rtol=0, atol=1e-12):
+        return (f"{subject} is the only model whose worst {level} of items are not all at "
+                f"the worst {what} observed, {_num(sign * floor)} (TVaR {level} "
+                f"{_num(tvar[subject])}; next best {_num(tvar[models[best_other]])})")
+    return None
+
+
 def _tail_clause(subject, a, models, oriented, tvar, floor, level, sign, what) -> str:
     others = np.delete(np.arange(len(models)), a)
     mine = oriented[a]
     best_other = int(others[np.argmax(oriented[others])])
-    at_floor = np.isclose(oriented[others], floor, rtol=0, atol=1e-12)
     if mine > oriented[best_other]:
-        if at_floor.all() and not np.isclose(mine, floor, rtol=0, atol=1e-12):
-            return (f"{subject} is the only model whose worst {level} of items are not all at "
-                    f"the worst {what} observed, {_num(sign * floor)} (TVaR {level} "
-                    f"{_num(tvar[subject])}; next best {_num(tvar[models[best_other]])})")
         return (f"{subject} has the best mean {what} over its worst {level} of items (TVaR "
                 f"{level} {_num(tvar[subject])}; next best {models[best_other]}, "
                 f"{_num(tvar[models[best_other]])})")
