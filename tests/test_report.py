@@ -425,3 +425,9 @@ def test_why_on_real_helm_safety_runs_says_what_the_reviewer_saw():
         "anthropic/claude-3-5-sonnet-20240620 is the only model whose worst 5% of items are not "
         "all at the worst score observed, 0 (TVaR 5% 0.4; next best 0); it significantly beats "
         "the other model; no model beats it.")
+    # what was read and left out: one line under the answers, the reasons in the provenance
+    text = render_report(ranking, table=table)
+    left = sum(int(e["count"]) for e in table.read.by_reason().values())
+    assert f"{html_escape(table.read.lines()[0])}; left out: {left} values (<a href='#read'>" \
+        in text
+    assert "<h3 id='read'>What was read</h3>" in text

@@ -382,10 +382,26 @@ def _read_summary_html(summary) -> str:
              "left out because</th><th>count</th><th class='text'>of</th>"
              f"<th class='text'>what</th></tr></thead><tbody>{detail}</tbody></table>")
     files = "".join(f"<li><code>{_e(f)}</code></li>" for f in summary.files)
-    return (f"<h3>What was read</h3><ul class='small'>{lines}</ul>{table}"
+    return (f"<h3 id='read'>What was read</h3><ul class='small'>{lines}</ul>{table}"
             f"<details><summary>{len(summary.files)} file(s) read</summary>"
             f"<ul class='small'>{files}</ul></details>")
 
+
+
+def _read_line(table) -> str:
+    """One line under the answers: what was read, and how much was left out (the reasons are
+    under "What was read" in the provenance)."""
+    summary = getattr(table, "read", None)
+    if summary is None:
+        return ""
+    lines = summary.lines()
+    left: dict[str, int] = {}
+    for entry in summary.by_reason().values():
+        left[str(entry["unit"])] = left.get(str(entry["unit"]), 0) + int(entry["count"])
+    out = ", ".join(f"{n} {unit}" for unit, n in left.items())
+    return (f"<p class='small read'>{_e(lines[0] if lines else '')}"
+            + (f"; left out: {_e(out)} (<a href='#read'>what and why</a>)" if out else
+               "; nothing left out") + ".</p>")
 
 
 def _figures(ranking, *, table, stability, top: int, chosen: str | None) -> list[str]:
@@ -534,7 +550,8 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
     # every note the terminal prints after the ranking: the ranking's and the table's
     notes = "".join(f"<li>{_e(n)}</li>" for n in dict.fromkeys(
         tuple(ranking.notes) + tuple(getattr(table, "notes", ()) or ())))
-    body = (f"<main><h1>{_e(title)}</h1>{answer}<ul class='small muted'>{notes}</ul>"
+    body = (f"<main><h1>{_e(title)}</h1>{answer}{_read_line(table)}"
+            f"<ul class='small muted'>{notes}</ul>"
             "<h2>Ranking</h2><p class='small muted'>Click a column to sort. Rows are shaded by "
             "tie group; bold models are in the best set.</p>"
             f"{ranking_table_html(ranking)}{selection_html(selection)}"
