@@ -431,3 +431,8 @@ def test_why_on_real_helm_safety_runs_says_what_the_reviewer_saw():
     assert f"{html_escape(table.read.lines()[0])}; left out: {left} values (<a href='#read'>" \
         in text
     assert "<h3 id='read'>What was read</h3>" in text
+    evidence = why(ranking)
+    frame = evidence.to_frame()
+    assert list(frame["model"]) == list(ranking.models)
+    assert frame["beaten_by_subject"].tolist() == [False, True]
+    assert json.loads(json.dumps(evidence.to_dict()))["subject"] == ranking.models[0]

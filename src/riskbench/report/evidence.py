@@ -61,6 +61,15 @@ class Why:
     level: float = 0.05
     tvar: dict = field(default_factory=dict, repr=False)
 
+    def to_frame(self):
+        """One row per model: its TVaR_p (metric units), and whether the subject beats it or
+        it beats the subject."""
+        import pandas as pd
+
+        return pd.DataFrame({"model": list(self.tvar), "tvar": list(self.tvar.values()),
+                             "beaten_by_subject": [m in self.beats for m in self.tvar],
+                             "beats_subject": [m in self.beaten_by for m in self.tvar]})
+
     def to_dict(self) -> dict:
         return {"subject": self.subject, "sentence": self.sentence, "decided": self.decided,
                 "beats": list(self.beats), "beaten_by": list(self.beaten_by),
@@ -85,6 +94,16 @@ def why(ranking, *, selection=None) -> Why:
     count the models it significantly beats and those that beat it, and name the models it is
     not separated from among those that can also be first; (4) guardrails add how many models
     they excluded.
+
+    Parameters
+    ----------
+    ranking : Ranking
+    selection : Selection, optional
+        The selection the ranking belongs to (its chosen model is the subject).
+
+    Returns
+    -------
+    Why
     """
     models = list(ranking.models)
     k = len(models)
