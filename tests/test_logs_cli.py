@@ -185,7 +185,7 @@ def test_cli_report_provenance_has_the_read_summary(tmp_path):
                                        "--n-resamples", "30", "--seed", "0", "-o", str(out)])
     assert result.exit_code == 0, result.output
     html = out.read_text()
-    assert "<h3>What was read</h3>" in html and "HELM bookkeeping stat" in html
+    assert "What was read</h3>" in html and "HELM bookkeeping stat" in html
     assert "listed in schema.json without lower_is_better" in html
     assert "11 file(s) read" in html  # the report keeps the texts: scenario_state.json too
 

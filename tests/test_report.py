@@ -1,7 +1,8 @@
-"""Plots and the HTML report; the report is opened in a real headless Chromium."""
+"""Plots and the HTML report (tests/test_browser.py opens reports in headless Chromium)."""
 
 import json
-import shutil
+from html import escape as html_escape
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,10 +10,11 @@ from click.testing import CliRunner
 
 import riskbench
 from riskbench.cli import main
-from riskbench.errors import InputError
+from riskbench.errors import DegenerateDataWarning, InputError
 
 pytest.importorskip("matplotlib")
 
+import layout  # noqa: E402
 from riskbench.report import plots, render_report, write_report  # noqa: E402
 
 
@@ -23,40 +25,129 @@ def demo():
     return table, ranking
 
 
-def test_every_plot_returns_a_figure_and_saves(demo, tmp_path):
-    table, ranking = demo
-    stability = riskbench.stability(
-        table.select(models=table.models[:6], metrics=["win"]),
-        lambda t, s: riskbench.rank(t, seed=s, n_resamples=20), sizes=[50, 799], repeats=2)
+@pytest.fixture(scope="module")
+def six():
+    """Six demo models on 'win': small enough to draw every figure quickly."""
+    table = riskbench.load_demo()
+    table = table.select(models=table.models[:6], metrics=["win"])
+    return table, riskbench.rank(table, n_resamples=30, seed=0)
+
+
+def test_every_plot_returns_a_figure_and_saves(six, tmp_path):
+    table, ranking = six
+    stability = riskbench.stability(table, lambda t, s: riskbench.rank(t, seed=s, n_resamples=20),
+                                    sizes=[50, 799], repeats=2)
     figures = {
         "q": plots.quantile_curves(ranking), "t": plots.quantile_curves(ranking, kind="tvar"),
         "m": plots.matrix_heatmap(ranking), "r": plots.ranking_plot(ranking),
         "e": plots.ecdf_plot(table, ranking=ranking), "s": plots.stability_plot(stability),
     }
-    magic = {".png": b"\x89PNG", ".svg": b"<?xml", ".pdf": b"%PDF"}
     for name, fig in figures.items():
-        for suffix, head in magic.items():
-            path = plots.save(fig, tmp_path / f"{name}{suffix}")
-            assert path.read_bytes().startswith(head)
+        assert plots.save(fig, tmp_path / f"{name}.svg").read_bytes().startswith(b"<?xml")
+    assert layout.problems(figures["s"]) == []
+    magic = {".png": b"\x89PNG", ".pdf": b"%PDF"}
+    for suffix, head in magic.items():
+        assert plots.save(figures["s"], tmp_path / f"s{suffix}").read_bytes().startswith(head)
     with pytest.raises(InputError, match=r"plots are written as .png, .svg, .pdf; got .jpg"):
         plots.save(figures["q"], tmp_path / "q.jpg")
+    with pytest.raises(InputError, match="level_bars is for scores with at most 10 distinct"):
+        plots.level_bars(ranking)
 
 
-def test_plots_stay_readable_with_48_models(demo):
-    _, ranking = demo
-    fig = plots.quantile_curves(ranking, top=5)
+def test_labels_are_short_unique_and_keyed_by_rank():
+    names = [f"upstage/SOLAR-10.7B-Instruct-v1.0@2024-12-23T1{h}-36-36.30002{h}"
+             for h in range(3)] + ["gpt-4o", "a$b$c"]
+    labels = plots.model_labels(names)
+    assert len(set(labels)) == 5 and all(len(lab) <= len("5. ") + plots.LABEL_CHARS
+                                         for lab in labels)
+    assert labels[3] == "4. gpt-4o" and labels[4] == r"5. a\$b\$c"  # no mathtext
+    assert labels[0].startswith("1. upstage/SOLAR-10.7B") and "…" in labels[0]
+    assert [lab[-4:] for lab in labels[:3]] == ["0020", "0021", "0022"]  # the tail is kept
+    assert plots.short_names(["research-lab/FuseChat-Gemma-2-9B-Instruct@2024-08-21T03-40-10.1",
+                              "research-lab/FuseChat-Gemma-2-9B-Instruct@2024-08-21T03-40-10.2"]
+                             ) == ["…FuseChat-Gemma-2-9B-Instruct…0-10.1",
+                                   "…FuseChat-Gemma-2-9B-Instruct…0-10.2"]
+
+
+def _rank(table, **options):
+    return riskbench.rank(table, n_resamples=30, seed=0, **options)
+
+
+@pytest.fixture(scope="module")
+def cases(demo):
+    table, ranking = demo
+    two = table.select(models=table.models[:2], metrics=["win"])
+    long = layout.long_name_table()
+    binary = layout.binary_log_table()
+    with pytest.warns(DegenerateDataWarning, match="1 pair"):  # two runs score alike
+        ranked = _rank(binary)
+    return {"2 models": (two, _rank(two)), "9 long names": (long, _rank(long)),
+            "48 models": (table, ranking), "binary log": (binary, ranked)}
+
+
+@pytest.mark.parametrize("case", ["2 models", "9 long names", "48 models", "binary log"])
+def test_no_text_is_clipped_or_overlapping(cases, case):
+    table, ranking = cases[case]
+    figures = {"ranking": plots.ranking_plot(ranking),
+               "matrix": plots.matrix_heatmap(ranking),
+               "ecdf": plots.ecdf_plot(table, ranking=ranking)}
+    if plots.discrete_levels(ranking.samples) is None:
+        figures["quantile"] = plots.quantile_curves(ranking)
+        figures["tvar"] = plots.quantile_curves(ranking, kind="tvar")
+    else:
+        figures["levels"] = plots.level_bars(ranking)
+    for name, fig in figures.items():
+        assert layout.problems(fig) == [], name
+        width, _ = fig.get_size_inches()
+        assert width <= plots.MAX_WIDTH + 2.0, name
+
+
+def test_legends_name_every_model_or_count_the_rest(cases):
+    _, ranking = cases["9 long names"]
+    fig = plots.quantile_curves(ranking, highlight=ranking.models[1])
     legend = fig.axes[0].get_legend()
     labels = [t.get_text() for t in legend.get_texts()]
-    assert labels[0] == f"1. {ranking.models[0]} (chosen)" and len(labels) == 5
-    assert legend.get_title().get_text() == "top 5 (+43 in grey)"
-    heat = plots.matrix_heatmap(ranking, top=12)
-    assert len(heat.axes[0].get_xticklabels()) == 12
+    assert len(labels) == 9  # 9 models: all in colour
+    assert [lab.endswith("(chosen)") for lab in labels] == [False, True] + [False] * 7
+    plain = plots.quantile_curves(ranking).axes[0].get_legend().get_texts()
+    assert not any(t.get_text().endswith("(chosen)") for t in plain)  # nothing chosen
+    _, ranking = cases["48 models"]
+    for fig in (plots.quantile_curves(ranking, top=5), plots.ecdf_plot(
+            riskbench.load_demo(), ranking=ranking, metrics=["win"], top=5)):
+        legend = fig.legends[0] if fig.legends else fig.axes[0].get_legend()
+        labels = [t.get_text() for t in legend.get_texts()]
+        assert labels[0].startswith(f"1. {ranking.models[0]}")
+        assert labels[-1] == "43 more models (grey; ranks in the table)" and len(labels) == 6
+        # outside the axes: the legend's box does not cover the plotting area
+        renderer = fig.canvas.get_renderer() if hasattr(fig.canvas, "get_renderer") else None
+        if renderer is None:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+        box, area = legend.get_window_extent(renderer), fig.axes[0].get_window_extent(renderer)
+        assert box.x0 >= area.x1 - 1
 
 
-def test_report_content_is_self_contained(demo):
-    table, ranking = demo
+def test_discrete_scores_are_shown_as_shares_per_level(cases):
+    table, ranking = cases["binary log"]
+    assert list(plots.discrete_levels(ranking.samples)) == [0.0, 1.0]
+    fig = plots.level_bars(ranking)
+    bars = [p for p in fig.axes[0].patches]
+    assert len(bars) == 2 * len(ranking.models)
+    index = {m: a for a, m in enumerate(ranking.samples.models)}
+    failing = [float((ranking.samples.values[index[m]] == 0).mean()) for m in ranking.models]
+    np.testing.assert_allclose([b.get_width() for b in bars[:len(failing)]], failing)
+    text = render_report(ranking, table=table)
+    assert "takes 2 distinct values" in text or "take 2 distinct values" in text
+    assert "Quantile curves" not in text and text.count("<svg") == 3  # ranking, levels, matrix
+
+
+def test_report_content_is_self_contained(six):
+    table, ranking = six
     text = render_report(ranking, table=table, command="riskbench report -o r.html --seed 0")
-    for needle in ("Selected for risk-averse use", ranking.models[0], "Best set",
+    for needle in ("Which: first in the ranking", ranking.models[0], "Best set", "<h2>Why</h2>",
+                   f"<h2>Where {ranking.models[0]} fails</h2>", "every model on it",
+                   "The test in technical terms",
                    "rejected at alpha = 0.05", table.checksum, "riskbench report -o r.html",
                    "Per-model detail", "worst items", "TVaR 1%"):
         assert needle in text, needle
@@ -65,8 +156,8 @@ def test_report_content_is_self_contained(demo):
         assert fetch not in text
 
 
-def test_write_report_is_atomic(demo, tmp_path):
-    _, ranking = demo
+def test_write_report_is_atomic(six, tmp_path):
+    _, ranking = six
     with pytest.raises(InputError, match="a report is an .html file"):
         write_report(tmp_path / "r.pdf", ranking)
     with pytest.raises(InputError, match="a report needs a Ranking"):
@@ -76,75 +167,272 @@ def test_write_report_is_atomic(demo, tmp_path):
     assert path.stat().st_mode & 0o044  # readable by others, not a private temp file
 
 
-def test_notebook_views(demo):
-    _, ranking = demo
+def test_notebook_views(six):
+    _, ranking = six
     assert "<table" in ranking._repr_html_() and ranking.models[0] in ranking._repr_html_()
     assert "better" in ranking.test._repr_html_()
-    sel = riskbench.select(riskbench.load_demo().select(models=riskbench.load_demo().models[:6]),
+    demo = riskbench.load_demo()
+    sel = riskbench.select(demo.select(models=demo.models[:6]),
                            guardrails=["offensive:tvar@0.05>=-0.5"], n_resamples=20, seed=0)
     assert "chosen:" in sel._repr_html_()
 
 
+def _portfolio_csv(path):
+    path.write_text("model,sample_id,metric,value\n" + "".join(
+        f"{m},{i},{metric},{v}\n" for m, q, tox in (("good", 0.8, 0.1), ("toxic", 0.9, 0.6),
+                                                    ("weak", 0.2, 0.1), ("mid", 0.5, 0.2))
+        for i in range(60) for metric, v in (("quality", round(q + 0.01 * (i % 9), 3)),
+                                             ("toxicity", round(tox + 0.01 * (i % 5), 3)))))
+    return path
+
+
 def test_cli_report(tmp_path):
+    # (the README test runs the demo's report with guardrails and stability)
+    scores = _portfolio_csv(tmp_path / "s.csv")
     out = tmp_path / "report.html"
-    result = CliRunner().invoke(main, ["report", "-o", str(out), "--n-resamples", "40",
-                                       "--seed", "1", "--json", "--quiet",
-                                       "--guardrail", "offensive:tvar@0.05>=-0.2"])
+    result = CliRunner().invoke(main, ["report", str(scores), "-o", str(out), "--n-resamples",
+                                       "40", "--seed", "1", "--json", "--quiet",
+                                       "--lower-is-better", "toxicity",
+                                       "--guardrail", "toxicity:tvar@0.05>=-0.5"])
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout)
+    payload = json.loads(result.stdout, parse_constant=lambda token: 1 / 0)  # strict JSON
     assert payload["bytes"] == out.stat().st_size and payload["seed"] == 1
+    assert payload["why"]["subject"] == payload["chosen"]
+    assert html_escape(payload["why"]["sentence"]) in out.read_text()
     assert "Guardrails" in out.read_text()
-    bad = CliRunner().invoke(main, ["report", "-o", str(tmp_path / "r.txt"), "--n-resamples",
-                                    "10"])
+    bad = CliRunner().invoke(main, ["report", str(scores), "-o", str(tmp_path / "r.txt"),
+                                    "--n-resamples", "10"])
     assert bad.exit_code == 2 and "a report is an .html file" in bad.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "s.csv"]
 
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+def test_cli_report_with_stability(tmp_path):
+    # the README's own example used to fail: rank() got multiple values for 'seed'
+    path = _portfolio_csv(tmp_path / "s.csv")
+    out = tmp_path / "report.html"
+    for extra in ([], ["--guardrail", "toxicity:tvar@0.05>=-0.5"]):
+        result = CliRunner().invoke(main, ["report", str(path), "-o", str(out), "--stability",
+                                           "--lower-is-better", "toxicity", "--n-resamples",
+                                           "20", "--seed", "3", "--quiet", *extra])
+        assert result.exit_code == 0, result.output
+        text = out.read_text()
+        assert "Ranking stability" in text and "Kendall tau between rankings" in text
+    assert "Guardrails" in text  # the second report: 3 eligible models, their stability
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="Debian's chromium and chromium-driver "
-                    "are not installed (.ci/run installs them)")
-def test_report_in_headless_chromium(demo, tmp_path):
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
+def test_worst_items_count_every_item_at_the_minimum(tmp_path):
+    # model "a" fails 17 of 40 items: the list shows 5 and says 17, with all 17 ids
+    rows = [("a", i, 0.0 if i % 40 < 17 else 0.5 + i / 100) for i in range(40)] + \
+        [("b", i, 0.2 + i / 80) for i in range(40)] + [("c", i, 0.1 + i / 90) for i in range(40)]
+    path = tmp_path / "s.csv"
+    path.write_text("model,sample_id,metric,value\n"
+                    + "".join(f"{m},item-{i},acc,{v}\n" for m, i, v in rows))
+    table = riskbench.read_scores(path)
+    ranking = riskbench.rank(table, n_resamples=30, seed=0)
+    from riskbench.report.html import worst_items
 
-    table, ranking = demo
-    path = write_report(tmp_path / "report.html", ranking, table=table)
-    options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-                "--window-size=1300,1800"):
-        options.add_argument(arg)
-    options.binary_location = CHROMIUM
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    try:
-        driver.get(path.as_uri())
-        assert driver.title.startswith("riskbench report")
+    a = ranking.samples.models.index("a")
+    worst = worst_items(ranking.samples, a)
+    failed = {f"item-{i}" for i in range(17)}
+    assert worst["minimum"] == 0.0 and set(worst["at_minimum"]) == failed
+    assert [i for i, _ in worst["worst"]] == worst["at_minimum"][:5]
+    text = render_report(ranking, table=table)
+    assert "<b>17</b> of 40 items score the minimum, 0; the 5 listed are the first of them" \
+        in text
+    assert "all 17 items at the minimum" in text
+    assert ", ".join(worst["at_minimum"]) in text
 
-        def column(index):
-            rows = driver.find_elements(By.CSS_SELECTOR, "table.rb.sortable tbody tr")
-            return [r.find_elements(By.TAG_NAME, "td")[index].text for r in rows]
 
-        assert column(2) == list(ranking.models)
-        headers = driver.find_elements(By.CSS_SELECTOR, "table.rb.sortable thead th")
-        headers[2].click()  # model: alphabetical
-        assert column(2) == sorted(ranking.models, key=str.lower)
-        headers[2].click()  # again: descending
-        assert column(2) == sorted(ranking.models, key=str.lower, reverse=True)
-        headers[5].click()  # wins: numeric ascending
-        wins = [int(w) for w in column(5)]
-        assert wins == sorted(wins) and wins != sorted(wins, reverse=True)
-        shot = tmp_path / "report.png"
-        driver.save_screenshot(str(shot))
-        assert shot.stat().st_size > 50_000
-        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-        assert errors == []
-        assert len(driver.find_elements(By.TAG_NAME, "svg")) >= 5
-    finally:
-        driver.quit()
-    np.testing.assert_equal(shot.read_bytes()[:4], b"\x89PNG")
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["continuous", "binary"])
+def test_no_text_is_clipped_or_overlapping_at_227_models(kind):
+    rng = np.random.default_rng(227)
+    models = [f"org-{a % 7}/model-{a:03d}" + "-instruct" * (a % 5) for a in range(227)]
+    frame = {"model": [], "sample_id": [], "metric": [], "value": []}
+    for a, m in enumerate(models):
+        values = rng.normal(a / 100, 1, 60) if kind == "continuous" else \
+            (rng.random(60) < 0.2 + a / 300).astype(float)
+        frame["model"] += [m] * 60
+        frame["sample_id"] += list(range(60))
+        frame["metric"] += ["score"] * 60
+        frame["value"] += list(values)
+    import warnings
+
+    import pandas as pd
+
+    table = riskbench.read_scores(pd.DataFrame(frame))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateDataWarning)  # binary: many identical pairs
+        ranking = riskbench.rank(table, n_resamples=20, seed=0)
+    figures = {"ranking": plots.ranking_plot(ranking),
+               "matrix": plots.matrix_heatmap(ranking, top=60),
+               "ecdf": plots.ecdf_plot(table, ranking=ranking)}
+    if kind == "continuous":
+        figures["quantile"] = plots.quantile_curves(ranking)
+    else:
+        figures["levels"] = plots.level_bars(ranking)
+    for name, fig in figures.items():
+        assert layout.problems(fig) == [], name
+
+
+# --- which / why / where --------------------------------------------------------------------
+
+def test_why_names_the_only_model_whose_tail_is_not_all_failures():
+    # the issue's reviewer example: every model but "careful" fails its worst 10% outright
+    rng = np.random.default_rng(5)
+    data = {}
+    for name, shift in (("careful", 0.55), ("bold", 0.6), ("fast", 0.5), ("weak", 0.2)):
+        values = np.clip(rng.normal(shift, 0.15, 200), 0.01, 1.0)
+        if name != "careful":
+            values[:30] = 0.0  # 15% failures
+        data[name] = values
+    ranking = riskbench.rank(data, n_resamples=100, seed=0)
+    from riskbench.report.evidence import why
+
+    evidence = why(ranking)
+    assert evidence.subject == ranking.models[0] == "careful"
+    tvar = dict(zip(ranking.models, ranking.tvar, strict=True))
+    assert evidence.sentence.startswith(
+        "careful is the only model whose worst 5% of items are not all at the worst score "
+        f"observed, 0 (TVaR 5% {tvar['careful']:.3g}; next best 0)")
+    wins = int(ranking.wins[0])
+    assert f"it significantly beats {wins} of the 3 other models" in evidence.sentence
+    assert "no model beats it" in evidence.sentence
+    assert evidence.beats == tuple(m for m in ranking.models
+                                   if ranking.decisions[0, ranking.models.index(m)])
+
+
+def test_why_counts_failures_for_discrete_scores_and_says_no_decision(cases):
+    from riskbench.report.evidence import why
+
+    _, ranking = cases["binary log"]
+    sentence = why(ranking).sentence
+    index = {m: a for a, m in enumerate(ranking.samples.models)}
+    share = {m: float((ranking.samples.values[index[m]] == 0).mean()) for m in ranking.models}
+    first, runner = ranking.models[0], sorted(ranking.models[1:], key=share.get)[0]
+    assert sentence.startswith(
+        f"{first} is at the worst score observed, 0, on {100 * share[first]:.3g}% of its items, "
+        f"the fewest (next fewest {runner}, {100 * share[runner]:.3g}%)")
+    rng = np.random.default_rng(0)
+    flat = riskbench.rank({f"m{a}": rng.normal(0, 1, 40) for a in range(3)}, n_resamples=40,
+                          seed=0)
+    evidence = why(flat)
+    assert not evidence.decided and evidence.subject is None
+    assert evidence.sentence.startswith("No test separates any two of the 3 models at alpha = "
+                                        "0.05 (bonferroni): the data do not back a choice.")
+    text = render_report(flat)
+    assert "no decision: the data do not separate these models" in text
+
+
+def test_report_answers_which_why_where_for_a_selection(demo):
+    table, _ = demo
+    table = table.select(models=table.models[::3])  # 16 models, three metrics
+    selection = riskbench.select(table, guardrails=["offensive:tvar@0.05>=-0.2"],
+                                 n_resamples=60, seed=0)
+    text = render_report(selection.ranking, table=table, selection=selection)
+    from riskbench.report.evidence import why
+
+    sentence = why(selection.ranking, selection=selection).sentence
+    ranked = selection.ranking
+    tvar = dict(zip(ranked.models, ranked.tvar, strict=True))
+    best = max(tvar, key=tvar.get)
+    if best == selection.chosen:
+        assert sentence.startswith(f"{selection.chosen} has the best mean portfolio score over "
+                                   "its worst 5% of items")
+    else:  # the sentence says it is not the tail that decided, and who is best there
+        place = 1 + sum(v > tvar[selection.chosen] for v in tvar.values())
+        assert sentence.startswith(
+            f"{selection.chosen} ranks first on the whole distribution, not on the tail alone: "
+            f"its worst 5% of items average {tvar[selection.chosen]:.3g} ({place} of "
+            f"{len(tvar)} on TVaR 5%; best {best}, {tvar[best]:.3g})")
+    assert selection.excluded
+    assert sentence.endswith(f"It passes every guardrail; {len(selection.excluded)} of the 16 "
+                             "models fail at least one.")
+    assert html_escape(sentence) in text
+    assert "Which: selected for risk-averse use" in text
+    # where: the chosen model's worst items, each compared across all eligible models, with
+    # every portfolio metric in its own units
+    where = text.split(f"<h2>Where {selection.chosen} fails</h2>")[1].split("</section>")[0]
+    assert where.count("<details class='compare'>") == 5
+    assert "<th>length</th><th>offensive</th><th>win</th>" in where
+    assert where.count("<tr class=subject>") == 5
+
+
+def test_report_carries_the_tables_notes(tmp_path):
+    # what the terminal prints after a ranking (ranking notes + table notes) is in the report
+    path = tmp_path / "gens.csv"
+    path.write_text("model,sample_id,sample,metric,value\n" + "".join(
+        f"{m},{i},{s},acc,{(i % 10) / 10 + shift + s / 100:.3f}\n"
+        for m, shift in (("a", 0.0), ("b", 0.2), ("c", 0.5)) for i in range(30) for s in range(3)))
+    table = riskbench.read_scores(path, repeat="sample")
+    ranking = riskbench.rank(table, n_resamples=20, seed=0)
+    text = render_report(ranking, table=table)
+    for note in (*table.notes, *ranking.notes):
+        assert html_escape(note) in text, note
+
+
+HAS_INTERVALS = "rank_low" in {f.name for f in __import__("dataclasses").fields(riskbench.Ranking)}
+
+
+@pytest.mark.skipif(not HAS_INTERVALS, reason="rank intervals arrive with issue #13's Ranking")
+def test_rank_interval_plot_draws_each_models_interval(cases):
+    _, ranking = cases["9 long names"]
+    fig = plots.rank_intervals_plot(ranking)
+    assert layout.problems(fig) == []
+    from matplotlib.collections import LineCollection
+
+    (segments,) = [c for c in fig.axes[0].collections if isinstance(c, LineCollection)]
+    spans = [(seg[0][0] + 0.3, seg[1][0] - 0.3) for seg in segments.get_segments()]
+    np.testing.assert_allclose(spans, np.column_stack([ranking.rank_low, ranking.rank_high]))
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert all(lab.endswith(f"  {let}") for lab, let in zip(labels, ranking.letters,
+                                                           strict=True))
+    bold = [t.get_fontweight() == "bold" for t in fig.axes[0].get_yticklabels()]
+    assert bold == [m in ranking.top_set for m in ranking.models]
+    text = render_report(ranking)
+    assert "Rank confidence intervals: with probability at least 0.95" in text
+
+
+@pytest.mark.skipif(not hasattr(riskbench.ScoreTable, "texts"),
+                    reason="the logs' texts arrive with issue #12's ScoreTable.texts()")
+def test_where_shows_the_logs_prompt_and_response(cases):
+    from riskbench.report.evidence import worst_items
+
+    table, ranking = cases["binary log"]  # a real lm-evaluation-harness log
+    subject = ranking.models[0]
+    worst = worst_items(ranking.samples, ranking.samples.models.index(subject))
+    item = worst["worst"][0][0]
+    found = table.text(subject, item, ranking.metric)
+    assert found["prompt"] and found["response"]
+    text = render_report(ranking, table=table)
+    where = text.split(f"<h2>Where {subject} fails</h2>")[1].split("</section>")[0]
+    for key in ("prompt", "response"):
+        assert f"<summary>{key}</summary><pre>{html_escape(found[key][:300])}" in where
+    # the compare view of that item holds every model's row
+    block = where.split(f"<summary>item {item}: ")[1].split("</table>")[0]
+    assert all(html_escape(m) in block for m in ranking.models)
+
+
+def test_why_on_real_helm_safety_runs_says_what_the_reviewer_saw():
+    # HELM Safety's harm_bench (real helm-run output, 5-level judge scores): the issue's
+    # example sentence, built from the data
+    from riskbench.report.evidence import why
+
+    runs = Path(__file__).parent / "data" / "formats" / "helm" / "helm_safety" / "runs" / "v4"
+    table = riskbench.read_scores(runs, metrics=["*harm_bench_score*"], texts=False)
+    ranking = riskbench.rank(table, n_resamples=200, seed=0)
+    assert why(ranking).sentence == (
+        "anthropic/claude-3-5-sonnet-20240620 is the only model whose worst 5% of items are not "
+        "all at the worst score observed, 0 (TVaR 5% 0.4; next best 0); it significantly beats "
+        "the other model; no model beats it.")
+    # what was read and left out: one line under the answers, the reasons in the provenance
+    text = render_report(ranking, table=table)
+    left = sum(int(e["count"]) for e in table.read.by_reason().values())
+    assert f"{html_escape(table.read.lines()[0])}; left out: {left} values (<a href='#read'>" \
+        in text
+    assert "<h3 id='read'>What was read</h3>" in text
+    evidence = why(ranking)
+    frame = evidence.to_frame()
+    assert list(frame["model"]) == list(ranking.models)
+    assert frame["beaten_by_subject"].tolist() == [False, True]
+    assert json.loads(json.dumps(evidence.to_dict()))["subject"] == ranking.models[0]

@@ -82,6 +82,15 @@ class Limits:
         Most columns of a CSV/TSV/Parquet table or fields of a JSON Lines record (default
         100,000): a table costs about 2 KiB of memory per column, so a 10 MB header of a
         million names would take 2 GiB.
+
+    Examples
+    --------
+    >>> import riskbench
+    >>> riskbench.Limits().max_bytes == 2 << 30
+    True
+    >>> with riskbench.input_limits(max_bytes="8G", max_ratio=500) as limits:
+    ...     print(limits.max_bytes, limits.max_ratio)
+    8589934592 500
     """
 
     max_bytes: int = 2 << 30

@@ -764,6 +764,25 @@ def stability(**options):
     _run(action, options["quiet"])
 
 
+def _report_stability(table: ScoreTable, ranking: Ranking, weights: dict | None, how: dict,
+                      stats: dict, *, quiet: bool):
+    """The stability curve of the report's ranking: the same options on random item subsets
+    of the models it ranks (the eligible ones after guardrails), B = 200 per ranking."""
+    options = {**stats, "n_resamples": min(200, stats["n_resamples"])}
+    seed = options.pop("seed")
+    if len(ranking.models) < len(table.models):
+        table = table.select(models=ranking.models)
+    n = len(table.items(options["metric"]))
+    sizes = [m for m in (50, 100, 200, 400) if m < n] + [n]
+    progress = _LazyProgress("stability subsets", enabled=not quiet)
+    try:
+        return riskbench.stability(
+            table, lambda t, s: riskbench.rank(t, weights=weights, seed=s, **how, **options),
+            sizes=sizes, repeats=10, seed=seed, progress=progress)
+    finally:
+        progress.close()
+
+
 @main.command()
 @input_limit_options
 @_reading
@@ -776,11 +795,15 @@ def stability(**options):
 @click.option("--stability", "with_stability", is_flag=True,
               help="Add the stability curve (slower: ranks 50 item subsets).")
 def report(**options):
-    """Write a self-contained HTML report (PATH as for rank; default: the demo data): the
-    decision, a sortable ranking, the plots, per-model detail, provenance and the command."""
+    """Write a self-contained HTML report (PATH as for rank; default: the demo data): which
+    model (or no decision), why in one sentence, where it fails (worst items, with the logs'
+    prompts and responses), then a sortable ranking, the plots, per-model detail, what was
+    read, provenance and the command."""
     def action() -> int:
+        from riskbench._extras import require
         from riskbench.report import write_report
 
+        require("matplotlib", needed_by="the HTML report")  # before minutes of bootstrap
         command = "riskbench " + " ".join(sys.argv[1:]) if sys.argv else None
         demo = not options["paths"]
         inputs = _inputs(options)
@@ -794,6 +817,10 @@ def report(**options):
             command = f"{command} --seed {stats['seed']}"
         progress = _LazyProgress("bootstrap", enabled=not options["quiet"])
         selection = stability = None
+        # the options of the ranking the report shows, reused by the stability curve
+        how = ({} if options["guardrails"] else
+               {"test": options["test"], "eps0": options["eps0"],
+                "criterion": options["criterion"], "p": options["p"]})
         try:
             if options["guardrails"]:
                 if stats["portfolio"] is None:
@@ -806,29 +833,27 @@ def report(**options):
                     raise InputError(f"{len(selection.eligible)} model(s) pass every guardrail; "
                                      "a report needs at least two to rank: loosen a guardrail")
             else:
-                ranking = riskbench.rank(table, weights=weights, test=options["test"],
-                                         eps0=options["eps0"], criterion=options["criterion"],
-                                         p=options["p"], progress=progress, **stats)
+                ranking = riskbench.rank(table, weights=weights, progress=progress, **how,
+                                         **stats)
                 if isinstance(ranking, BordaRanking):
                     raise InputError("a report covers one ranking: choose --portfolio ic, ec "
                                      "or multivariate, or one --metric")
-            if options["with_stability"]:
-                n = len(table.items(stats["metric"]))
-                sizes = [m for m in (50, 100, 200, 400) if m < n] + [n]
-                stability = riskbench.stability(
-                    table, lambda t, s: riskbench.rank(t, weights=weights, seed=s,
-                                                       **{**stats, "n_resamples": 200}),
-                    sizes=sizes, repeats=10, seed=stats["seed"])
         finally:
             progress.close()
+        if options["with_stability"]:
+            stability = _report_stability(table, ranking, weights, how, stats,
+                                          quiet=options["quiet"])
         path = write_report(options["output"], ranking, table=table, selection=selection,
                             stability=stability, command=command, top=options["top"] or 8,
                             inputs=inputs)
         size = path.stat().st_size
         if options["as_json"]:
+            from riskbench.report.evidence import why
+
             payload = {"report": str(path), "bytes": size,
                        "chosen": selection.chosen if selection else ranking.models[0],
-                       "seed": ranking.seed}
+                       "seed": ranking.seed,
+                       "why": why(ranking, selection=selection).to_dict()}
             if _read_payload(table) is not None:
                 payload["read"] = _read_payload(table)
             click.echo(json.dumps(payload, indent=2))

@@ -18,6 +18,7 @@ __all__ = [
     "DataWarning",
     "DirectionWarning",
     "option_hint",
+    "MissingExtraError",
 ]
 
 # An option named in a message, spelled both ways: Python keyword first, CLI flag second. The
@@ -121,3 +122,24 @@ class DataWarning(RiskbenchWarning):
 class DirectionWarning(RiskbenchWarning):
     """A metric whose direction nobody stated has a name that suggests lower is better
     (toxicity, loss, error, latency, length, ...); riskbench assumed higher is better."""
+
+
+class MissingExtraError(InputError):
+    """An optional package that a feature needs is not installed (or fails to import).
+
+    The message names the exact ``pip install "riskbench[EXTRA]"`` line; ``module`` is the
+    import name and ``extra`` the extra of riskbench that installs it (None for a required
+    dependency of riskbench itself). The command-line tool exits with status 2.
+    """
+
+    def __init__(self, message: str, *, module: str = "", extra: str | None = None) -> None:
+        super().__init__(message)
+        self.module = module
+        self.extra = extra
+
+    def __reduce__(self):  # picklable across process pools, keyword fields included
+        return (_missing_extra, (str(self), self.module, self.extra))
+
+
+def _missing_extra(message: str, module: str, extra: str | None) -> MissingExtraError:
+    return MissingExtraError(message, module=module, extra=extra)

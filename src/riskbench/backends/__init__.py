@@ -6,7 +6,7 @@ engine sees the same resamples and returns the same numbers (to rounding: numpy 
 different orders; within one engine results are bit-identical whatever the batch size).
 
 - ``"numpy"``: the reference path (``riskbench.dominance``), also the oracle of the others;
-- ``"numba"``: compiled kernels, parallel over replicates (extra ``riskbench[fast]``);
+- ``"numba"``: compiled kernels, parallel over replicates (a dependency of riskbench);
 - ``"torch"``: the vectorised algorithm on a torch device, GPU when available
   (extra ``riskbench[torch]``);
 - ``"dask"``: batches of replicates as tasks on a running ``dask.distributed`` cluster
@@ -222,9 +222,12 @@ class ReplicateJob:
         return len(set(self.sizes)) == 1
 
 
+_MODULES = {"numba": "numba", "torch": "torch", "dask": "distributed"}  # backend -> package
+
+
 def available(name: str) -> bool:
     """Whether the optional package behind a backend can be imported."""
-    module = {"numba": "numba", "torch": "torch", "dask": "distributed"}.get(name)
+    module = _MODULES.get(name)
     if module is None:
         return True
     try:
@@ -234,9 +237,6 @@ def available(name: str) -> bool:
     return True
 
 
-_EXTRAS = {"numba": "fast", "torch": "torch", "dask": "dask"}
-
-
 def resolve(backend: object) -> str:
     """The engine a ``backend=`` value stands for; a missing package is an InputError."""
     if backend not in BACKENDS:
@@ -244,9 +244,10 @@ def resolve(backend: object) -> str:
                          f"{backend!r}")
     if backend == "auto":
         return "numba" if available("numba") else "numpy"
-    if not available(backend):
-        raise InputError(f"backend={backend!r} needs an optional package that is not "
-                         f"installed: pip install 'riskbench[{_EXTRAS[backend]}]'")
+    if backend in _MODULES:
+        from riskbench._extras import require
+
+        require(_MODULES[backend], needed_by=f"backend={backend!r}")
     return str(backend)
 
 

@@ -12,14 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from riskbench._atomic import atomic_path, check_output
+from riskbench._extras import require
 from riskbench.errors import InputError
+from riskbench.report.evidence import WORST_ITEMS, compare_items, why, worst_items
 from riskbench.risk import mean_risk_scores
 
 __all__ = ["render_report", "write_report", "ranking_table_html", "pairs_table_html",
-           "selection_html", "notebook_html", "TVAR_LEVELS"]
+           "selection_html", "notebook_html", "TVAR_LEVELS", "WORST_ITEMS", "worst_items"]
 
 TVAR_LEVELS = (0.01, 0.05, 0.10, 0.25)
-WORST_ITEMS = 5
+MATRIX_MODELS = 60  # the pairwise matrix shows at most this many models
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d1d1f;
@@ -38,6 +40,17 @@ table.rb th.sorted-asc::after{content:" \\25B2"}table.rb th.sorted-desc::after{c
 table.rb td.text,table.rb th.text{text-align:left}
 table.rb tr.g-odd td{background:#ffffff}table.rb tr.g-even td{background:#f3f6fa}
 table.rb tr.best td.model{font-weight:600}
+section.answer{display:grid;grid-template-columns:minmax(0,1.1fr) minmax(0,1fr);gap:16px;
+align-items:start}@media (max-width:900px){section.answer{grid-template-columns:1fr}}
+.why,.where{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:4px 18px 10px;
+margin-top:12px}.where{margin-top:0}.why h2,.where h2{margin-top:.6em;font-size:1.05rem}
+.why .sentence{font-size:1rem;line-height:1.45}
+tr.subject td{background:#fff3c4 !important;font-weight:600}
+details.text{border:none;padding:0;margin:0}details.compare{margin:4px 0}
+details.text pre{max-height:16em;overflow:auto;white-space:pre-wrap}
+.decision .chosen,.decision p,.why p,.where h2,td.model,summary{overflow-wrap:anywhere}
+.where{min-width:0}table.rb th{white-space:nowrap}
+.scroll{overflow-x:auto;max-width:100%}
 figure{margin:16px 0;background:#fff;border:1px solid #eaeef2;border-radius:6px;padding:8px}
 figure svg{max-width:100%;height:auto}figcaption{font-size:.85rem;color:#57606a}
 details{background:#fff;border:1px solid #eaeef2;border-radius:6px;margin:6px 0;padding:6px 12px}
@@ -145,7 +158,126 @@ def _figure(fig, salt: str, caption: str) -> str:
     return f"<figure>{_svg(fig, salt)}<figcaption>{_e(caption)}</figcaption></figure>"
 
 
-def _model_details(ranking) -> str:
+LISTED_AT_MINIMUM = 500  # ids listed under "all items at the minimum" (the count is exact)
+
+
+TEXT_SHOWN = 4000  # characters of a prompt or response shown (the rest is counted)
+
+
+def _texts(table, ranking):
+    """A function (model, item) -> {"prompt", "response", "reference"} when the table kept the
+    logs' texts, else None."""
+    if table is None or not callable(getattr(table, "text", None)):
+        return None
+    metric = ranking.metric if ranking.portfolio is None else None
+    frame = table.texts(metric) if callable(getattr(table, "texts", None)) else None
+    if frame is not None and len(frame) == 0:
+        return None
+    return lambda model, item: table.text(model, item, metric)
+
+
+def _clip(text: str) -> str:
+    more = len(text) - TEXT_SHOWN
+    return text[:TEXT_SHOWN] + (f"\n[... {more} more characters]" if more > 0 else "")
+
+
+def _text_html(texts, model: str, item: str) -> str:
+    if texts is None:
+        return ""
+    found = texts(model, item)
+    parts = [(k, found.get(k)) for k in ("prompt", "response", "reference") if found.get(k)]
+    if not parts:
+        return "<span class='muted small'>(no text in the log)</span>"
+    return "".join(f"<details class='text'><summary>{k}</summary><pre>{_e(_clip(v))}</pre>"
+                   "</details>" for k, v in parts)
+
+
+class _Metrics:
+    """Each portfolio metric's value of a (model, item) in the metric's own units, for the
+    reader of a portfolio ranking (whose per-item score is a normalised summary)."""
+
+    def __init__(self, table, ranking) -> None:
+        names = tuple(getattr(ranking.portfolio, "metrics", ()) or ())
+        self.names = names if table is not None else ()
+        self.values = {}
+        for m in self.names:
+            long = table.matrix(m).stack()  # (model, item) -> value, absent cells dropped
+            self.values[m] = dict(zip(((str(a), str(b)) for a, b in long.index),
+                                      long.to_numpy(dtype=float).tolist(), strict=True))
+
+    def head(self) -> str:
+        return "".join(f"<th>{_e(m)}</th>" for m in self.names)
+
+    def cells(self, model: str, item: str) -> str:
+        return "".join(f"<td>{_num(self.values[m].get((model, item), float('nan')))}</td>"
+                       for m in self.names)
+
+
+def _score_head(metrics) -> str:
+    return f"<th>{'portfolio score' if metrics.names else 'score'}</th>{metrics.head()}"
+
+
+def _compare_html(row: dict, subject: str, sign: float, texts, metrics) -> str:
+    """One of the subject's worst items, opened: the subject's own prompt and response (when
+    the log kept them), then every model's score on the item in rank order, the subject
+    highlighted, each with its response."""
+    item = row["item"]
+    score = dict(row["scores"]).get(subject)
+    body = "".join(
+        f"<tr{' class=subject' if m == subject else ''}><td>{pos + 1}</td>"
+        f"<td class='text model'>{_e(m)}</td><td>{'-' if v is None else _num(sign * v)}</td>"
+        + metrics.cells(m, item)
+        + (f"<td class='text'>{_text_html(texts, m, item)}</td>" if texts is not None else "")
+        + "</tr>" for pos, (m, v) in enumerate(row["scores"]))
+    head = "<th class='text'>prompt and response</th>" if texts is not None else ""
+    own = (f"<div class='own'>{_text_html(texts, subject, item)}</div>"
+           if texts is not None else "")
+    return (f"<details class='compare'><summary>item {_e(item)}: "
+            f"{'-' if score is None else _num(sign * score)}; every model on it</summary>{own}"
+            f"<div class='scroll'><table class='rb' style='width:auto'><tr><th>rank</th>"
+            f"<th class='text'>model</th>{_score_head(metrics)}{head}</tr>{body}</table></div>"
+            "</details>")
+
+
+def _worst_html(ranking, model: str, sign: float, texts=None, compare: bool = False,
+                metrics: _Metrics | None = None) -> str:
+    """A model's worst items: scores (and each portfolio metric's value), how many share the
+    minimum (all listed), the logs' texts when kept, and (``compare``) each item opened on
+    every model's score and response."""
+    metrics = metrics or _Metrics(None, ranking)
+    samples = ranking.samples
+    a = samples.models.index(model)
+    w = worst_items(samples, a)
+    rows = "".join(
+        f"<tr><td class='text'>{_e(i)}</td><td>{_num(sign * v)}</td>" + metrics.cells(model, i)
+        + (f"<td class='text'>{_text_html(texts, model, i)}</td>"
+           if texts is not None and not compare else "") + "</tr>"
+        for i, v in w["worst"])
+    count = len(w["at_minimum"])
+    lead = (f"<p class='small at-min'><b>{count}</b> of {w['n']} items score the minimum, "
+            f"{_e(_num(sign * w['minimum']))}"
+            + (f"; the {len(w['worst'])} listed are the first of them" if count > len(w["worst"])
+               else "") + ".</p>")
+    listing = ""
+    if count > len(w["worst"]):
+        ids = w["at_minimum"][:LISTED_AT_MINIMUM]
+        more = count - len(ids)
+        listing = (f"<details class='small'><summary>all {count} items at the minimum</summary>"
+                   f"<p>{_e(', '.join(ids))}" + (f" ... and {more} more" if more else "")
+                   + "</p></details>")
+    opened = ""
+    if compare:
+        rows_by_item = compare_items(ranking, [i for i, _ in w["worst"]])
+        opened = "".join(_compare_html(r, model, sign, texts, metrics) for r in rows_by_item)
+    text_head = ("<th class='text'>prompt and response</th>" if texts is not None
+                 and not compare else "")
+    return (f"<div class='worst'><div class='scroll'><table class='rb worst' style='width:auto'>"
+            f"<tr><th class='text'>worst items</th>{_score_head(metrics)}{text_head}</tr>{rows}"
+            f"</table></div>{lead}{listing}{opened}</div>")
+
+
+def _model_details(ranking, texts=None, subject: str | None = None,
+                   metrics: _Metrics | None = None) -> str:
     samples = ranking.samples
     if samples is None:
         return ""
@@ -153,16 +285,12 @@ def _model_details(ranking) -> str:
     sign = 1.0 if samples.higher_is_better else -1.0
     parts = []
     for pos, model in enumerate(ranking.models):
-        values = samples.values[index[model]]
-        order = np.argsort(values, kind="stable")[:WORST_ITEMS]
+        a = index[model]
+        values = samples.values[a]
         levels = "".join(
             f"<tr><td class='text'>TVaR {p * 100:g}%</td><td>"
             f"{_num(sign * float(mean_risk_scores(np.sort(values), p=p)['tvar']))}</td></tr>"
             for p in TVAR_LEVELS)
-        items = samples.items
-        worst = "".join(
-            f"<tr><td class='text'>{_e(items[t] if items else t)}</td>"
-            f"<td>{_num(sign * float(values[t]))}</td></tr>" for t in order)
         parts.append(
             f"<details><summary>{pos + 1}. {_e(model)} <span class='muted small'>group "
             f"{int(ranking.group[pos])}, mean {_num(float(ranking.mean[pos]))}</span></summary>"
@@ -170,8 +298,8 @@ def _model_details(ranking) -> str:
             f"<table class='rb' style='width:auto'><tr><th class='text'>measure</th><th>value"
             f"</th></tr><tr><td class='text'>mean</td><td>{_num(float(ranking.mean[pos]))}"
             f"</td></tr>{levels}</table>"
-            f"<table class='rb' style='width:auto'><tr><th class='text'>worst items</th>"
-            f"<th>score</th></tr>{worst}</table></div></details>")
+            f"{_worst_html(ranking, model, sign, texts, model == subject, metrics)}</div>"
+            "</details>")
     unit = "" if samples.higher_is_better else " (lower-is-better metric: TVaR is the mean of " \
         "the worst, i.e. highest, values)"
     lead = "Scores in the metric's own units" + unit + "."
@@ -254,9 +382,112 @@ def _read_summary_html(summary) -> str:
              "left out because</th><th>count</th><th class='text'>of</th>"
              f"<th class='text'>what</th></tr></thead><tbody>{detail}</tbody></table>")
     files = "".join(f"<li><code>{_e(f)}</code></li>" for f in summary.files)
-    return (f"<h3>What was read</h3><ul class='small'>{lines}</ul>{table}"
+    return (f"<h3 id='read'>What was read</h3><ul class='small'>{lines}</ul>{table}"
             f"<details><summary>{len(summary.files)} file(s) read</summary>"
             f"<ul class='small'>{files}</ul></details>")
+
+
+
+def _read_line(table) -> str:
+    """One line under the answers: what was read, and how much was left out (the reasons are
+    under "What was read" in the provenance)."""
+    summary = getattr(table, "read", None)
+    if summary is None:
+        return ""
+    lines = summary.lines()
+    left: dict[str, int] = {}
+    for entry in summary.by_reason().values():
+        left[str(entry["unit"])] = left.get(str(entry["unit"]), 0) + int(entry["count"])
+    out = ", ".join(f"{n} {unit}" for unit, n in left.items())
+    return (f"<p class='small read'>{_e(lines[0] if lines else '')}"
+            + (f"; left out: {_e(out)} (<a href='#read'>what and why</a>)" if out else
+               "; nothing left out") + ".</p>")
+
+
+def _figures(ranking, *, table, stability, top: int, chosen: str | None) -> list[str]:
+    """The report's figures, chosen by what the data are: curves for continuous scores, shares
+    per level for scores with few distinct values (their curves would pile up)."""
+    from riskbench.report import plots
+
+    names_note = (f"Model names longer than {plots.LABEL_CHARS} characters are shortened in "
+                  "the middle; the number before each name is its rank in the ranking table, "
+                  "which has the full names.")
+    joint = _joint(ranking)
+    levels = plots.discrete_levels(ranking.samples)
+    k = len(ranking.models)
+    figures = []
+    if getattr(ranking, "rank_low", None) is not None:
+        level = getattr(ranking, "interval_level", None)
+        figures.append(_figure(
+            plots.rank_intervals_plot(ranking), "ri",
+            (f"Rank confidence intervals: with probability at least {level:g} every model's "
+             "rank lies in its interval, all at once; the models whose interval starts at 1 "
+             "can be first. " if level is not None else
+             "Rank bounds from the discoveries of Benjamini-Hochberg, which controls the false "
+             "discovery rate only: no confidence guarantee. ")
+            + "Models that share a letter are not separated by any test. " + names_note))
+    figures += [_figure(plots.ranking_plot(ranking), "rk",
+                       "eps_i per model with bootstrap intervals; shaded bands are tie groups. "
+                       + names_note)]
+    if levels is not None:
+        figures.append(_figure(
+            plots.level_bars(ranking, levels=levels), "lv",
+            f"The scores take {levels.size} distinct values, so each model's distribution is "
+            "shown as its share of items at each level (worst on the left) instead of quantile "
+            "and TVaR curves, which would lie on top of each other. First-order dominance reads "
+            "off the bars: a model dominates another when, from the worst level up, its "
+            "cumulative share is never larger."
+            + (" (Display summary of the normalised metrics; the multivariate test compares "
+               "their joint distributions.)" if joint else "")))
+    elif joint:  # no scalar per item was tested: curves of the display summary, no TVaR curves
+        figures.append(_figure(
+            plots.quantile_curves(ranking, top=top, highlight=chosen), "qc",
+            "Quantile curves of the per-item mean of the normalised metrics: a display summary "
+            "only. The multivariate test compares the joint distributions of all metrics, which "
+            "no single curve shows; see the per-metric ECDFs below. (TVaR curves are left out: "
+            "they show second-order dominance of a scalar, which this ranking does not test.)"))
+    else:
+        figures += [
+            _figure(plots.quantile_curves(ranking, top=top, highlight=chosen), "qc",
+                    "Quantile curves: a curve above another everywhere is first-order "
+                    "dominance."),
+            _figure(plots.quantile_curves(ranking, kind="tvar", top=top, highlight=chosen),
+                    "tv", "TVaR curves (mean of the worst p-fraction): above everywhere is "
+                    "second-order dominance, what a risk-averse user wants."),
+        ]
+    shown = min(k, MATRIX_MODELS)
+    figures.append(_figure(
+        plots.matrix_heatmap(ranking, top=shown), "mx",
+        "Pairwise statistics in rank order; dots mark significant cells."
+        + (f" The first {shown} of {k} models are shown; every pair is in the ranking's "
+           "JSON (riskbench rank --json)." if shown < k else "")))
+    if table is not None and ranking.portfolio is None and ranking.metric in table.metrics:
+        if levels is None:  # discrete: the level bars above already are its distribution
+            figures.append(_figure(plots.ecdf_plot(table, ranking=ranking,
+                                                   metrics=[ranking.metric], top=top),
+                                   "ec", "Empirical CDF per model, in the metric's units."))
+    elif table is not None and ranking.portfolio is not None:
+        figures.append(_figure(plots.ecdf_plot(table, ranking=ranking,
+                                               metrics=list(ranking.portfolio.metrics), top=top),
+                               "ec", "Empirical CDF of each portfolio metric per model. In "
+                               "each metric's own units; a metric with few distinct values "
+                               "shows the share of items at each level."))
+    if stability is not None:
+        figures.append(_figure(plots.stability_plot(stability), "st",
+                               "Kendall tau between rankings on item subsets and on all items."))
+    return figures
+
+
+def _where_html(ranking, subject: str | None, texts, metrics) -> str:
+    """Where the subject fails: its worst items, how many share the minimum, their texts,
+    and every model's score on each (no subject: the first model of the ranking)."""
+    model = subject or ranking.models[0]
+    sign = 1.0 if ranking.samples.higher_is_better else -1.0
+    lead = "" if subject else ("<p class='small muted'>No model is chosen; shown for the first "
+                               "model of the ranking.</p>")
+    return (f"<div class='where'><h2>Where {_e(model)} fails</h2>{lead}"
+            f"{_worst_html(ranking, model, sign, texts, True, metrics)}"
+            "<p class='small'><a href='#detail'>Every model's worst items</a></p></div>")
 
 
 def render_report(ranking, *, table=None, selection=None, stability=None,
@@ -279,8 +510,7 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
     top : int
         Models drawn in colour in the curves.
     """
-    from riskbench.report import plots
-
+    require("matplotlib", needed_by="the HTML report")
     if getattr(ranking, "samples", None) is None:
         raise InputError("a report needs a Ranking from riskbench.rank() or riskbench.select()")
     t = ranking.test
@@ -294,56 +524,40 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
     target = (ranking.portfolio.describe() if ranking.portfolio is not None
               else f"metric {ranking.metric!r}")
     title = title or f"riskbench report: {what} ranking of {len(ranking.models)} models"
-    if joint:  # no scalar per item was tested: curves of the display summary, no TVaR curves
-        curves = [_figure(
-            plots.quantile_curves(ranking, top=top, highlight=chosen), "qc",
-            "Quantile curves of the per-item mean of the normalised metrics: a display summary "
-            "only. The multivariate test compares the joint distributions of all metrics, which "
-            "no single curve shows; see the per-metric ECDFs below. (TVaR curves are left out: "
-            "they show second-order dominance of a scalar, which this ranking does not test.)")]
-    else:
-        curves = [
-            _figure(plots.quantile_curves(ranking, top=top, highlight=chosen), "qc",
-                    "Quantile curves: a curve above another everywhere is first-order "
-                    "dominance."),
-            _figure(plots.quantile_curves(ranking, kind="tvar", top=top, highlight=chosen),
-                    "tv", "TVaR curves (mean of the worst p-fraction): above everywhere is "
-                    "second-order dominance, what a risk-averse user wants."),
-        ]
-    figures = [
-        _figure(plots.ranking_plot(ranking), "rk",
-                "eps_i per model with bootstrap intervals; shaded bands are tie groups."),
-        *curves,
-        _figure(plots.matrix_heatmap(ranking, top=min(len(ranking.models), 60)), "mx",
-                "Pairwise statistics in rank order; dots mark significant cells."),
-    ]
-    if table is not None and ranking.portfolio is None and ranking.metric in table.metrics:
-        figures.append(_figure(plots.ecdf_plot(table, ranking=ranking, metrics=[ranking.metric],
-                                               top=top), "ec", "Empirical CDF per model."))
-    elif table is not None and ranking.portfolio is not None:
-        figures.append(_figure(plots.ecdf_plot(table, ranking=ranking,
-                                               metrics=list(ranking.portfolio.metrics), top=top),
-                               "ec", "Empirical CDF of each portfolio metric per model."))
-    if stability is not None:
-        figures.append(_figure(plots.stability_plot(stability), "st",
-                               "Kendall tau between rankings on item subsets and on all items."))
+    evidence = why(ranking, selection=selection)
+    figures = _figures(ranking, table=table, stability=stability, top=top,
+                       chosen=chosen if evidence.decided else None)
+    texts = _texts(table, ranking)
+    metrics = _Metrics(table, ranking)
     decision = (
-        f"<div class='decision'><div class='muted small'>Selected for risk-averse use</div>"
-        f"<div class='chosen'>{_e(chosen) if chosen else 'no model passes every guardrail'}"
-        "</div>"
+        f"<div class='decision'><div class='muted small'>Which: "
+        f"{'selected for risk-averse use' if selection is not None else 'first in the ranking'}"
+        f"</div><div class='chosen'>"
+        + (_e(chosen) if chosen and evidence.decided else
+           "no model passes every guardrail" if not chosen else
+           "no decision: the data do not separate these models")
+        + "</div>"
         f"<p>Best set (no other model significantly beats them): "
         f"<b>{_e(', '.join(ranking.best_set))}</b></p>"
-        f"<p class='small'>{_e(ranking.h0)}</p>"
         f"<p class='small muted'>Ranked on {_e(target)}; alpha = {t.alpha:g} with "
         f"{_e(t.correction)} correction over {t.n_comparisons} pairs; {t.design} bootstrap, "
         f"B = {t.n_resamples}, seed {t.seed}.</p></div>")
-    notes = "".join(f"<li>{_e(n)}</li>" for n in ranking.notes)
-    body = (f"<main><h1>{_e(title)}</h1>{decision}<ul class='small muted'>{notes}</ul>"
+    reason = (f"<div class='why'><h2>Why</h2><p class='sentence'>{_e(evidence.sentence)}</p>"
+              "<details><summary>The test in technical terms</summary>"
+              f"<p class='small'>{_e(ranking.h0)}</p></details></div>")
+    answer = (f"<section class='answer'><div>{decision}{reason}</div>"
+              f"{_where_html(ranking, evidence.subject, texts, metrics)}</section>")
+    # every note the terminal prints after the ranking: the ranking's and the table's
+    notes = "".join(f"<li>{_e(n)}</li>" for n in dict.fromkeys(
+        tuple(ranking.notes) + tuple(getattr(table, "notes", ()) or ())))
+    body = (f"<main><h1>{_e(title)}</h1>{answer}{_read_line(table)}"
+            f"<ul class='small muted'>{notes}</ul>"
             "<h2>Ranking</h2><p class='small muted'>Click a column to sort. Rows are shaded by "
             "tie group; bold models are in the best set.</p>"
             f"{ranking_table_html(ranking)}{selection_html(selection)}"
             f"<h2>Plots</h2>{''.join(figures)}"
-            f"<h2>Per-model detail</h2>{_model_details(ranking)}"
+            f"<h2 id='detail'>Per-model detail</h2>"
+            f"{_model_details(ranking, texts, evidence.subject, metrics)}"
             f"{_provenance(ranking, table, command)}</main>")
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"

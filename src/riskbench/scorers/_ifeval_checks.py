@@ -63,7 +63,12 @@ def letter_frequency(response: str, *, letter: str, let_frequency: int,
 def _language_factory():
     # Imported and loaded on first use: the profiles take a second to load. A private seeded
     # factory keeps results reproducible without touching langdetect's global one.
-    from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+    from riskbench._extras import require
+
+    detector_factory = require("langdetect.detector_factory",
+                               needed_by="the ifeval scorer (its language checks)")
+    PROFILES_DIRECTORY, DetectorFactory = (detector_factory.PROFILES_DIRECTORY,  # noqa: N806
+                                           detector_factory.DetectorFactory)
 
     factory = DetectorFactory()
     factory.load_profile(PROFILES_DIRECTORY)

@@ -215,6 +215,17 @@ def _run_ifeval(records: list[dict], jobs: int, progress: Progress | None) -> li
     return results
 
 
+def _require_packages(chosen: Sequence[str], toxicity_model: str) -> None:
+    """Fail before reading or scoring anything when a chosen scorer's package is missing."""
+    from riskbench._extras import require
+
+    if "ifeval" in chosen:
+        require("langdetect", needed_by="the ifeval scorer (its language checks)")
+    if "toxicity" in chosen and toxicity_model == "profanity":
+        require("profanity_check", needed_by="the toxicity scorer (alt-profanity-check ships "
+                "its model)")
+
+
 def score(source: object, *, scorers: Sequence[str] = ("length",),
           toxicity_model: str = "profanity", jobs: int | None = None,
           progress: Progress | None = None) -> tuple[ScoreTable, tuple[str, ...]]:
@@ -245,6 +256,7 @@ def score(source: object, *, scorers: Sequence[str] = ("length",),
     if unknown or not chosen:
         raise InputError(f"unknown scorer(s) {', '.join(map(repr, unknown)) or '(none given)'};"
                          f" choose from {', '.join(SCORERS)}")
+    _require_packages(chosen, toxicity_model)
     gens = read_generations(source)
     jobs = max(1, jobs or os.cpu_count() or 1)
     columns: dict[str, list[float]] = {}

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from riskbench.errors import InputError
+from riskbench.errors import InputError, MissingExtraError
 from riskbench.scorers import _ifeval_checks as checks
 
 __all__ = ["IFEVAL_INSTRUCTIONS", "check_instruction", "score_ifeval"]
@@ -268,6 +268,8 @@ def score_ifeval(records: Iterable[Mapping[str, Any]], *, loose: bool = False) -
             try:
                 followed.append(check_instruction(instruction_id, arguments, record["prompt"],
                                                   record["response"], loose=loose))
+            except MissingExtraError:
+                raise  # the environment, not this record
             except InputError as exc:
                 raise InputError(f"{where}: {exc}") from None
         results.append({"key": key, "instruction_id_list": ids,

@@ -20,10 +20,12 @@ _BLOB = "https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
 
 def tiktoken_encoding(name: str = TIKTOKEN_ENCODING):
     """The tiktoken encoding if tiktoken is installed and the file is cached; else (None, why)."""
-    try:
-        import tiktoken
-    except ImportError:
-        return None, "tiktoken is not installed (pip install tiktoken) to count tokens"
+    from riskbench._extras import missing
+
+    why = missing("tiktoken")
+    if why is not None:
+        return None, f"tokens are counted by tiktoken, and {why}"
+    import tiktoken
     cache = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR") or \
         str(Path(tempfile.gettempdir()) / "data-gym-cache")
     key = hashlib.sha1(_BLOB.format(name=name).encode()).hexdigest()

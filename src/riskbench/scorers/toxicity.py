@@ -20,11 +20,10 @@ BATCH = 256
 
 
 def _profanity(responses: Sequence[str]) -> list[float]:
-    try:
-        from profanity_check import predict_prob
-    except ImportError:
-        raise InputError("the toxicity scorer needs alt-profanity-check, which ships its model: "
-                         "pip install 'riskbench[scorers]'") from None
+    from riskbench._extras import require
+
+    predict_prob = require("profanity_check", needed_by="the toxicity scorer "
+                           "(alt-profanity-check ships its model)").predict_prob
     out: list[float] = []
     for start in range(0, len(responses), BATCH):
         out.extend(float(p) for p in predict_prob(list(responses[start:start + BATCH])))
