@@ -12,6 +12,7 @@ __all__ = [
     "RiskbenchWarning",
     "DegenerateDataWarning",
     "DataWarning",
+    "SmallSampleWarning",
 ]
 
 
@@ -40,3 +41,8 @@ class DegenerateDataWarning(RiskbenchWarning):
 
 class DataWarning(RiskbenchWarning):
     """Input was changed on request, e.g. items dropped by ``align="intersect"``."""
+
+
+class SmallSampleWarning(RiskbenchWarning):
+    """Too few items for a test's measured calibration: its type-I error was measured above
+    alpha at this size in some null configurations (``docs/calibration.md``)."""
