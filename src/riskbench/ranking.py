@@ -360,7 +360,7 @@ class Ranking:
                        f"{t.correction} over {t.n_comparisons} ordered pairs). Top set: the "
                        "models whose interval starts at 1, a confidence set for the best.")
         else:
-            out.append(f"Benjamini-Hochberg controls the false discovery rate only: the rank "
+            out.append("Benjamini-Hochberg controls the false discovery rate only: the rank "
                        "bounds and the set of models not beaten by any discovery are shown "
                        "without a confidence guarantee (use --correction holm or bonferroni "
                        "for rank intervals and a top set).")
