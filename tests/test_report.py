@@ -44,10 +44,12 @@ def test_every_plot_returns_a_figure_and_saves(demo, tmp_path):
 
 def test_plots_stay_readable_with_48_models(demo):
     _, ranking = demo
-    fig = plots.quantile_curves(ranking, top=5)
+    fig = plots.quantile_curves(ranking, top=5, highlight=ranking.models[0])
     legend = fig.axes[0].get_legend()
     labels = [t.get_text() for t in legend.get_texts()]
     assert labels[0] == f"1. {ranking.models[0]} (chosen)" and len(labels) == 5
+    plain = plots.quantile_curves(ranking, top=5).axes[0].get_legend().get_texts()
+    assert plain[0].get_text() == f"1. {ranking.models[0]}"  # nothing chosen: not labelled
     assert legend.get_title().get_text() == "top 5 (+43 in grey)"
     heat = plots.matrix_heatmap(ranking, top=12)
     assert len(heat.axes[0].get_xticklabels()) == 12
@@ -55,14 +57,42 @@ def test_plots_stay_readable_with_48_models(demo):
 
 def test_report_content_is_self_contained(demo):
     table, ranking = demo
-    text = render_report(ranking, table=table, command="riskbench report -o r.html --seed 0")
-    for needle in ("Selected for risk-averse use", ranking.models[0], "Best set",
+    text = render_report(ranking, table=table, command="riskbench report -o r.html --seed 0",
+                         warnings=("a warning the terminal printed",))
+    for needle in ("First in the ranking", ranking.models[0], "Top set", "rank interval",
+                   "letters", "Which test decided", "a warning the terminal printed",
                    "rejected at alpha = 0.05", table.checksum, "riskbench report -o r.html",
                    "Per-model detail", "worst items", "TVaR 1%"):
         assert needle in text, needle
     assert text.count("<svg") == 5  # ranking, quantile, TVaR, matrix, ECDF
     for fetch in ('src="http', "src='http", 'href="http', "<link", "@import", "url(http"):
         assert fetch not in text
+
+
+def test_report_says_no_decision_and_names_no_model():
+    rng = np.random.default_rng(0)
+    data = {f"m{a}": rng.normal(0, 1, 40) for a in range(3)}
+    ranking = riskbench.rank(data, n_resamples=40, seed=0)
+    assert ranking.no_decision
+    text = render_report(ranking)
+    assert "No decision: the data do not separate these models" in text
+    assert "Selected for risk-averse use" not in text and "First in the ranking" not in text
+    assert "(chosen)" not in text
+
+
+def test_cli_report_carries_the_terminal_warnings(tmp_path):
+    path = tmp_path / "s.csv"
+    x = [0.1 * (t % 7) for t in range(30)]
+    path.write_text("model,sample_id,metric,value\n" + "".join(
+        f"{m},{t},acc,{v}\n" for m in ("a", "b") for t, v in enumerate(x)))  # identical
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(main, ["report", str(path), "-o", str(out), "--n-resamples",
+                                       "30", "--seed", "0"])
+    assert result.exit_code == 0, result.output
+    assert "identical score distributions" in result.output  # the terminal's warning ...
+    text = out.read_text()
+    assert "identical score distributions" in text  # ... is in the report too
+    assert "No decision" in text and "Report written" in result.output
 
 
 def test_write_report_is_atomic(demo, tmp_path):
@@ -82,7 +112,7 @@ def test_notebook_views(demo):
     assert "better" in ranking.test._repr_html_()
     sel = riskbench.select(riskbench.load_demo().select(models=riskbench.load_demo().models[:6]),
                            guardrails=["offensive:tvar@0.05>=-0.5"], n_resamples=20, seed=0)
-    assert "chosen:" in sel._repr_html_()
+    assert "chosen:" in sel._repr_html_() or "no decision" in sel._repr_html_()
 
 
 def test_cli_report(tmp_path):
@@ -130,14 +160,14 @@ def test_report_in_headless_chromium(demo, tmp_path):
             rows = driver.find_elements(By.CSS_SELECTOR, "table.rb.sortable tbody tr")
             return [r.find_elements(By.TAG_NAME, "td")[index].text for r in rows]
 
-        assert column(2) == list(ranking.models)
+        assert column(3) == list(ranking.models)
         headers = driver.find_elements(By.CSS_SELECTOR, "table.rb.sortable thead th")
-        headers[2].click()  # model: alphabetical
-        assert column(2) == sorted(ranking.models, key=str.lower)
-        headers[2].click()  # again: descending
-        assert column(2) == sorted(ranking.models, key=str.lower, reverse=True)
-        headers[5].click()  # wins: numeric ascending
-        wins = [int(w) for w in column(5)]
+        headers[3].click()  # model: alphabetical
+        assert column(3) == sorted(ranking.models, key=str.lower)
+        headers[3].click()  # again: descending
+        assert column(3) == sorted(ranking.models, key=str.lower, reverse=True)
+        headers[6].click()  # wins: numeric ascending
+        wins = [int(w) for w in column(6)]
         assert wins == sorted(wins) and wins != sorted(wins, reverse=True)
         shot = tmp_path / "report.png"
         driver.save_screenshot(str(shot))

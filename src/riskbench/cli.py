@@ -7,6 +7,7 @@ Exit codes: 0 success; 2 bad input or bad options (the message says what, where 
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import sys
 import time
@@ -18,19 +19,21 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 import riskbench
 from riskbench.backends import BACKENDS
 from riskbench.errors import InputError, RiskbenchError, RiskbenchWarning
 from riskbench.inference import CORRECTIONS, DESIGNS, ORDER_NAMES
 from riskbench.multivariate import MULTIVARIATE
-from riskbench.ranking import CRITERIA, TESTS, BordaRanking, Ranking
+from riskbench.ranking import CRITERIA, NO_DECISION, TESTS, BordaRanking, Ranking
 from riskbench.table import ALIGN, ON_MISSING, ScoreTable
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 DEMO_METRIC = "win"
 
 err_console = Console(stderr=True, soft_wrap=True)  # messages stay on one line
+_CAUGHT: list[list] = []  # the warnings recorded by the running command (see _run)
 
 
 class _LazyProgress:
@@ -65,6 +68,7 @@ def _run(action: Callable[[], int], quiet: bool) -> None:
     """Run a command body: map riskbench errors to exit codes, show warnings on stderr."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RiskbenchWarning)
+        _CAUGHT.append(caught)
         try:
             code = action()
         except InputError as exc:
@@ -78,6 +82,8 @@ def _run(action: Callable[[], int], quiet: bool) -> None:
             err_console.print("[bold red]internal error[/]: this is a bug in riskbench; please "
                               "report it with the traceback above", highlight=False)
             sys.exit(EXIT_INTERNAL)
+        finally:
+            _CAUGHT.pop()
     if not quiet:
         seen = set()
         for w in caught:
@@ -134,16 +140,28 @@ def _title(ranking: Ranking) -> str:
     return f"{_what(ranking)} ranking of {len(ranking.models)} models on {on}"
 
 
+def _rank_text(rank: float) -> str:
+    return f"{rank:g}"
+
+
+def _names(models) -> Text:
+    return Text(", ".join(models))
+
+
 def print_ranking(ranking: Ranking, table: ScoreTable | None, console: Console,
                   top: int | None = None) -> None:
-    """The ranking as a rich table, tie groups separated and shaded, plus what it means."""
+    """The ranking as a rich table with rank intervals and letters, plus what it means."""
     t = ranking.test
-    grid = Table(title=_title(ranking), title_justify="left",
-                 caption=f"{t.design} bootstrap, B = {t.n_resamples}, seed {t.seed}; "
-                         f"alpha = {t.alpha:g}, {t.correction} over {t.n_comparisons} pairs",
+    grid = Table(title=Text(_title(ranking)), title_justify="left",
+                 caption=Text(f"{t.design} bootstrap, B = {t.n_resamples}, seed {t.seed}; "
+                              f"alpha = {t.alpha:g}, {t.correction} over {t.n_comparisons} "
+                              "ordered pairs"),
                  caption_justify="left")
+    interval = ("rank interval" if ranking.simultaneous
+                else "rank bounds (no guarantee)")
     grid.add_column("rank", justify="right")
-    grid.add_column("group", justify="right")
+    grid.add_column(interval, justify="center")
+    grid.add_column("letters", justify="left")
     grid.add_column("model", max_width=60, overflow="fold")
     if ranking.criterion == "dominance":
         grid.add_column("eps (sd)", justify="right")
@@ -153,53 +171,82 @@ def print_ranking(ranking: Ranking, table: ScoreTable | None, console: Console,
     grid.add_column("mean", justify="right")
     grid.add_column(f"TVaR {ranking.p * 100:g}%", justify="right")
     shown = len(ranking.models) if top is None else min(top, len(ranking.models))
+    top_set = ranking.top_set or ()
     for a in range(shown):
-        g = int(ranking.group[a])
-        last_of_group = a + 1 < shown and int(ranking.group[a + 1]) != g
-        best = ranking.models[a] in ranking.best_set
+        first = ranking.models[a] in top_set
         stat = (f"{_fmt(ranking.eps[a])} ({_fmt(ranking.eps_sd[a], 3)})"
                 if ranking.criterion == "dominance" else _fmt_value(ranking.score[a]))
         grid.add_row(
-            str(a + 1), str(g), ("★ " if best else "  ") + ranking.models[a], stat,
-            str(int(ranking.wins[a])), _fmt_value(ranking.mean[a]), _fmt_value(ranking.tvar[a]),
-            style="bold" if best else ("" if g % 2 else "dim"), end_section=last_of_group,
+            _rank_text(ranking.rank[a]),
+            f"[{int(ranking.rank_low[a])}, {int(ranking.rank_high[a])}]",
+            Text(ranking.letters[a]), Text(("★ " if first else "  ") + ranking.models[a]),
+            stat, str(int(ranking.wins[a])), _fmt_value(ranking.mean[a]),
+            _fmt_value(ranking.tvar[a]), style="bold" if first else "",
         )
     console.print(grid)
     if shown < len(ranking.models):
         console.print(f"... {len(ranking.models) - shown} more models (drop --top to see all)")
-    console.print(f"[bold]Best set[/] (not significantly beaten by any model): "
-                  f"{', '.join(ranking.best_set)}", highlight=False)
-    console.print(f"[bold]Null hypothesis:[/] {ranking.h0}", highlight=False)
+    if ranking.no_decision:
+        console.print(Text.assemble((NO_DECISION[0].upper() + NO_DECISION[1:], "bold red"),
+                                    f" (no pair is separated at alpha = {t.alpha:g})."))
+    if ranking.top_set is not None:
+        console.print(Text.assemble(
+            ("Top set", "bold"), f" (the models that can be first, a {ranking.interval_level:g} "
+            "confidence set; ★): ", _names(ranking.top_set)))
+    else:
+        console.print(Text.assemble(
+            ("No top set", "bold"), ": Benjamini-Hochberg controls the false discovery rate "
+            "only, which gives no confidence set for the best model. Not beaten by any "
+            "discovery: ", _names(ranking.best_set)))
+    console.print(Text.assemble(("Null hypothesis: ", "bold"), ranking.h0))
     dropped = {} if table is None else table.dropped_items
     if dropped:
         console.print(f"Items: {ranking.n_items[0]} per model; items dropped because not every "
                       f"model has them: {', '.join(f'{m}: {c}' for m, c in dropped.items())}.",
-                      highlight=False)
+                      highlight=False, markup=False)
     for note in ranking.notes + (() if table is None else table.notes):
-        console.print(f"[dim]{note}[/]", highlight=False)
+        console.print(Text(note, style="dim"))
 
 
 def print_borda(ranking: BordaRanking, console: Console, top: int | None = None) -> None:
     metrics = list(ranking.per_metric)
     first = next(iter(ranking.per_metric.values()))
-    grid = Table(title=f"Borda count of {len(metrics)} per-metric {_what(first)} rankings of "
-                       f"{len(ranking.models)} models", title_justify="left",
+    grid = Table(title=Text(f"Borda count of {len(metrics)} per-metric {_what(first)} rankings "
+                            f"of {len(ranking.models)} models"), title_justify="left",
                  caption=f"seed {ranking.seed}; each metric ranked separately, k - rank points "
-                         "per metric", caption_justify="left")
-    for col in ("rank", "group", "model", "borda", *(f"rank on {m}" for m in metrics)):
-        grid.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
+                         "per metric (tied models share the mean rank)", caption_justify="left")
+    for col in ("rank", "model", "borda", *(f"rank on {m}" for m in metrics)):
+        grid.add_column(Text(col), justify="left" if col == "model" else "right",
+                        no_wrap=True)
     frame = ranking.to_frame()
     shown = len(frame) if top is None else min(top, len(frame))
     for a in range(shown):
         row = frame.iloc[a]
-        g = int(row["group"])
-        grid.add_row(str(a + 1), str(g), str(row["model"]), str(int(row["borda"])),
-                     *(str(int(row[f"rank_{m}"])) for m in metrics),
-                     style="" if g % 2 else "dim",
-                     end_section=a + 1 < shown and int(frame.iloc[a + 1]["group"]) != g)
+        grid.add_row(_rank_text(row["rank"]), Text(str(row["model"])), f"{row['borda']:g}",
+                     *(_rank_text(row[f"rank_{m}"]) for m in metrics))
     console.print(grid)
     for note in ranking.notes:
-        console.print(f"[dim]{note}[/]", highlight=False)
+        console.print(Text(note, style="dim"))
+
+
+def _finite_json(value):
+    """Replace NaN and infinities by None, recursively: strict JSON has no such tokens."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_json(v) for v in value]
+    return value
+
+
+def _dumps(payload: dict, default=None) -> str:
+    """Strict JSON (``allow_nan=False``): non-finite numbers become null."""
+    def fallback(value):
+        out = _json_default(value) if default is None else default(value)
+        return _finite_json(out)
+
+    return json.dumps(_finite_json(payload), indent=2, allow_nan=False, default=fallback)
 
 
 def _json_payload(result: Ranking | BordaRanking, table: ScoreTable | None) -> dict:
@@ -346,7 +393,7 @@ def _stats(options: dict) -> dict:
 
 def _print_result(result, table, as_json: bool, top: int | None = None) -> None:
     if as_json:
-        click.echo(json.dumps(_json_payload(result, table), indent=2))
+        click.echo(_dumps(_json_payload(result, table)))
     elif isinstance(result, BordaRanking):
         print_borda(result, _console(), top=top)
     else:
@@ -428,17 +475,38 @@ def select(**options):
         if options["as_json"]:
             payload = selection.to_dict()
             payload["riskbench_version"] = riskbench.__version__
-            click.echo(json.dumps(payload, indent=2, default=_json_default))
+            click.echo(_dumps(payload))
             return EXIT_OK
         console = _console()
         for g in selection.guardrails:
-            console.print(f"Guardrail {g.text!r}: {g.describe()}", highlight=False)
-        if selection.chosen is None:
-            console.print("[bold red]No model passes every guardrail.[/]")
+            console.print(Text(f"Guardrail {g.text!r}: {g.describe()}"))
+        if selection.no_decision:
+            console.print(Text.assemble(
+                (NO_DECISION[0].upper() + NO_DECISION[1:], "bold red"),
+                f": {len(selection.eligible)} of {len(selection.models)} models pass every "
+                "guardrail, and no test separates any two of them, so none is chosen."))
+        elif selection.chosen is None:
+            console.print(Text("No model passes every guardrail.", style="bold red"))
         else:
-            console.print(f"[bold green]Chosen model: {selection.chosen}[/] "
-                          f"({len(selection.eligible)} of {len(selection.models)} models pass "
-                          "every guardrail)", highlight=False)
+            top = selection.top_set
+            tied = [] if top is None else [m for m in top if m != selection.chosen]
+            console.print(Text.assemble(
+                (f"Chosen model: {selection.chosen}", "bold green"),
+                f" ({len(selection.eligible)} of {len(selection.models)} models pass every "
+                "guardrail)",
+                (f"; not separated from {', '.join(tied)} (also in the top set)" if tied
+                 else "")))
+        dominance_checks = [c for c in selection.checks if c.decided_by]
+        if dominance_checks:
+            grid = Table(title="dominates(...) guardrails: which test decided",
+                         title_justify="left")
+            for col in ("model", "guardrail", "result", "eps", "upper bound", "decided by"):
+                grid.add_column(col, no_wrap=col != "guardrail")
+            for c in dominance_checks:
+                grid.add_row(Text(c.model), Text(c.guardrail), "pass" if c.passed else "FAIL",
+                             _fmt(c.measured), "-" if c.upper_bound is None
+                             else _fmt(c.upper_bound), _decided_words(c))
+            console.print(grid)
         if selection.ranking is not None:
             print_ranking(selection.ranking, table, console, top=options["top"])
         excluded = selection.excluded
@@ -448,7 +516,8 @@ def select(**options):
                 grid.add_column(col, no_wrap=col != "detail")
             for m, checks in excluded.items():
                 for c in checks:
-                    grid.add_row(m, c.guardrail, _fmt_value(c.measured), c.detail)
+                    grid.add_row(Text(m), Text(c.guardrail), _fmt_value(c.measured),
+                                 Text(c.detail))
                     m = ""
             console.print(grid)
         return EXIT_OK
@@ -456,9 +525,31 @@ def select(**options):
     _run(action, options["quiet"])
 
 
+def _warnings_so_far() -> tuple[str, ...]:
+    """The riskbench warnings the running command has raised so far (what :func:`_run` will
+    print), once each, in order."""
+    seen: list[str] = []
+    for w in _CAUGHT[-1] if _CAUGHT else ():
+        text = str(w.message)
+        if issubclass(w.category, RiskbenchWarning) and text not in seen:
+            seen.append(text)
+    return tuple(seen)
+
+
+def _decided_words(check) -> str:
+    """Which test decided a dominates(...) guardrail, for the terminal."""
+    if check.passed:
+        return "both tests rejected"
+    return {"dominance": "the dominance test", "equality": "the equality test (the two "
+            "distributions cannot be told apart)", "both": "both tests"}.get(check.decided_by,
+                                                                                check.decided_by)
+
+
 def _json_default(value):
-    if isinstance(value, float) and value != value:
-        return None
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return _finite_json(value.item())
     raise TypeError(type(value).__name__)
 
 
@@ -497,9 +588,9 @@ def stability(**options):
             progress.close()
         frame = curve.to_frame()
         if options["as_json"]:
-            click.echo(json.dumps({"stability": frame.to_dict(orient="records"),
+            click.echo(_dumps({"stability": frame.to_dict(orient="records"),
                                    "n_items": curve.n_items, "seed": seed,
-                                   "riskbench_version": riskbench.__version__}, indent=2))
+                                   "riskbench_version": riskbench.__version__}))
             return EXIT_OK
         grid = Table(title=f"Ranking stability: Kendall tau-b vs the ranking on all {n} items",
                      caption=f"{options['repeats']} random subsets per size, seed {seed}",
@@ -569,17 +660,26 @@ def report(**options):
                     sizes=sizes, repeats=10, seed=stats["seed"])
         finally:
             progress.close()
+        seen = _warnings_so_far()  # every warning the terminal prints goes into the report
         path = write_report(options["output"], ranking, table=table, selection=selection,
-                            stability=stability, command=command, top=options["top"] or 8)
+                            stability=stability, command=command, top=options["top"] or 8,
+                            warnings=seen)
         size = path.stat().st_size
-        if options["as_json"]:
-            click.echo(json.dumps({"report": str(path), "bytes": size,
-                                   "chosen": selection.chosen if selection else ranking.models[0],
-                                   "seed": ranking.seed}, indent=2))
+        if selection is not None:
+            chosen, decision = selection.chosen, selection.decision
         else:
-            _console().print(f"Report written to {path} ({size / 1e6:.1f} MB): chosen "
-                             f"{selection.chosen if selection else ranking.models[0]}; best set "
-                             f"{', '.join(ranking.best_set)}.", highlight=False)
+            chosen = None if ranking.no_decision else ranking.models[0]
+            decision = NO_DECISION if chosen is None else f"first: {chosen}"
+        if options["as_json"]:
+            click.echo(_dumps({"report": str(path), "bytes": size, "chosen": chosen,
+                               "decision": decision, "top_set": None if ranking.top_set is None
+                               else list(ranking.top_set), "warnings": list(seen),
+                               "seed": ranking.seed}))
+        else:
+            top = ("top set " + ", ".join(ranking.top_set) if ranking.top_set is not None
+                   else "no top set (BH)")
+            _console().print(Text(f"Report written to {path} ({size / 1e6:.1f} MB): "
+                                  f"{decision}; {top}."))
         return EXIT_OK
 
     _run(action, options["quiet"])
@@ -656,13 +756,13 @@ def power(**options):
             bar.close()
         frame = result.to_frame()
         if options["as_json"]:
-            click.echo(json.dumps({
+            click.echo(_dumps({
                 "pair": list(result.pair), "test": result.test, "order": result.order,
                 "alpha": result.alpha, "target": result.target, "statistic": result.statistic,
                 "h1": result.h1, "required_n": result.required_n, "source": result.source,
                 "n_datasets": result.n_datasets, "n_resamples": result.n_resamples,
                 "seed": result.seed, "power": frame.to_dict(orient="records"),
-                "riskbench_version": riskbench.__version__}, indent=2, default=_json_default))
+                "riskbench_version": riskbench.__version__}))
             return EXIT_OK
         need = (f"{result.required_n} items reach power {result.target:g}"
                 if result.required_n is not None else
@@ -703,12 +803,12 @@ def logs(path, log_format, lenient, as_json, quiet):
         summary = (frame.groupby(["model", "metric"])["value"].agg(["size", "mean"])
                    .reset_index())
         if as_json:
-            click.echo(json.dumps({
+            click.echo(_dumps({
                 "rows": len(frame), "models": sorted(frame["model"].unique()),
                 "metrics": sorted(frame["metric"].unique()),
                 "checks": [c.__dict__ for c in log.checks],
                 "errors": [e.__dict__ for e in log.errors], "notes": list(log.notes),
-                "summary": summary.to_dict(orient="records")}, indent=2, default=str))
+                "summary": summary.to_dict(orient="records")}, default=str))
             return EXIT_OK
         console = _console()
         grid = Table(title=f"{path}: {len(frame)} per-item scores", title_justify="left")
@@ -767,11 +867,11 @@ def score(generations, scorers, output, toxicity_model, jobs, as_json, quiet):
         write_scores(table, output)
         means = table.to_frame().groupby(["metric", "model"])["value"].mean()
         if as_json:
-            click.echo(json.dumps({
+            click.echo(_dumps({
                 "output": str(output), "metrics": table.higher_is_better,
                 "models": list(table.models), "notes": list(notes),
                 "means": {m: means[m].to_dict() for m in table.metrics},
-                "riskbench_version": riskbench.__version__}, indent=2))
+                "riskbench_version": riskbench.__version__}))
             return EXIT_OK
         grid = Table(title=f"Mean per-item scores of {len(table.models)} models "
                            f"({len(table.to_frame()) // max(1, len(table.metrics))} "
@@ -821,13 +921,13 @@ def demo(n_resamples, seed, top, as_json, quiet):
         moves = sorted(((place[m] - (a + 1), m) for a, m in enumerate(port.models)),
                        key=lambda x: (-abs(x[0]), x[1]))[:6]
         if as_json:
-            click.echo(json.dumps({
+            click.echo(_dumps({
                 "win": _json_payload(win, table), "portfolio": _json_payload(port, table),
                 "mean_win_rate_order": leaderboard,
                 "kendall_tau": {"win_vs_mean": tau_win, "portfolio_vs_mean": tau_port},
                 "moved_most": [{"model": m, "leaderboard": place[m],
                                 "portfolio": place[m] - d} for d, m in moves],
-            }, indent=2))
+            }))
             return EXIT_OK
         console = _console()
         console.print(

@@ -54,14 +54,16 @@ def quantile_curves(ranking, *, kind: str = "quantile", top: int | None = 8,
     """Quantile curves Q(p) (``kind="quantile"``) or TVaR_p curves (``kind="tvar"``) per model.
 
     The paper's Figure 1 a/b: model X dominates Y at first order when its quantile curve is
-    above everywhere, at second order when its TVaR curve is. ``highlight`` (default: the
-    first model of the ranking) is drawn thick.
+    above everywhere, at second order when its TVaR curve is. ``highlight`` (the chosen
+    model; labelled so) is drawn thick, else the first model of the ranking (thick, not
+    labelled as chosen: a ranking with no decision chooses nothing).
     """
     if kind not in ("quantile", "tvar"):
         raise InputError(f"kind must be 'quantile' or 'tvar'; got {kind!r}")
     samples = _samples(ranking)
     index = {m: a for a, m in enumerate(samples.models)}
     focus = _focus(ranking, top)
+    chosen = highlight
     highlight = highlight or ranking.models[0]
     fig = Figure(figsize=(7.5, 4.6), layout="constrained")
     ax = fig.add_subplot()
@@ -75,7 +77,7 @@ def quantile_curves(ranking, *, kind: str = "quantile", top: int | None = 8,
         if pos < focus:
             ax.step(np.concatenate([[0], p]), np.concatenate([[y[0]], y]), where="pre",
                     color=colours[pos], lw=3.0 if model == highlight else 1.4,
-                    label=f"{pos + 1}. {model}" + (" (chosen)" if model == highlight else ""),
+                    label=f"{pos + 1}. {model}" + (" (chosen)" if model == chosen else ""),
                     zorder=3 if model == highlight else 2)
         else:
             ax.step(p, y, where="pre", color=_OTHERS, lw=0.6, zorder=1, rasterized=True)
@@ -132,8 +134,9 @@ def matrix_heatmap(ranking, *, top: int | None = None) -> Figure:
 
 
 def ranking_plot(ranking, *, top: int | None = None, z: float = 1.96) -> Figure:
-    """eps_i (or the criterion score) per model with +-z bootstrap-sd intervals, tie groups
-    shaded in alternating bands, the best set in bold."""
+    """eps_i (or the criterion score) per model with +-z bootstrap-sd intervals, each model
+    labelled with its rank interval and letters (models sharing a letter are not separated),
+    the top set in bold."""
     focus = _focus(ranking, top)
     dominance = ranking.criterion == "dominance"
     value = ranking.eps if dominance else ranking.score
@@ -141,25 +144,23 @@ def ranking_plot(ranking, *, top: int | None = None, z: float = 1.96) -> Figure:
     fig = Figure(figsize=(7.5, max(2.5, 0.22 * focus + 1.2)), layout="constrained")
     ax = fig.add_subplot()
     y = np.arange(focus)
-    groups = ranking.group[:focus]
-    for g in np.unique(groups):
-        rows = y[groups == g]
-        if g % 2 == 0:
-            ax.axhspan(rows.min() - 0.5, rows.max() + 0.5, color="#eeeeee", zorder=0)
-    colours = _colours(int(groups.max()))
+    colours = _colours(1)
     ax.errorbar(value[:focus], y, xerr=np.where(np.isfinite(sd[:focus]), z * sd[:focus], 0),
                 fmt="none", ecolor="#555555", elinewidth=1, capsize=2, zorder=2)
-    ax.scatter(value[:focus], y, c=[colours[g - 1] for g in groups], s=28, zorder=3)
-    labels = [f"{m}  [{g}]" for m, g in zip(ranking.models[:focus], groups, strict=True)]
+    ax.scatter(value[:focus], y, c=[colours[0]] * focus, s=28, zorder=3)
+    labels = [f"{m}  [{int(lo)}-{int(hi)}] {let}" for m, lo, hi, let in zip(
+        ranking.models[:focus], ranking.rank_low[:focus], ranking.rank_high[:focus],
+        ranking.letters[:focus], strict=True)]
     ax.set_yticks(y, labels, fontsize=max(5.0, min(9.0, 300 / max(focus, 1))))
+    top_set = ranking.top_set or ()
     for tick, model in zip(ax.get_yticklabels(), ranking.models[:focus], strict=True):
-        if model in ranking.best_set:
+        if model in top_set:
             tick.set_fontweight("bold")
     ax.invert_yaxis()
     ax.set_xlabel("eps_i: mean violation ratio against the others (lower is better)"
                   if dominance else f"{ranking.criterion} score (higher is better)")
-    ax.set_title(f"Ranking with tie groups [g] and +-{z:g} sd bootstrap intervals; "
-                 "bold: best set", fontsize=10)
+    ax.set_title(f"Ranking: [rank interval] and letters (shared letter: not separated); "
+                 f"+-{z:g} sd bootstrap intervals; bold: top set", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     return fig
 
