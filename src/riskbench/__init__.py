@@ -31,6 +31,7 @@ from riskbench.errors import (
     InputError,
     RiskbenchError,
     RiskbenchWarning,
+    SmallSampleWarning,
 )
 from riskbench.inference import (
     Bootstrap,
@@ -51,7 +52,15 @@ from riskbench.multivariate import (
 )
 from riskbench.portfolio import MetricCube, Portfolio, build_portfolio
 from riskbench.power import PowerAnalysis, power
-from riskbench.ranking import BordaRanking, Ranking, borda, rank, tie_groups
+from riskbench.ranking import (
+    BordaRanking,
+    Ranking,
+    borda,
+    compact_letters,
+    rank,
+    rank_intervals,
+    tie_groups,
+)
 from riskbench.risk import RISK_MEASURES, MeanRisk, mean_risk
 from riskbench.selection import Guardrail, Selection, parse_guardrail, select
 from riskbench.spec import MetricSpec, read_metric_spec
@@ -99,6 +108,7 @@ __all__ = [
     "Ranking",
     "RiskbenchError",
     "RiskbenchWarning",
+    "SmallSampleWarning",
     "Samples",
     "ScoreTable",
     "__version__",
@@ -114,6 +124,8 @@ __all__ = [
     "relative_test",
     "score_test",
     "tie_groups",
+    "compact_letters",
+    "rank_intervals",
     "violation_matrix",
     "violation_ratio",
 ]
