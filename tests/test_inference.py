@@ -204,13 +204,17 @@ def test_twins_do_not_dilute_the_relative_statistic():
     np.testing.assert_allclose(eps[2:], boot.eps[2:])  # models without a twin: unchanged
 
 
-def test_small_second_order_samples_warn():
-    with pytest.warns(riskbench.errors.SmallSampleWarning, match="fewer than 200"):
-        riskbench.relative_test(_data(13, k=2, n=150), order=2, n_resamples=20, seed=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        riskbench.relative_test(_data(13, k=2, n=150), order=1, n_resamples=20, seed=0)
-        riskbench.relative_test(_data(13, k=2, n=200), order=2, n_resamples=20, seed=0)
+def test_small_samples_warn_where_the_relative_test_was_measured_above_alpha():
+    limits = riskbench.inference.SMALL_SAMPLE
+    for order in (1, 2):
+        with pytest.warns(riskbench.errors.SmallSampleWarning,
+                          match=f"fewer than {limits[order]}"):
+            riskbench.relative_test(_data(13, k=2, n=limits[order] - 1), order=order,
+                                    n_resamples=20, seed=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            riskbench.relative_test(_data(13, k=2, n=limits[order]), order=order,
+                                    n_resamples=20, seed=0)
 
 
 def test_absolute_test_sd_is_bootstrap_sd_of_pair_ratio():

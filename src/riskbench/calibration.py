@@ -962,7 +962,7 @@ def cluster_scenarios(*, n: int = 500, cluster_size: int = 10, cluster_rho: floa
     return out
 
 
-def sample_size_scenarios(*, sizes: Sequence[int] = (5, 10, 20, 30, 50, 200, 500, 1000),
+def sample_size_scenarios(*, sizes: Sequence[int] = (5, 10, 20, 30, 50, 200, 500, 1000, 2000),
                           eps0: float = 0.25) -> list[Scenario]:
     """Key paired nulls at small (and one large) n: identical normals (k = 2), the crossing
     pair (Delta = 0) and the absolute-test boundary pair, to see how the level depends on n."""
