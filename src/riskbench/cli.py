@@ -414,7 +414,7 @@ def _rank_table(table: ScoreTable, weights: dict | None, options: dict):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(riskbench.__version__, prog_name="riskbench")
 def main() -> None:
-    """Risk-aware benchmarking of LLMs: stochastic dominance rankings with tie groups.
+    """Risk-aware benchmarking of LLMs: stochastic dominance rankings with rank intervals.
 
     Exit codes: 0 ok, 2 bad input or options, 1 internal error.
     """
@@ -935,7 +935,7 @@ def demo(n_resamples, seed, top, as_json, quiet):
             "probability that GPT-4-turbo prefers the model's answer to GPT-4-preview's. "
             "A leaderboard sorts by the mean; riskbench ranks by stochastic dominance of the "
             "whole distribution of per-instruction scores (the bad answers count), with "
-            "bootstrap tests and tie groups.\n", highlight=False)
+            "bootstrap tests, rank intervals and letters.\n", highlight=False)
         print_ranking(win, table, console, top=top)
         console.print(
             "\n[bold]Guardrails together[/]: the same test on a portfolio that also penalises "

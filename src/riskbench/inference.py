@@ -1002,25 +1002,25 @@ def relative_test(data: object, *, metric: str | None = None,
     seed : int or None
     batch, backend
         As :func:`bootstrap`.
-    scale : {"auto", "raw", "logit"}
-        Scale of the z statistic: "raw" is the paper's; "auto" (default) is raw for the
-        relative test and logit for the first-order absolute test (see
-        :func:`absolute_test_from`).
+    scale : {"auto", "raw", "raw_upper", "logit", "logit_upper"}
+        Scale and sd of the z statistic (see :func:`relative_test_from`): "auto" (default) is
+        raw_upper, Delta over the bootstrap upper semi-deviation; "raw" is the paper's.
 
     Returns
     -------
     PairwiseTest
         ``statistic[i, j] = eps_i - eps_j``; H0 for (i, j): Delta >= 0. Rejected when
-        ``Delta / sd < z_{alpha'}`` *and* the equality test rejects "same distribution" at the
+        ``Delta / sd+ < z_{alpha'}`` *and* the equality test rejects "same distribution" at the
         same level.
 
     Notes
     -----
-    1. E[i, j] = eps_l(model i, model j) for all pairs; eps_i = mean_{j != i} E[i, j].
-    2. Bootstrap (B replicates, paired by default): eps_i per replicate, sd of
-       eps_i - eps_j (of logit(eps_i) - logit(eps_j) with ``scale="logit"``).
+    1. E[i, j] = eps_l(model i, model j) for all pairs; eps_i = mean of E[i, j] over the models
+       j whose distribution differs from i's.
+    2. Bootstrap (B replicates, paired by default): eps_i per replicate; the upper
+       semi-deviation of Delta* about Delta (the sd with ``scale="raw"``).
     3. p = max(Phi(z), p of the equality test) (intersection-union test,
-       :mod:`riskbench.equality`); correct over the M = k(k-1)/2 unordered pairs.
+       :mod:`riskbench.equality`); correct over the M = k(k-1) ordered pairs.
 
     References
     ----------
@@ -1042,9 +1042,9 @@ def absolute_test(data: object, *, metric: str | None = None,
                   progress: Progress | None = None) -> PairwiseTest | tuple[PairwiseTest, ...]:
     """Absolute almost-dominance test eps-FSD (order 1, Dror et al.'s ASO) / eps-SSD.
 
-    H0 for (i, j): E[i, j] >= eps0, rejected when ``E + z_{1-alpha'} sd < eps0`` (on the logit
-    scale at first order by default, see :func:`absolute_test_from`) and the equality test
-    rejects too. Other parameters as :func:`relative_test`; ``eps0`` in (0, 0.5], default 0.25.
+    H0 for (i, j): E[i, j] >= eps0, rejected when ``E + z_{1-alpha'} sd+ < eps0`` (sd+: the
+    bootstrap upper semi-deviation by default, see :func:`absolute_test_from`) and the equality
+    test rejects too. Other parameters as :func:`relative_test`; ``eps0`` in (0, 0.5], default 0.25.
     """
     eps0 = _check_eps0(eps0)
     boot = bootstrap(data, metric=metric, order=order, design=design, n_resamples=n_resamples,

@@ -635,7 +635,7 @@ def rank(
     backend: str = "auto",
     progress: Progress | None = None,
 ) -> Ranking | BordaRanking:
-    """Rank models by stochastic dominance (default R-SSD), with tie groups and a best set.
+    """Rank models by stochastic dominance (default R-SSD), with simultaneous rank intervals and a top set.
 
     Parameters
     ----------
@@ -676,11 +676,13 @@ def rank(
     Notes
     -----
     1. Bootstrap the violation ratios (or scores) of all models (paired by default).
-    2. Test every pair, correcting over the k(k-1)/2 pairs.
+    2. Test every ordered pair, correcting over the k(k-1) hypotheses.
     3. wins[i] = number of models i significantly beats; rank by wins (descending), then eps_i
-       (ascending) or the score (descending), then name.
-    4. Tie groups: contiguous runs of the ranked order that no test separates; best set: models
-       that no other model significantly beats.
+       (ascending) or the score (descending), then name, never placing a model below one whose
+       empirical distribution it first-order dominates; identical models share a mid-rank.
+    4. Rank intervals ``[1 + #beaten by, k - #beats]`` (simultaneous at 1 - alpha under
+       Bonferroni or Holm), the top set (intervals starting at 1; None under BH), and a compact
+       letter display of the pairs no test separates.
     """
     test = _check_choice(test, "test", TESTS)
     criterion = _check_choice(criterion, "criterion", CRITERIA)
