@@ -635,7 +635,7 @@ def rank(
     backend: str = "auto",
     progress: Progress | None = None,
 ) -> Ranking | BordaRanking:
-    """Rank models by stochastic dominance (default R-SSD), with simultaneous rank intervals and a top set.
+    """Rank models by stochastic dominance (default R-SSD), with rank intervals and a top set.
 
     Parameters
     ----------

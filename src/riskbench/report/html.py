@@ -307,7 +307,8 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
         ]
     figures = [
         _figure(plots.ranking_plot(ranking), "rk",
-                "eps_i per model with bootstrap intervals, labelled with rank intervals and letters."),
+                "eps_i per model with bootstrap intervals, labelled with rank intervals and "
+                "letters."),
         *curves,
         _figure(plots.matrix_heatmap(ranking, top=min(len(ranking.models), 60)), "mx",
                 "Pairwise statistics in rank order; dots mark significant cells."),
