@@ -271,3 +271,32 @@ def test_rank_json_carries_the_pairwise_decisions():
     assert set(pair) >= {"pvalue", "pvalue_adjusted", "pvalue_dominance", "equality_pvalue",
                          "ci_high"}
     assert d["ranking"][0]["rank_interval"] == [1, 1]
+
+
+def test_identical_pairs_and_empirical_fsd_against_plain_loops():
+    from riskbench._samples import Samples
+    from riskbench.inference import identical_pairs
+    from riskbench.ranking import empirical_fsd
+
+    rng = np.random.default_rng(8)
+    base = rng.integers(0, 4, 6).astype(float)
+    values = (base, np.repeat(base, 2), base + 0.5, np.sort(base)[::-1].copy(),
+              rng.integers(0, 4, 9).astype(float))
+    samples = Samples(tuple(f"m{a}" for a in range(5)), values, False)
+    same = identical_pairs(samples)
+    fsd = empirical_fsd(samples)
+
+    def quantile(x, p):  # Q(p) = inf{x : F(x) >= p}
+        xs = np.sort(x)
+        return xs[int(np.ceil(p * xs.size)) - 1]
+
+    grid = (np.arange(1, 5 * 6 * 9 * 2 + 1)) / (5 * 6 * 9 * 2)  # every breakpoint of all sizes
+    for i in range(5):
+        for j in range(5):
+            if i == j:
+                continue
+            qi = np.array([quantile(values[i], p) for p in grid])
+            qj = np.array([quantile(values[j], p) for p in grid])
+            assert same[i, j] == bool(np.array_equal(qi, qj)), (i, j)
+            assert fsd[i, j] == bool((qi >= qj).all() and (qi > qj).any()), (i, j)
+    assert same[0, 1] and same[0, 3] and fsd[2, 0] and not fsd[0, 2]

@@ -478,8 +478,8 @@ class PairwiseTest:
         family-wise error is at most alpha over the whole family with Bonferroni and Holm.
     decided_by : (k, k) str
         Which test's p-value is ``pvalue``: "dominance", "equality" (the equality gate: the
-        dominance test alone gave a smaller p-value) or "both" (equal p-values); "" outside the
-        family. See :meth:`explain`.
+        dominance test alone gave a smaller p-value) or "both" (equal p-values); "score" for
+        the (ungated) mean-risk score tests; "" outside the family. See :meth:`explain`.
     confidence_interval : one-sided intervals (-inf, high] for the statistic at
         ``confidence_level`` = 1 - alpha / M (simultaneous over the family, whatever the
         correction). With Bonferroni, H0 for (i, j) is rejected exactly when ``high < threshold``
@@ -589,7 +589,8 @@ class PairwiseTest:
         elif not agrees:
             why = (f"; the interval excludes H0 but the {self.correction} correction did not "
                    "reject")
-        return (f"{mi} does not beat {mj}: the dominance test decided (p = {p:.3g}, corrected "
+        which = "score" if self.test == "score" else "dominance"
+        return (f"{mi} does not beat {mj}: the {which} test decided (p = {p:.3g}, corrected "
                 f"{q:.3g} >= alpha = {self.alpha:g}; {bound}){why}.")
 
     def _repr_html_(self) -> str:
@@ -748,6 +749,8 @@ def _result(test, boot, statistic, sd, threshold, alpha, correction, h0_core, ga
     gate = boot.equality_pvalue if gated else None
     pval, dominance, adjusted, reject, decided_by, ci, level, m, family = _decide(
         statistic, sd, threshold, alpha, correction, gate, scaled, family)
+    if test == "score":  # one test decides every pair: the score comparison
+        decided_by[family] = "score"
     if gate is not None:
         h0_core += _GATE_WORDS
         extra["equality_pvalue"] = gate
