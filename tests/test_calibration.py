@@ -379,3 +379,14 @@ def test_power_grows_with_n_and_reaches_one_for_clear_alternatives(scenario):
         if boundary - large.truth >= 0.5:
             assert large.rejections.estimate > 0.9, f"{test} order {order}: " \
                 f"{large.rejections.estimate:.3f} at n = 5000"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", cal.rank_coverage_scenarios(), ids=_id)
+@pytest.mark.parametrize("correction", ["bonferroni", "holm"])
+def test_rank_intervals_cover_simultaneously(scenario, correction):
+    """1,000 datasets: every model's true rank inside its interval in >= 1 - alpha - 2 SE."""
+    bad = [f"order {r.order}: {r.simultaneous.estimate:.3f}"
+           for r in cal.rank_coverage(scenario, n_datasets=1000, alpha=ALPHA, seed=0,
+                                      correction=correction) if r.verdict != "covers"]
+    assert not bad, "; ".join(bad)
