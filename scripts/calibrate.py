@@ -1,6 +1,6 @@
 """Run the calibration suite of the dominance tests and write docs/calibration.md (issue 7).
 
-    python scripts/calibrate.py                       # full suite, about 16 minutes on 2 cores
+    python scripts/calibrate.py                       # full suite, about 50 minutes on 2 cores
     python scripts/calibrate.py --quick -o /tmp/c.md  # a smoke run (300 datasets)
     python scripts/calibrate.py --json auto.json      # also keep the rates
     python scripts/calibrate.py --scale raw --json raw.json -o /tmp/raw.md
@@ -268,12 +268,12 @@ def render(rows: list[dict], seconds: float, args, compare: dict) -> str:
         "",
         "## Settings",
         "",
-        f"- riskbench {riskbench.__version__} (commit {_commit()}), numpy {np.__version__}, "
+        f"- riskbench {riskbench.__version__} (commit {args.commit}), numpy {np.__version__}, "
         f"engine `{riskbench.backends.resolve('auto')}` on one thread per process",
         f"- tests decided on the `{args.scale}` scale"
-        + (" (riskbench's default: the relative test on the logit scale of eps_i, the absolute "
-           "test on the raw scale of E, both with the bootstrap upper semi-deviation as the sd "
-           "of the z statistic)" if args.scale == "auto" else f" (`scale=\"{args.scale}\"`)")
+        + (" (riskbench's default: the raw statistic, Delta for the relative test and E for the "
+           "absolute test, over the bootstrap upper semi-deviation of its replicates)"
+           if args.scale == "auto" else f" (`scale=\"{args.scale}\"`)")
         + ", each claim gated by the equality test (intersection-union test, "
         "`src/riskbench/equality.py`)",
         f"- seed {args.seed}; B = {args.resamples} bootstrap replicates per dataset"
@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--rank-datasets", type=int, default=1000,
                         help="simulated datasets per rank-interval coverage scenario")
-    parser.add_argument("--scale", choices=("auto", "raw", "logit"), default="auto",
+    parser.add_argument("--scale", choices=("auto", "raw", "logit", "raw_upper"), default="auto",
                         help="scale on which the tests decide (riskbench's default: auto)")
     parser.add_argument("--large-k-datasets", type=int, default=None,
                         help="datasets for the k = 20 null scenarios (default: --datasets)")
@@ -395,8 +395,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in saved["settings"].items():
             setattr(args, name, value)
         args.machine = saved["machine"]
+        args.commit = saved.get("commit", "unknown")
     else:
         args.machine = _machine()
+        args.commit = _commit()  # the code that produced the rows, not the one rendering them
         rows, seconds = run_all(args)
     compare = {}
     if args.compare:
@@ -405,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         settings = {name: getattr(args, name) for name in SETTINGS}
         args.json.write_text(json.dumps({"seconds": seconds, "settings": settings, "rows": rows,
-                                         "machine": args.machine}, default=_plain))
+                                         "machine": args.machine, "commit": args.commit},
+                                        default=_plain))
     print(f"wrote {args.output} in {seconds / 60:.1f} min", file=sys.stderr)
     return 0
 

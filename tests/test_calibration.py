@@ -222,7 +222,7 @@ def test_fast_relative_test_holds_its_level_when_first_order_curves_cross(scale)
     pytest.param("auto", 200, marks=pytest.mark.xfail(
         strict=True, reason="second-order curves crossing with Delta = 0, independent design, "
         "n = 200: 0.095 family-wise with the default (0.21 on the raw scale); "
-        "docs/calibration.md, and a SmallSampleWarning at run time")),
+        "docs/calibration.md, and a CalibrationWarning at run time")),
     ("logit", 500)])
 def test_fast_relative_test_holds_its_level_when_second_order_curves_cross(scale, n):
     n01 = cal.normal()

@@ -204,17 +204,30 @@ def test_twins_do_not_dilute_the_relative_statistic():
     np.testing.assert_allclose(eps[2:], boot.eps[2:])  # models without a twin: unchanged
 
 
-def test_small_samples_warn_where_the_relative_test_was_measured_above_alpha():
-    limits = riskbench.inference.SMALL_SAMPLE
-    for order in (1, 2):
-        with pytest.warns(riskbench.errors.SmallSampleWarning,
-                          match=f"fewer than {limits[order]}"):
-            riskbench.relative_test(_data(13, k=2, n=limits[order] - 1), order=order,
-                                    n_resamples=20, seed=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            riskbench.relative_test(_data(13, k=2, n=limits[order]), order=order,
-                                    n_resamples=20, seed=0)
+def test_claims_too_close_to_alpha_for_the_measured_level_warn():
+    x = _data(13, k=2, n=300)
+    first = riskbench.relative_test(x, order=2, n_resamples=200, seed=0, alpha=0.2)
+    p = first.pvalue_adjusted[1, 0]  # model 1 (shifted up) beats model 0
+    assert first.reject[1, 0]
+    factor = riskbench.inference.EXCESS["relative", 2].factor  # measured: 1.8
+    # the claim's corrected p-value inside [alpha / 1.8, alpha): backed only at 1.8 alpha
+    with pytest.warns(riskbench.errors.CalibrationWarning,
+                      match=r"1 of the 1 claims of the second-order relative test have corrected "
+                            r"p-values between alpha / 1.8 and alpha \(e.g. 'model_1' beats "
+                            r"'model_0'"):
+        riskbench.relative_test(x, order=2, n_resamples=200, seed=0, alpha=min(0.49, p * 1.2))
+    with warnings.catch_warnings():  # far enough below alpha: backed at alpha / 1.8 too
+        warnings.simplefilter("error")
+        riskbench.relative_test(x, order=2, n_resamples=200, seed=0,
+                                alpha=min(0.49, p * factor * 1.1))
+        # first order from 500 items, the absolute test with few models: measured within alpha
+        big = _data(13, k=2, n=500)
+        q = riskbench.relative_test(big, order=1, n_resamples=100, seed=0,
+                                    alpha=0.2).pvalue_adjusted[1, 0]
+        riskbench.relative_test(big, order=1, n_resamples=100, seed=0, alpha=min(0.49, q * 1.2))
+        a = riskbench.absolute_test(x, order=2, n_resamples=100, seed=0, alpha=0.2)
+        riskbench.absolute_test(x, order=2, n_resamples=100, seed=0,
+                                alpha=min(0.49, a.pvalue_adjusted[1, 0] * 1.2))
 
 
 def test_absolute_test_sd_is_bootstrap_sd_of_pair_ratio():
@@ -324,7 +337,7 @@ def test_a_vanishing_alpha_gives_infinite_bounds_without_numeric_warnings():
     x = np.stack([np.arange(10.0) + 100, np.arange(10.0), np.arange(10.0) * 2])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        warnings.simplefilter("ignore", riskbench.errors.SmallSampleWarning)
+        warnings.simplefilter("ignore", riskbench.errors.CalibrationWarning)
         for test in (riskbench.relative_test, riskbench.absolute_test):
             res = test(x, n_resamples=20, seed=0, alpha=3e-168)
             high = res.confidence_interval.high

@@ -125,7 +125,7 @@ def test_same_seed_same_ranking():
     data = {f"m{a}": rng.normal(0.1 * a, 1.0, 120) for a in range(6)}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        warnings.simplefilter("ignore", riskbench.errors.SmallSampleWarning)
+        warnings.simplefilter("ignore", riskbench.errors.CalibrationWarning)
         a = riskbench.rank(data, n_resamples=100, seed=7, batch=3).to_frame()
         b = riskbench.rank(data, n_resamples=100, seed=7).to_frame()
     assert a.equals(b)

@@ -26,12 +26,12 @@ from riskbench.agreement import (
 from riskbench.demo import demo_path, load_demo
 from riskbench.dominance import one_vs_all, violation_matrix, violation_ratio
 from riskbench.errors import (
+    CalibrationWarning,
     DataWarning,
     DegenerateDataWarning,
     InputError,
     RiskbenchError,
     RiskbenchWarning,
-    SmallSampleWarning,
 )
 from riskbench.inference import (
     Bootstrap,
@@ -108,7 +108,7 @@ __all__ = [
     "Ranking",
     "RiskbenchError",
     "RiskbenchWarning",
-    "SmallSampleWarning",
+    "CalibrationWarning",
     "Samples",
     "ScoreTable",
     "__version__",

@@ -49,7 +49,7 @@ from riskbench.dominance import (
     pairwise_sorted,
 )
 from riskbench.equality import EqualityAccumulator, legendre_features
-from riskbench.errors import InputError, SmallSampleWarning
+from riskbench.errors import CalibrationWarning, InputError
 from riskbench.inference import (
     Bootstrap,
     PairwiseTest,
@@ -575,9 +575,9 @@ def _tests(scenario: Scenario, *, n_datasets: int, n_resamples: int, alpha: floa
     boot_rng = scenario.rng(seed, 1)
     done = 0
     # small samples are simulated on purpose: their measured rates are what the run-time
-    # SmallSampleWarning refers to
+    # CalibrationWarning refers to
     with serial_kernels(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", SmallSampleWarning)
+        warnings.simplefilter("ignore", CalibrationWarning)
         while done < n_datasets:
             for values in simulate(scenario, min(chunk, n_datasets - done), data_rng):
                 boots = dict(zip(scenario.orders, simulate_bootstrap(
@@ -1063,7 +1063,7 @@ def rank_coverage(scenario: Scenario, *, n_datasets: int = 1000, n_resamples: in
     data_rng, boot_rng = scenario.rng(seed, 0), scenario.rng(seed, 1)
     done = 0
     with serial_kernels(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", SmallSampleWarning)
+        warnings.simplefilter("ignore", CalibrationWarning)
         while done < n_datasets:
             for values in simulate(scenario, min(200, n_datasets - done), data_rng):
                 boots = dict(zip(scenario.orders, simulate_bootstrap(

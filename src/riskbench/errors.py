@@ -12,7 +12,7 @@ __all__ = [
     "RiskbenchWarning",
     "DegenerateDataWarning",
     "DataWarning",
-    "SmallSampleWarning",
+    "CalibrationWarning",
 ]
 
 
@@ -43,6 +43,8 @@ class DataWarning(RiskbenchWarning):
     """Input was changed on request, e.g. items dropped by ``align="intersect"``."""
 
 
-class SmallSampleWarning(RiskbenchWarning):
-    """Too few items for a test's measured calibration: its type-I error was measured above
-    alpha at this size in some null configurations (``docs/calibration.md``)."""
+class CalibrationWarning(RiskbenchWarning):
+    """Some claims rest on p-values close to the threshold where the test was measured above its
+    level: in its least favourable null configurations at comparable sizes, the family-wise
+    error reached a multiple of alpha (``docs/calibration.md``), so these claims would not
+    survive at alpha divided by that multiple."""

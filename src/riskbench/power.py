@@ -20,7 +20,7 @@ import numpy as np
 from riskbench._samples import Samples, as_samples
 from riskbench.calibration import Scenario, normal, serial_kernels, simulate, simulate_bootstrap
 from riskbench.dominance import check_order, one_vs_all, violation_matrix
-from riskbench.errors import DegenerateDataWarning, InputError, SmallSampleWarning
+from riskbench.errors import CalibrationWarning, DegenerateDataWarning, InputError
 from riskbench.inference import (
     DESIGNS,
     _check_alpha,
@@ -264,7 +264,7 @@ def power(pilot: object = None, *, effect: float | None = None, order: int = 2,
                                            n_resamples=n_resamples, rng=rng)
             with warnings.catch_warnings():
                 # the simulated datasets are small on purpose; the caveat belongs to real runs
-                warnings.simplefilter("ignore", SmallSampleWarning)
+                warnings.simplefilter("ignore", CalibrationWarning)
                 result = (relative_test_from(boot, alpha=alpha) if test == "relative"
                           else absolute_test_from(boot, eps0=eps0, alpha=alpha))
             hits[s] += bool(result.reject[i, j])
