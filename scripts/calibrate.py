@@ -1,6 +1,6 @@
 """Run the calibration suite of the dominance tests and write docs/calibration.md (issue 7).
 
-    python scripts/calibrate.py                       # full suite, about 16 minutes on 2 cores
+    python scripts/calibrate.py                       # full suite, about 50 minutes on 2 cores
     python scripts/calibrate.py --quick -o /tmp/c.md  # a smoke run (300 datasets)
     python scripts/calibrate.py --json auto.json      # also keep the rates
     python scripts/calibrate.py --scale raw --json raw.json -o /tmp/raw.md
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 POWER_SIZES = (100, 500, 5000)
 #: Options that describe a run (stored with --json, restored with --rows).
 SETTINGS = ("datasets", "power_datasets", "resamples", "seed", "alpha", "eps0", "jobs",
-            "scale", "large_k_datasets")
+            "scale", "large_k_datasets", "rank_datasets")
 
 
 # ----------------------------------------------------------------------------- running
@@ -60,6 +60,10 @@ def _tasks(args) -> list[tuple[str, cal.Scenario, dict]]:
                             "sizes": POWER_SIZES}) for s in cal.power_scenarios(eps0=args.eps0)]
     tasks += [("coverage", s, {**common(s), "n_datasets": args.datasets})
               for s in cal.coverage_scenarios(eps0=args.eps0)]
+    tasks += [("rank", s, {"n_resamples": args.resamples, "alpha": args.alpha,
+                           "seed": args.seed, "scale": args.scale,
+                           "n_datasets": args.rank_datasets, "correction": correction})
+              for s in cal.rank_coverage_scenarios() for correction in ("bonferroni", "holm")]
     return tasks
 
 
@@ -80,6 +84,8 @@ def _run(task) -> list[dict]:
     elif kind == "power":
         sizes = kwargs.pop("sizes")
         results = cal.power_curve(scenario, sizes, **kwargs)
+    elif kind == "rank":
+        results = cal.rank_coverage(scenario, **kwargs)
     else:
         results = cal.coverage(scenario, **kwargs)
     rows = []
@@ -88,7 +94,7 @@ def _run(task) -> list[dict]:
         if kind in ("null", "size"):
             row["familywise_verdict"] = r.familywise_verdict
             row["pair_verdict"] = r.pair_verdict
-        if kind == "coverage":
+        if kind in ("coverage", "rank"):
             row["verdict"] = r.verdict
         rows.append(row)
     return rows
@@ -113,7 +119,7 @@ def run_all(args) -> tuple[list[dict], float]:
 def _key(row: dict) -> tuple:
     info = row["info"]
     return (row["kind"], info["scenario"], info["design"], info["n"], row["test"], row["order"],
-            row.get("n"))
+            row.get("n"), row.get("correction"))
 
 
 def _rate(rate: dict) -> str:
@@ -219,6 +225,18 @@ def _coverage_table(rows: list[dict], compare: dict, label: str) -> list[str]:
     return out
 
 
+def _rank_table(rows: list[dict]) -> list[str]:
+    out = ["| pool | n | order | correction | true ranks | simultaneous coverage | verdict | "
+           "mean width |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        i = r["info"]
+        out.append(f"| {i['scenario']} | {i['n']} | {r['order']} | {r['correction']} | "
+                   f"{', '.join(map(str, r['true_ranks']))} | {_rate(r['simultaneous'])} | "
+                   f"{'ok' if r['verdict'] == 'covers' else '**UNDER-COVERS**'} | "
+                   f"{r['width']:.2f} |")
+    return out
+
+
 def _catalogue_order(args) -> dict[tuple, int]:
     """Position of each scenario in the catalogue, so tables follow its order."""
     order = {}
@@ -250,11 +268,12 @@ def render(rows: list[dict], seconds: float, args, compare: dict) -> str:
         "",
         "## Settings",
         "",
-        f"- riskbench {riskbench.__version__} (commit {_commit()}), numpy {np.__version__}, "
+        f"- riskbench {riskbench.__version__} (commit {args.commit}), numpy {np.__version__}, "
         f"engine `{riskbench.backends.resolve('auto')}` on one thread per process",
         f"- tests decided on the `{args.scale}` scale"
-        + (" (riskbench's default: logit for the first-order absolute test, the paper's raw "
-           "z statistic otherwise)" if args.scale == "auto" else f" (`scale=\"{args.scale}\"`)")
+        + (" (riskbench's default: the raw statistic, Delta for the relative test and E for the "
+           "absolute test, over the bootstrap upper semi-deviation of its replicates)"
+           if args.scale == "auto" else f" (`scale=\"{args.scale}\"`)")
         + ", each claim gated by the equality test (intersection-union test, "
         "`src/riskbench/equality.py`)",
         f"- seed {args.seed}; B = {args.resamples} bootstrap replicates per dataset"
@@ -281,14 +300,14 @@ def render(rows: list[dict], seconds: float, args, compare: dict) -> str:
         "**ok**: within alpha ± 2 SE; **conservative (expected)**: below, where that is the "
         "method's design (Bonferroni over several pairs; nulls that are not least "
         "favourable, such as E = 1/2 > eps0 for the absolute test at identical laws); "
-        "**FAIL**: above alpha + 2 SE. `family-wise`: share of datasets with any rejection "
-        "(default Bonferroni correction; every hypothesis is true). `pair`: share where the "
-        "raw one-sided p-value of the ordered pair (0, 1), 'model 0 beats model 1', is "
-        "below alpha. `sd = 0`: share of datasets whose bootstrap sd for that pair was 0. "
-        "Where Delta = 0 exactly between distinct laws (the 'crossing' rows), 'i beats j' "
-        "and 'j beats i' are both true nulls and METHOD.md section 6 corrects over the "
-        "k(k-1)/2 unordered pairs, so the family-wise column is judged against 2 alpha there "
-        "(the pair column against alpha, as everywhere).",
+        "**FAIL**: above alpha + 2 SE. `family-wise`: share of datasets with any false "
+        "claim (default Bonferroni correction over the k(k-1) ordered pairs; every hypothesis "
+        "is true except where a row says otherwise). `pair`: share where the raw one-sided "
+        "p-value of the ordered pair (0, 1), 'model 0 beats model 1', is below alpha (one "
+        "hypothesis, no correction). `sd = 0`: share of datasets whose bootstrap sd for that "
+        "pair was 0. Every row, including the 'crossing' rows where Delta = 0 between "
+        "distinct laws (both 'i beats j' and 'j beats i' are true nulls) and the interior "
+        "second-order null, is judged against alpha.",
         "",
         "## Summary",
         "",
@@ -329,6 +348,14 @@ def render(rows: list[dict], seconds: float, args, compare: dict) -> str:
                   "(absolute test) or Delta (relative test). `all pairs at once`: every "
                   "off-diagonal bound holds (compare with 1 - alpha).", ""]
         lines += _coverage_table(by_kind["coverage"], compare, label) + [""]
+    if by_kind.get("rank"):
+        lines += ["## Simultaneous rank intervals", "",
+                  "Share of datasets in which every model's true rank lies in its interval "
+                  "`[1 + #models that beat it, k - #models it beats]` (relative test, paired "
+                  "design, all models at once), to compare with 1 - alpha; the true rank is 1 + "
+                  "the number of models with a smaller population eps_i at that order. "
+                  "`mean width`: mean of high - low (0 = the rank is known).", ""]
+        lines += _rank_table(by_kind["rank"]) + [""]
     return "\n".join(lines)
 
 
@@ -343,7 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--eps0", type=float, default=0.25)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--scale", choices=("auto", "raw", "logit"), default="auto",
+    parser.add_argument("--rank-datasets", type=int, default=1000,
+                        help="simulated datasets per rank-interval coverage scenario")
+    parser.add_argument("--scale", choices=("auto", "raw", "logit", "raw_upper"), default="auto",
                         help="scale on which the tests decide (riskbench's default: auto)")
     parser.add_argument("--large-k-datasets", type=int, default=None,
                         help="datasets for the k = 20 null scenarios (default: --datasets)")
@@ -359,15 +388,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="markdown inserted after the summary (findings of this run)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.datasets, args.power_datasets = 300, 100
+        args.datasets, args.power_datasets, args.rank_datasets = 300, 100, 100
     if args.rows:
         saved = json.loads(args.rows.read_text())
         rows, seconds = saved["rows"], saved["seconds"]
         for name, value in saved["settings"].items():
             setattr(args, name, value)
         args.machine = saved["machine"]
+        args.commit = saved.get("commit", "unknown")
     else:
         args.machine = _machine()
+        args.commit = _commit()  # the code that produced the rows, not the one rendering them
         rows, seconds = run_all(args)
     compare = {}
     if args.compare:
@@ -376,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         settings = {name: getattr(args, name) for name in SETTINGS}
         args.json.write_text(json.dumps({"seconds": seconds, "settings": settings, "rows": rows,
-                                         "machine": args.machine}, default=_plain))
+                                         "machine": args.machine, "commit": args.commit},
+                                        default=_plain))
     print(f"wrote {args.output} in {seconds / 60:.1f} min", file=sys.stderr)
     return 0
 

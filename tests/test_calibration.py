@@ -172,7 +172,7 @@ def test_catalogue_is_complete_and_boundaries_are_exact():
     keys = [(s.name, s.design, s.size_label) for s in nulls]
     assert len(keys) == len(set(keys))  # each scenario has its own random stream
     assert {s.family for s in nulls} == {"continuous", "ties", "heavy tails", "unequal sizes",
-                                         "clustered items"}
+                                         "clustered items", "interior nulls"}
     assert {s.design for s in nulls} == {"paired", "independent"}
     assert {s.k for s in nulls} >= {2, 5, 20}
     for s in nulls:
@@ -196,10 +196,8 @@ def _assert_level(results, *, familywise=True):
     for r in results:
         label = f"{r.test} order {r.order}"
         assert r.pair.estimate <= ALPHA + FAST_BAND, f"{label}: pair rate {r.pair.estimate}"
-        if familywise:
-            level = r.familywise_level or ALPHA  # 2 alpha where Delta = 0 (both ways)
-            band = 2 * math.sqrt(level * (1 - level) / FAST)
-            assert r.familywise.estimate <= level + band, \
+        if familywise:  # alpha everywhere, also where Delta = 0 with both directions null
+            assert r.familywise.estimate <= ALPHA + FAST_BAND, \
                 f"{label}: family-wise rate {r.familywise.estimate}"
 
 
@@ -212,8 +210,9 @@ def test_fast_relative_test_holds_its_level_for_identical_models():
 @pytest.mark.parametrize("scale", [
     pytest.param("raw", marks=pytest.mark.xfail(
         strict=True, reason="the paper's raw-scale z test where first-order curves cross with "
-        "Delta = 0, n = 100: about 0.09 per pair (docs/calibration.md); scale='logit' holds it")),
-    "logit"])
+        "Delta = 0, n = 100: 0.10 family-wise over both directions here (docs/calibration.md);"
+        " the default (upper semi-deviation) and the logit scale hold it")),
+    "auto", "logit"])
 def test_fast_relative_test_holds_its_level_when_first_order_curves_cross(scale):
     n01 = cal.normal()
     s = _scenario("crossing", [cal.boundary_affine(n01, 0.5, order=1), n01],
@@ -221,18 +220,40 @@ def test_fast_relative_test_holds_its_level_when_first_order_curves_cross(scale)
     _assert_level(cal.type_one_error(s, n_datasets=FAST, alpha=ALPHA, seed=1, scale=scale))
 
 
-@pytest.mark.xfail(strict=True, reason="second-order curves crossing with Delta = 0 at n = 100, "
-                   "independent design: about 0.14 per pair (docs/calibration.md)")
-def test_fast_relative_test_holds_its_level_when_second_order_curves_cross():
+@pytest.mark.parametrize("scale,n", [
+    pytest.param("auto", 200, marks=pytest.mark.xfail(
+        strict=True, reason="second-order curves crossing with Delta = 0, independent design, "
+        "n = 200: 0.095 family-wise with the default (0.21 on the raw scale); "
+        "docs/calibration.md, and a CalibrationWarning at run time")),
+    ("logit", 500)])
+def test_fast_relative_test_holds_its_level_when_second_order_curves_cross(scale, n):
     n01 = cal.normal()
-    s = _scenario("crossing", [cal.boundary_affine(n01, 0.5, order=2), n01],
+    s = _scenario("crossing", [cal.boundary_affine(n01, 0.5, order=2), n01], n=n,
                   design="independent", tests=(("relative", 2),), both_ways=True)
-    _assert_level(cal.type_one_error(s, n_datasets=FAST, alpha=ALPHA, seed=1))
+    _assert_level(cal.type_one_error(s, n_datasets=FAST, alpha=ALPHA, seed=1, scale=scale))
+
+
+def test_fast_interior_second_order_null_holds_from_100_items():
+    # issue 13: N(0.2, 1.5^2) is worse than N(0, 1) at second order (eps2 = 0.70); the claim
+    # "model 0 beats model 1" was made in 0.06-0.11 of datasets at n = 100-200 before
+    r, = cal.type_one_error(cal.interior_scenario(100), n_datasets=FAST, alpha=ALPHA, seed=1)
+    assert r.familywise.estimate <= ALPHA + FAST_BAND and r.pair.estimate <= ALPHA + FAST_BAND
+
+
+def test_fast_rank_intervals_cover_the_true_ranks():
+    s = cal.Scenario("chain", "fast", tuple(cal.normal(0.1 * a) for a in range(5)), (100,) * 5,
+                     tests=(("relative", 1),))
+    r, = cal.rank_coverage(s, n_datasets=150, alpha=ALPHA, seed=1)
+    assert r.true_ranks == (5, 4, 3, 2, 1)
+    band = 2 * math.sqrt(ALPHA * (1 - ALPHA) / 150)
+    assert r.simultaneous.estimate >= 1 - ALPHA - band and r.verdict == "covers"
+    assert 0 < r.width < 4  # informative: some ranks are pinned down
 
 
 RAW_BOUNDARY = pytest.mark.xfail(
-    strict=True, reason="the paper's raw-scale z test at E = eps0 between distinct normal laws, "
-    "n = 100: about 0.10 per pair (docs/calibration.md); scale='logit' holds it")
+    strict=True, reason="the paper's raw-scale z test at E = eps0 between distinct normal "
+    "laws, n = 100: about 0.08 per direction at alpha / 2 (docs/calibration.md); the default "
+    "(upper semi-deviation) holds it")
 
 
 @pytest.mark.parametrize("scale", [pytest.param("raw", marks=RAW_BOUNDARY), "logit", "auto"])
@@ -360,3 +381,14 @@ def test_power_grows_with_n_and_reaches_one_for_clear_alternatives(scenario):
         if boundary - large.truth >= 0.5:
             assert large.rejections.estimate > 0.9, f"{test} order {order}: " \
                 f"{large.rejections.estimate:.3f} at n = 5000"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", cal.rank_coverage_scenarios(), ids=_id)
+@pytest.mark.parametrize("correction", ["bonferroni", "holm"])
+def test_rank_intervals_cover_simultaneously(scenario, correction):
+    """1,000 datasets: every model's true rank inside its interval in >= 1 - alpha - 2 SE."""
+    bad = [f"order {r.order}: {r.simultaneous.estimate:.3f}"
+           for r in cal.rank_coverage(scenario, n_datasets=1000, alpha=ALPHA, seed=0,
+                                      correction=correction) if r.verdict != "covers"]
+    assert not bad, "; ".join(bad)

@@ -20,17 +20,28 @@ def run(*args):
     return CliRunner().invoke(main, list(args))
 
 
+def strict(text):
+    """Parse JSON refusing NaN / Infinity tokens (not JSON, though Python writes them)."""
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def test_entry_point_rank_json_on_demo():
     env = dict(os.environ, COLUMNS="120")
     out = subprocess.run([sys.executable, "-m", "riskbench.cli", "rank", "--json",
                           "--n-resamples", "100", "--seed", "3"],
                          capture_output=True, text=True, env=env, check=False)
     assert out.returncode == 0, out.stderr
-    payload = json.loads(out.stdout)
-    assert {"ranking", "seed", "order", "test", "h0", "best_set"} <= set(payload)
+    payload = strict(out.stdout)
+    assert {"ranking", "seed", "order", "test", "h0", "top_set", "pairs", "decision"} \
+        <= set(payload)
     assert payload["seed"] == 3 and payload["order"] == 2 and payload["test"] == "relative"
-    assert len(payload["ranking"]) == 48
-    assert set(payload["ranking"][0]) >= {"model", "rank", "eps", "wins", "group"}
+    assert len(payload["ranking"]) == 48 and len(payload["pairs"]) == 48 * 47
+    assert set(payload["ranking"][0]) >= {"model", "rank", "rank_interval", "letters", "eps",
+                                          "wins", "top"}
+    assert set(payload["pairs"][0]) >= {"reject", "pvalue_adjusted", "decided_by"}
     assert payload["input"]["dropped_items"]["win"] == 6
 
 
@@ -39,11 +50,38 @@ def test_rank_file_table_output(tmp_path):
     path.write_text(GOOD)
     result = run("rank", str(path), "--n-resamples", "100", "--seed", "1")
     assert result.exit_code == 0, result.output
-    for text in ("R-SSD ranking of 3 models on 'acc'", "Best set", "Null hypothesis",
-                 "seed 1", "TVaR 5%"):
+    for text in ("R-SSD ranking of 3 models on 'acc'", "Top set", "Null hypothesis",
+                 "seed 1", "TVaR 5%", "rank interval", "letters", "6 ordered pairs"):
         assert text in result.output
     lines = [ln for ln in result.output.splitlines() if "│" in ln and ln.split("│")[1].strip()]
-    assert [ln.split("│")[3].strip().lstrip("★ ") for ln in lines] == ["a", "b", "c"]
+    assert [ln.split("│")[4].strip().lstrip("★ ") for ln in lines] == ["a", "b", "c"]
+    # no horizontal rules between groups: letters say which models are not separated
+    assert "├" not in result.output
+
+
+def test_rank_under_bh_names_no_top_set(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text(GOOD)
+    result = run("rank", str(path), "--n-resamples", "100", "--seed", "1", "--correction", "bh")
+    assert result.exit_code == 0, result.output
+    assert "No top set" in result.output and "false discovery rate" in result.output
+    assert "rank bounds (no guarantee)" in result.output
+    payload = strict(run("rank", str(path), "--n-resamples", "100", "--seed", "1",
+                         "--correction", "bh", "--json").stdout)
+    assert payload["top_set"] is None and payload["interval_level"] is None
+
+
+def test_rank_says_when_nothing_is_decided(tmp_path):
+    path = tmp_path / "same.csv"
+    path.write_text("model,sample_id,metric,value\n" + "".join(
+        f"{m},{i},acc,{(i * 7 + a) % 10 / 10}\n" for a, m in enumerate("xyz")
+        for i in range(20)))
+    result = run("rank", str(path), "--n-resamples", "50", "--seed", "0", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "No decision: the data do not separate these models" in result.output
+    payload = strict(run("rank", str(path), "--n-resamples", "50", "--seed", "0", "--quiet",
+                         "--json").stdout)
+    assert payload["decision"] == "no decision: the data do not separate these models"
 
 
 def test_rank_json_is_reproducible(tmp_path):
@@ -148,7 +186,7 @@ def test_select_command(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Chosen model: good (2 of 3 models pass every guardrail)" in result.output
     assert "toxic" in result.output and "Excluded models (1)" in result.output
-    payload = json.loads(run(*args, "--json").stdout)
+    payload = strict(run(*args, "--json").stdout)
     assert payload["chosen"] == "good"
     assert payload["excluded"][0]["model"] == "toxic"
     assert payload["excluded"][0]["failed"][0]["measured"] == pytest.approx(-0.64)
@@ -167,3 +205,21 @@ def test_stability_command(tmp_path):
     assert rows[1]["tau_mean"] == pytest.approx(1.0)  # all 40 items: the full ranking itself
     bad = run("stability", str(path), "--sizes", "10,x")
     assert bad.exit_code == 2 and "--sizes expects comma-separated integers" in bad.output
+
+
+def test_select_dominates_says_which_test_decided(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(PORTFOLIO)
+    args = ("select", str(path), "--lower-is-better", "toxicity", "--n-resamples", "100",
+            "--seed", "0", "--guardrail", "quality:dominates(weak,order=1)")
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert "which test decided" in result.output
+    payload = strict(run(*args, "--json").stdout)
+    checks = {c["model"]: c for c in payload["checks"]}
+    assert checks["good"]["decided_by"] in ("dominance", "equality", "both")
+    assert checks["weak"]["passed"] is False and checks["weak"]["measured"] is None
+    for c in payload["checks"]:
+        if not c["passed"] and c["upper_bound"] is not None and c["upper_bound"] < 0.25:
+            # a bound below eps0 next to FAIL: the equality test decided, and it says so
+            assert c["decided_by"] == "equality" and "equality test decided" in c["detail"]

@@ -90,8 +90,8 @@ def test_different_seeds_differ_and_none_is_recorded():
 
 def test_relative_with_two_models_equals_absolute_at_half():
     x = _data(5, k=2, n=60)
-    rel = riskbench.relative_test(x, n_resamples=200, seed=3)
-    ab = riskbench.absolute_test(x, eps0=0.5, n_resamples=200, seed=3)
+    rel = riskbench.relative_test(x, n_resamples=200, seed=3, scale="raw")
+    ab = riskbench.absolute_test(x, eps0=0.5, n_resamples=200, seed=3, scale="raw")
     # Delta = 2 E - 1 and sd(Delta) = 2 sd(E): the z statistics and p-values coincide
     np.testing.assert_allclose(rel.statistic[0, 1], 2 * ab.statistic[0, 1] - 1, atol=1e-12)
     np.testing.assert_allclose(rel.sd[0, 1], 2 * ab.sd[0, 1], rtol=1e-9)
@@ -101,20 +101,133 @@ def test_relative_with_two_models_equals_absolute_at_half():
 
 def test_clear_difference_is_detected_and_ci_matches_decision():
     rng = np.random.default_rng(0)
-    x = np.stack([rng.normal(1.0, 1, 300), rng.normal(0, 1, 300), rng.normal(0.02, 1, 300)])
+    x = np.stack([rng.normal(1.0, 1, 600), rng.normal(0, 1, 600), rng.normal(0.02, 1, 600)])
+    off = ~np.eye(3, dtype=bool)
     for test in (riskbench.relative_test(x, n_resamples=300, seed=1),
-                 riskbench.absolute_test(x, n_resamples=300, seed=1)):
+                 riskbench.absolute_test(x, n_resamples=300, seed=1),
+                 riskbench.relative_test(x, n_resamples=300, seed=1, scale="raw")):
         assert test.reject[0, 1] and test.reject[0, 2]
         assert not test.reject[1, 2] and not test.reject[2, 1]
-        off = ~np.eye(3, dtype=bool)
-        # one-sided interval (-inf, high] excludes the H0 region exactly when H0 is rejected
+        # M = k(k-1) ordered hypotheses, each at alpha / M
+        assert test.n_comparisons == 6 and test.family[off].all()
+        assert test.confidence_level == pytest.approx(1 - 0.05 / 6)
+        frame = test.to_frame()
+        assert len(frame) == 6 and set(frame.columns) >= {"statistic", "pvalue", "reject",
+                                                          "decided_by", "ci_agrees"}
+        assert set(test.decided_by[off]) <= {"dominance", "equality", "both"}
+    for test in (riskbench.relative_test(x, n_resamples=300, seed=1, scale="raw"),
+                 riskbench.absolute_test(x, n_resamples=300, seed=1)):
+        # where the interval is on the decision's scale, (-inf, high] excludes the H0 region
+        # exactly when H0 is rejected (the equality test rejects for these distinct laws)
+        assert test.ci_agrees[off].all()
         assert np.array_equal(test.confidence_interval.high[off] < test.threshold,
                               test.reject[off])
-        assert test.confidence_level == pytest.approx(1 - 0.05 / 3)
-        frame = test.to_frame()
-        assert len(frame) == 6 and set(frame.columns) >= {"statistic", "pvalue", "reject"}
     assert "eps(i, j) >= eps0 = 0.25" in test.h0
-    assert "Bonferroni correction over 3 pairs" in test.h0
+    assert "Bonferroni correction over 6 ordered pairs" in test.h0
+
+
+def test_familywise_error_counts_both_directions():
+    # two hypotheses per pair: the same data, rejected at alpha / (k (k - 1)) per direction
+    x = _data(11, k=4, n=80)
+    test = riskbench.relative_test(x, n_resamples=200, seed=0)
+    off = ~np.eye(4, dtype=bool)
+    np.testing.assert_allclose(test.pvalue_adjusted[off], np.minimum(1, 12 * test.pvalue[off]))
+    assert np.array_equal(test.reject[off], test.pvalue[off] * 12 < 0.05)
+    holm = riskbench.relative_test(x, n_resamples=200, seed=0, correction="holm")
+    np.testing.assert_allclose(holm.pvalue_adjusted[off],
+                               riskbench.adjust_pvalues(test.pvalue[off], "holm"))
+    # the p-value is the larger of the dominance and equality p-values, and says which
+    np.testing.assert_array_equal(
+        test.pvalue[off], np.maximum(test.pvalue_dominance[off], test.equality_pvalue[off]))
+    expect = np.where(test.pvalue_dominance > test.equality_pvalue, "dominance",
+                      np.where(test.pvalue_dominance < test.equality_pvalue, "equality", "both"))
+    assert (test.decided_by[off] == expect[off]).all()
+
+
+def test_explain_names_the_equality_test_when_it_decided():
+    # b is below a on each of 5 items: E = 0 in the data and in every replicate, but 5 items
+    # cannot make the equality test reject (its p-value is at least 2^-4 > alpha / 2)
+    x = np.array([0.1, 0.4, 0.5, 0.7, 0.9])
+    y = x - 0.05
+    test = riskbench.absolute_test({"a": x, "b": y}, order=1, n_resamples=200, seed=0)
+    assert test.statistic[0, 1] == 0.0 and not test.reject[0, 1]
+    assert test.decided_by[0, 1] == "equality"
+    assert test.confidence_interval.high[0, 1] < 0.25 and not test.ci_agrees[0, 1]
+    text = test.explain(0, 1)
+    assert text.startswith("a does not beat b: the equality test decided")
+    assert "upper bound 0 at level 0.975" in text
+    assert test.explain(1, 0).startswith("b does not beat a: the dominance test decided")
+
+
+def test_to_dict_is_strict_json():
+    x = np.stack([np.arange(10.0) + 100, np.arange(10.0), np.arange(10.0) * 2])
+    test = riskbench.absolute_test(x, n_resamples=20, seed=0)
+
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    payload = json.loads(json.dumps(test.to_dict(), allow_nan=False), parse_constant=refuse)
+    assert len(payload["pairs"]) == 6 and payload["simultaneous"] is True
+
+
+def test_upper_semideviation_matches_loop_and_batches():
+    x = _data(12, k=3, n=30)
+    runs = [riskbench.bootstrap(x, order=2, n_resamples=40, seed=2, batch=b) for b in (1, 7, 40)]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(other.eps_matrix_upper_sd, runs[0].eps_matrix_upper_sd)
+    counts = Resampler((30,) * 3, "paired", 2).counts(0, 40)
+    reps = replicate_loop(list(x), counts, 2)  # (B, k, k)
+    boot = runs[0]
+    for i in range(3):
+        for j in range(3):
+            if i != j:
+                dev = [max(r - boot.eps_matrix[i, j], 0.0) for r in reps[:, i, j]]
+                expected = (2 * sum(d * d for d in dev) / 39) ** 0.5
+                assert boot.eps_matrix_upper_sd[i, j] == pytest.approx(expected, abs=1e-12)
+
+
+def test_twins_do_not_dilute_the_relative_statistic():
+    one = np.ones(200)
+    c = one.copy()
+    c[7] = 0.75
+    rng = np.random.default_rng(3)
+    data = {"A": one, "B": one.copy(), "C": c, "D": np.where(rng.random(200) < 0.1, 0.5, 1.0)}
+    with pytest.warns(DegenerateDataWarning):
+        boot = riskbench.bootstrap(data, order=1, n_resamples=50, seed=0)
+    eps, reps = riskbench.inference.relative_eps(boot)
+    # A and B dominate C and D: without the 1/2 of their own pair their eps is 0
+    assert eps[0] == eps[1] == 0.0
+    # a replicate that misses C's one bad item makes C a third twin of A (1/2 for that pair,
+    # 1/4 on average over C and D): only the data's own twins are left out
+    assert np.isin(reps[:, :2], [0.0, 0.25]).all() and (reps[:, 0] == 0).mean() > 0.5
+    assert boot.eps[0] == pytest.approx(0.5 / 3)  # what one_vs_all gives
+    np.testing.assert_allclose(eps[2:], boot.eps[2:])  # models without a twin: unchanged
+
+
+def test_claims_too_close_to_alpha_for_the_measured_level_warn():
+    x = _data(13, k=2, n=300)
+    first = riskbench.relative_test(x, order=2, n_resamples=200, seed=0, alpha=0.2)
+    p = first.pvalue_adjusted[1, 0]  # model 1 (shifted up) beats model 0
+    assert first.reject[1, 0]
+    factor = riskbench.inference.EXCESS["relative", 2].factor  # measured: 1.8
+    # the claim's corrected p-value inside [alpha / 1.8, alpha): backed only at 1.8 alpha
+    with pytest.warns(riskbench.errors.CalibrationWarning,
+                      match=r"1 of the 1 claims of the second-order relative test have corrected "
+                            r"p-values between alpha / 1.8 and alpha \(e.g. 'model_1' beats "
+                            r"'model_0'"):
+        riskbench.relative_test(x, order=2, n_resamples=200, seed=0, alpha=min(0.49, p * 1.2))
+    with warnings.catch_warnings():  # far enough below alpha: backed at alpha / 1.8 too
+        warnings.simplefilter("error")
+        riskbench.relative_test(x, order=2, n_resamples=200, seed=0,
+                                alpha=min(0.49, p * factor * 1.1))
+        # first order from 500 items, the absolute test with few models: measured within alpha
+        big = _data(13, k=2, n=500)
+        q = riskbench.relative_test(big, order=1, n_resamples=100, seed=0,
+                                    alpha=0.2).pvalue_adjusted[1, 0]
+        riskbench.relative_test(big, order=1, n_resamples=100, seed=0, alpha=min(0.49, q * 1.2))
+        a = riskbench.absolute_test(x, order=2, n_resamples=100, seed=0, alpha=0.2)
+        riskbench.absolute_test(x, order=2, n_resamples=100, seed=0,
+                                alpha=min(0.49, a.pvalue_adjusted[1, 0] * 1.2))
 
 
 def test_absolute_test_sd_is_bootstrap_sd_of_pair_ratio():
@@ -224,6 +337,7 @@ def test_a_vanishing_alpha_gives_infinite_bounds_without_numeric_warnings():
     x = np.stack([np.arange(10.0) + 100, np.arange(10.0), np.arange(10.0) * 2])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.simplefilter("ignore", riskbench.errors.CalibrationWarning)
         for test in (riskbench.relative_test, riskbench.absolute_test):
             res = test(x, n_resamples=20, seed=0, alpha=3e-168)
             high = res.confidence_interval.high

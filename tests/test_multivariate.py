@@ -645,7 +645,8 @@ def test_report_renders_a_multivariate_ranking(demo_subset, demo_ranking):
     from riskbench.report import render_report
 
     text = render_report(demo_ranking, table=demo_subset)
-    assert text.count("<svg") == 4  # ranking, quantile curves (display summary), matrix, ECDFs
+    assert text.count("<svg") == 5  # rank intervals, ranking, quantile curves (display
+    # summary), matrix, ECDFs
     assert "joint distributions of all metrics" in text
     assert "mean of the worst p-fraction" not in text
     assert "the per-item mean of the normalised metrics, a display summary only" in text

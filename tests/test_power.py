@@ -36,7 +36,7 @@ def test_power_grows_with_the_effect():
 
 
 def test_required_n_is_the_first_size_reaching_the_target():
-    result = power(effect=0.3, order=1, sizes=[20, 80, 320], target=0.8, seed=1, **FAST)
+    result = power(effect=0.3, order=1, sizes=[20, 80, 640], target=0.8, seed=1, **FAST)
     first = [n for n, p in zip(result.sizes, result.power, strict=True) if p >= 0.8][0]
     assert result.required_n == first
     # a very large effect needs few items; a tiny one is out of reach at these sizes

@@ -213,7 +213,7 @@ def test_demo_output_matches_the_readme():
     argv = shlex.split(command)
     result = CliRunner().invoke(main, argv[1:])
     assert result.exit_code == 0, result.output
-    flat = " ".join(result.stdout.split())
+    flat = " ".join((result.stdout + "\n" + result.stderr).split())  # warnings come last
     at = 0
     for line in shown:
         for fragment in line.split("..."):

@@ -139,21 +139,51 @@ def test_discrete_scores_are_shown_as_shares_per_level(cases):
     np.testing.assert_allclose([b.get_width() for b in bars[:len(failing)]], failing)
     text = render_report(ranking, table=table)
     assert "takes 2 distinct values" in text or "take 2 distinct values" in text
-    assert "Quantile curves" not in text and text.count("<svg") == 3  # ranking, levels, matrix
+    assert "Quantile curves" not in text
+    assert text.count("<svg") == 4  # rank intervals, ranking, levels, matrix
 
 
 def test_report_content_is_self_contained(six):
     table, ranking = six
-    text = render_report(ranking, table=table, command="riskbench report -o r.html --seed 0")
-    for needle in ("Which: first in the ranking", ranking.models[0], "Best set", "<h2>Why</h2>",
+    text = render_report(ranking, table=table, command="riskbench report -o r.html --seed 0",
+                         warnings=("a warning the terminal printed",))
+    for needle in ("Which: first in the ranking", ranking.models[0], "Top set", "<h2>Why</h2>",
+                   "rank interval", "letters", "Which test decided",
+                   "a warning the terminal printed",
                    f"<h2>Where {ranking.models[0]} fails</h2>", "every model on it",
                    "The test in technical terms",
                    "rejected at alpha = 0.05", table.checksum, "riskbench report -o r.html",
                    "Per-model detail", "worst items", "TVaR 1%"):
         assert needle in text, needle
-    assert text.count("<svg") == 5  # ranking, quantile, TVaR, matrix, ECDF
+    assert text.count("<svg") == 6  # rank intervals, ranking, quantile, TVaR, matrix, ECDF
     for fetch in ('src="http', "src='http", 'href="http', "<link", "@import", "url(http"):
         assert fetch not in text
+
+
+def test_report_says_no_decision_and_names_no_model():
+    rng = np.random.default_rng(0)
+    data = {f"m{a}": rng.normal(0, 1, 40) for a in range(3)}
+    ranking = riskbench.rank(data, n_resamples=40, seed=0)
+    assert ranking.no_decision
+    text = render_report(ranking)
+    assert "No decision: the data do not separate these models" in text
+    assert "selected for risk-averse use" not in text and "first in the ranking" not in text
+    assert "(chosen)" not in text
+
+
+def test_cli_report_carries_the_terminal_warnings(tmp_path):
+    path = tmp_path / "s.csv"
+    x = [0.1 * (t % 7) for t in range(30)]
+    path.write_text("model,sample_id,metric,value\n" + "".join(
+        f"{m},{t},acc,{v}\n" for m in ("a", "b") for t, v in enumerate(x)))  # identical
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(main, ["report", str(path), "-o", str(out), "--n-resamples",
+                                       "30", "--seed", "0"])
+    assert result.exit_code == 0, result.output
+    assert "identical score distributions" in result.output  # the terminal's warning ...
+    text = out.read_text()
+    assert "identical score distributions" in text  # ... is in the report too
+    assert "No decision" in text and "Report written" in result.output
 
 
 def test_write_report_is_atomic(six, tmp_path):
@@ -174,7 +204,7 @@ def test_notebook_views(six):
     demo = riskbench.load_demo()
     sel = riskbench.select(demo.select(models=demo.models[:6]),
                            guardrails=["offensive:tvar@0.05>=-0.5"], n_resamples=20, seed=0)
-    assert "chosen:" in sel._repr_html_()
+    assert "chosen:" in sel._repr_html_() or "no decision" in sel._repr_html_()
 
 
 def _portfolio_csv(path):
@@ -321,7 +351,7 @@ def test_why_counts_failures_for_discrete_scores_and_says_no_decision(cases):
     assert evidence.sentence.startswith("No test separates any two of the 3 models at alpha = "
                                         "0.05 (bonferroni): the data do not back a choice.")
     text = render_report(flat)
-    assert "no decision: the data do not separate these models" in text
+    assert "No decision: the data do not separate these models" in text
 
 
 def test_report_answers_which_why_where_for_a_selection(demo):
@@ -371,10 +401,6 @@ def test_report_carries_the_tables_notes(tmp_path):
         assert html_escape(note) in text, note
 
 
-HAS_INTERVALS = "rank_low" in {f.name for f in __import__("dataclasses").fields(riskbench.Ranking)}
-
-
-@pytest.mark.skipif(not HAS_INTERVALS, reason="rank intervals arrive with issue #13's Ranking")
 def test_rank_interval_plot_draws_each_models_interval(cases):
     _, ranking = cases["9 long names"]
     fig = plots.rank_intervals_plot(ranking)
@@ -393,8 +419,6 @@ def test_rank_interval_plot_draws_each_models_interval(cases):
     assert "Rank confidence intervals: with probability at least 0.95" in text
 
 
-@pytest.mark.skipif(not hasattr(riskbench.ScoreTable, "texts"),
-                    reason="the logs' texts arrive with issue #12's ScoreTable.texts()")
 def test_where_shows_the_logs_prompt_and_response(cases):
     from riskbench.report.evidence import worst_items
 
@@ -436,3 +460,4 @@ def test_why_on_real_helm_safety_runs_says_what_the_reviewer_saw():
     assert list(frame["model"]) == list(ranking.models)
     assert frame["beaten_by_subject"].tolist() == [False, True]
     assert json.loads(json.dumps(evidence.to_dict()))["subject"] == ranking.models[0]
+

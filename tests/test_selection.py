@@ -1,5 +1,7 @@
 """Selection under guardrails: the grammar, its exact errors, and the choice (METHOD.md 11)."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -112,3 +114,30 @@ def test_select_target_errors():
                                "quality, toxicity); use one of them or 'portfolio'")
     with pytest.raises(InputError, match="no model 'gpt' in the table"):
         riskbench.select(table, guardrails=["quality:dominates(gpt)"], n_resamples=20)
+
+
+def test_dominates_tests_one_direction_and_says_which_test_decided():
+    table = _table()
+    sel = riskbench.select(table, guardrails=["quality:dominates(ref,order=1)"],
+                           n_resamples=100, seed=0)
+    checks = {c.model: c for c in sel.checks}
+    safe = checks["safe"]
+    # one hypothesis per candidate ("candidate beats ref"), Bonferroni over the 3 candidates
+    assert safe.passed and safe.decided_by in ("dominance", "equality", "both")
+    assert "level 0.9833" in safe.detail and safe.detail.count("safe beats ref") == 1
+    dull = checks["dull"]
+    assert not dull.passed and "dull does not beat ref: the dominance test decided" in dull.detail
+    assert dull.upper_bound >= 0.25  # FAIL with a bound above eps0: the dominance test
+
+
+def test_no_decision_chooses_nothing():
+    rng = np.random.default_rng(5)
+    rows = [(m, t, "quality", rng.normal(0, 1)) for m in ("a", "b", "c") for t in range(40)]
+    table = riskbench.read_scores(pd.DataFrame(rows, columns=["model", "item", "metric",
+                                                              "value"]))
+    sel = riskbench.select(table, n_resamples=50, seed=0)
+    assert sel.no_decision and sel.chosen is None
+    assert sel.decision == "no decision: the data do not separate these models"
+    d = sel.to_dict()
+    assert d["chosen"] is None and d["no_decision"] is True
+    json.loads(json.dumps(d, allow_nan=False))

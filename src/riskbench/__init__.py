@@ -6,11 +6,17 @@ groups, and mean-risk scores.
 
 >>> import riskbench
 >>> table = riskbench.load_demo()
->>> ranking = riskbench.rank(table, metric="win", seed=0)   # R-SSD, paired bootstrap
->>> ranking.best_set                                         # as in the README's demo
-('FuseChat-Gemma-2-9B-Instruct', 'FuseChat-Qwen-2.5-7B-Instruct')
->>> list(ranking.to_frame().columns)
-['model', 'rank', 'group', 'eps', 'eps_sd', 'wins', 'best', 'mean', 'tvar_0.05']
+>>> import warnings
+>>> with warnings.catch_warnings(record=True) as caught:       # as the CLI, keep the warnings
+...     warnings.simplefilter("always")
+...     ranking = riskbench.rank(table, metric="win", seed=0)   # R-SSD, paired bootstrap
+>>> sorted({type(w.message).__name__ for w in caught})      # claims near alpha (see README)
+['CalibrationWarning']
+>>> ranking.top_set                                          # as in the README's demo
+('FuseChat-Gemma-2-9B-Instruct', 'FuseChat-Llama-3.1-8B-Instruct', 'FuseChat-Qwen-2.5-7B-Instruct')
+>>> list(ranking.to_frame().columns)  # doctest: +NORMALIZE_WHITESPACE
+['model', 'rank', 'rank_low', 'rank_high', 'letters', 'eps', 'eps_sd', 'wins', 'beaten_by',
+ 'top', 'mean', 'tvar_0.05']
 
 The violation ratio of two samples is exact (integrals on the breakpoints): here the quantile
 curves cross once, the gaps are +0.2, 0 and -0.3 on thirds, so eps_1 = 0.04 / 0.13 = 4/13.
@@ -35,6 +41,7 @@ from types import ModuleType as _ModuleType
 _LAZY = {
     "Agreement": "riskbench.agreement",
     "Bootstrap": "riskbench.inference",
+    "CalibrationWarning": "riskbench.errors",
     "BordaRanking": "riskbench.ranking",
     "ConfidenceInterval": "riskbench.inference",
     "DataWarning": "riskbench.errors",
@@ -66,6 +73,7 @@ _LAZY = {
     "adjust_pvalues": "riskbench.inference",
     "bootstrap": "riskbench.inference",
     "borda": "riskbench.ranking",
+    "compact_letters": "riskbench.ranking",
     "build_multivariate": "riskbench.multivariate",
     "build_portfolio": "riskbench.portfolio",
     "compare_rankings": "riskbench.agreement",
@@ -81,6 +89,7 @@ _LAZY = {
     "parse_guardrail": "riskbench.selection",
     "power": "riskbench.power",
     "rank": "riskbench.ranking",
+    "rank_intervals": "riskbench.ranking",
     "read_metric_spec": "riskbench.spec",
     "read_scores": "riskbench.table",
     "relative_test": "riskbench.inference",
@@ -134,6 +143,7 @@ __all__ = [
     "Ranking",
     "RiskbenchError",
     "RiskbenchWarning",
+    "CalibrationWarning",
     "Samples",
     "ScoreTable",
     "__version__",
@@ -149,6 +159,8 @@ __all__ = [
     "relative_test",
     "score_test",
     "tie_groups",
+    "compact_letters",
+    "rank_intervals",
     "violation_matrix",
     "violation_ratio",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import functools
 import json
+import math
 import os
 import secrets
 import signal
@@ -30,13 +31,13 @@ from rich.text import Text
 
 import riskbench
 from riskbench._atomic import check_output, write_text
-from riskbench._display import Table, esc
+from riskbench._display import Table, esc, visible
 from riskbench._limits import format_size, parse_size
 from riskbench.backends import BACKENDS
 from riskbench.errors import InputError, RiskbenchError, RiskbenchWarning, shorten
 from riskbench.inference import CORRECTIONS, DESIGNS, ORDER_NAMES
 from riskbench.multivariate import MULTIVARIATE
-from riskbench.ranking import CRITERIA, TESTS, BordaRanking, Ranking
+from riskbench.ranking import CRITERIA, NO_DECISION, TESTS, BordaRanking, Ranking
 from riskbench.table import ALIGN, ON_INFINITE, ON_MISSING, ScoreTable, resolve_metric
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
@@ -44,6 +45,7 @@ DEMO_METRIC = "win"
 
 # Messages stay on one line; names are data (riskbench._display), so no emoji codes either.
 err_console = Console(stderr=True, soft_wrap=True, emoji=False)
+_CAUGHT: list[list] = []  # the warnings recorded by the running command (see _run)
 
 
 class _LazyProgress:
@@ -124,6 +126,7 @@ def _run(action: Callable[[], int], quiet: bool) -> None:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RiskbenchWarning)
+            _CAUGHT.append(caught)
             try:
                 if not quiet:
                     _compile_notice()
@@ -155,6 +158,8 @@ def _run(action: Callable[[], int], quiet: bool) -> None:
                        EXIT_INPUT)
             except Exception:  # a bug: show it, with the exit code documented for it
                 _bug()
+            finally:
+                _CAUGHT.pop()
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -241,16 +246,28 @@ def _title(ranking: Ranking) -> str:
     return f"{_what(ranking)} ranking of {len(ranking.models)} models on {on}"
 
 
+def _rank_text(rank: float) -> str:
+    return f"{rank:g}"
+
+
+def _names(models) -> Text:
+    return Text(visible(", ".join(models)))
+
+
 def print_ranking(ranking: Ranking, table: ScoreTable | None, console: Console,
                   top: int | None = None) -> None:
-    """The ranking as a rich table, tie groups separated and shaded, plus what it means."""
+    """The ranking as a rich table with rank intervals and letters, plus what it means."""
     t = ranking.test
-    grid = Table(title=_title(ranking), title_justify="left",
-                 caption=f"{t.design} bootstrap, B = {t.n_resamples}, seed {t.seed}; "
-                         f"alpha = {t.alpha:g}, {t.correction} over {t.n_comparisons} pairs",
+    grid = Table(title=Text(visible(_title(ranking))), title_justify="left",
+                 caption=Text(f"{t.design} bootstrap, B = {t.n_resamples}, seed {t.seed}; "
+                              f"alpha = {t.alpha:g}, {t.correction} over {t.n_comparisons} "
+                              "ordered pairs"),
                  caption_justify="left")
+    interval = ("rank interval" if ranking.simultaneous
+                else "rank bounds (no guarantee)")
     grid.add_column("rank", justify="right")
-    grid.add_column("group", justify="right")
+    grid.add_column(interval, justify="center")
+    grid.add_column("letters", justify="left")
     grid.add_column("model", max_width=60, overflow="fold")
     if ranking.criterion == "dominance":
         grid.add_column("eps (sd)", justify="right")
@@ -260,53 +277,84 @@ def print_ranking(ranking: Ranking, table: ScoreTable | None, console: Console,
     grid.add_column("mean", justify="right")
     grid.add_column(f"TVaR {ranking.p * 100:g}%", justify="right")
     shown = len(ranking.models) if top is None else min(top, len(ranking.models))
+    top_set = ranking.top_set or ()
     for a in range(shown):
-        g = int(ranking.group[a])
-        last_of_group = a + 1 < shown and int(ranking.group[a + 1]) != g
-        best = ranking.models[a] in ranking.best_set
+        first = ranking.models[a] in top_set
         stat = (f"{_fmt(ranking.eps[a])} ({_fmt(ranking.eps_sd[a], 3)})"
                 if ranking.criterion == "dominance" else _fmt_value(ranking.score[a]))
         grid.add_row(
-            str(a + 1), str(g), ("★ " if best else "  ") + ranking.models[a], stat,
-            str(int(ranking.wins[a])), _fmt_value(ranking.mean[a]), _fmt_value(ranking.tvar[a]),
-            style="bold" if best else ("" if g % 2 else "dim"), end_section=last_of_group,
+            _rank_text(ranking.rank[a]),
+            f"[{int(ranking.rank_low[a])}, {int(ranking.rank_high[a])}]",
+            Text(ranking.letters[a]), Text(("★ " if first else "  ") + visible(ranking.models[a])),
+            stat, str(int(ranking.wins[a])), _fmt_value(ranking.mean[a]),
+            _fmt_value(ranking.tvar[a]), style="bold" if first else "",
         )
     console.print(grid)
     if shown < len(ranking.models):
         console.print(f"... {len(ranking.models) - shown} more models (drop --top to see all)")
-    console.print(f"[bold]Best set[/] (not significantly beaten by any model): "
-                  f"{esc(', '.join(ranking.best_set))}", highlight=False)
-    console.print(f"[bold]Null hypothesis:[/] {esc(ranking.h0)}", highlight=False)
+    if ranking.no_decision:
+        console.print(Text.assemble((NO_DECISION[0].upper() + NO_DECISION[1:], "bold red"),
+                                    f" (no pair is separated at alpha = {t.alpha:g})."))
+    if ranking.top_set is not None:
+        console.print(Text.assemble(
+            ("Top set", "bold"), f" (the models that can be first, a {ranking.interval_level:g} "
+            "confidence set; ★): ", _names(ranking.top_set)))
+    else:
+        console.print(Text.assemble(
+            ("No top set", "bold"), ": Benjamini-Hochberg controls the false discovery rate "
+            "only, which gives no confidence set for the best model. Not beaten by any "
+            "discovery: ", _names(ranking.best_set)))
+    console.print(Text.assemble(("Null hypothesis: ", "bold"), visible(ranking.h0)))
     dropped = {} if table is None else table.dropped_items
     if dropped:
         console.print(f"Items: {ranking.n_items[0]} per model; items dropped because not every "
-                      f"model has them: {esc(', '.join(f'{m}: {c}' for m, c in dropped.items()))}.",
-                      highlight=False)
+                      f"model has them: "
+                      f"{visible(', '.join(f'{m}: {c}' for m, c in dropped.items()))}.",
+                      highlight=False, markup=False)
     for note in ranking.notes + (() if table is None else table.notes):
-        console.print(f"[dim]{esc(note)}[/]", highlight=False)
+        console.print(Text(visible(note), style="dim"))
 
 
 def print_borda(ranking: BordaRanking, console: Console, top: int | None = None) -> None:
     metrics = list(ranking.per_metric)
     first = next(iter(ranking.per_metric.values()))
-    grid = Table(title=f"Borda count of {len(metrics)} per-metric {_what(first)} rankings of "
-                       f"{len(ranking.models)} models", title_justify="left",
+    grid = Table(title=Text(f"Borda count of {len(metrics)} per-metric {_what(first)} rankings "
+                            f"of {len(ranking.models)} models"), title_justify="left",
                  caption=f"seed {ranking.seed}; each metric ranked separately, k - rank points "
-                         "per metric", caption_justify="left")
-    for col in ("rank", "group", "model", "borda", *(f"rank on {m}" for m in metrics)):
-        grid.add_column(col, justify="left" if col == "model" else "right", no_wrap=True)
+                         "per metric (tied models share the mean rank)", caption_justify="left")
+    for col in ("rank", "model", "borda", *(f"rank on {m}" for m in metrics)):
+        grid.add_column(Text(visible(col)), justify="left" if col == "model" else "right",
+                        no_wrap=True)
     frame = ranking.to_frame()
     shown = len(frame) if top is None else min(top, len(frame))
     for a in range(shown):
         row = frame.iloc[a]
-        g = int(row["group"])
-        grid.add_row(str(a + 1), str(g), str(row["model"]), str(int(row["borda"])),
-                     *(str(int(row[f"rank_{m}"])) for m in metrics),
-                     style="" if g % 2 else "dim",
-                     end_section=a + 1 < shown and int(frame.iloc[a + 1]["group"]) != g)
+        grid.add_row(_rank_text(row["rank"]), Text(visible(row["model"])), f"{row['borda']:g}",
+                     *(_rank_text(row[f"rank_{m}"]) for m in metrics))
     console.print(grid)
     for note in ranking.notes:
         console.print(f"[dim]{esc(note)}[/]", highlight=False)
+
+
+
+def _finite_json(value):
+    """Replace NaN and infinities by None, recursively: strict JSON has no such tokens."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_json(v) for v in value]
+    return value
+
+
+def _dumps(payload: dict, default=None) -> str:
+    """Strict JSON (``allow_nan=False``): non-finite numbers become null."""
+    def fallback(value):
+        out = _json_default(value) if default is None else default(value)
+        return _finite_json(out)
+
+    return json.dumps(_finite_json(payload), indent=2, allow_nan=False, default=fallback)
 
 
 def _json_payload(result: Ranking | BordaRanking, table: ScoreTable | None) -> dict:
@@ -400,7 +448,7 @@ def _inputs(options: dict) -> list:
 def _emit(payload: dict, *, as_json: bool, output: Path | None, inputs: list,
           console: Console | None = None, default=None) -> None:
     """Print the JSON payload (--json) and/or write it atomically to ``output`` (-o)."""
-    dumped = json.dumps(payload, indent=2, default=default or _json_default)
+    dumped = _dumps(payload, default=default)  # strict JSON: NaN and infinities are null
     if output is not None:
         write_text(output, dumped + "\n", inputs=inputs)
         if not as_json:
@@ -588,7 +636,7 @@ def _rank_table(table: ScoreTable, weights: dict | None, options: dict):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(riskbench.__version__, prog_name="riskbench")
 def main() -> None:
-    """Risk-aware benchmarking of LLMs: stochastic dominance rankings with tie groups.
+    """Risk-aware benchmarking of LLMs: stochastic dominance rankings with rank intervals.
 
     Exit codes: 0 ok, 2 bad input or options or environment, 130 SIGINT, 143 SIGTERM, 1 bug.
     """
@@ -670,13 +718,35 @@ def select(**options):
                 return EXIT_OK
         console = _console()
         for g in selection.guardrails:
-            console.print(esc(f"Guardrail {g.text!r}: {g.describe()}"), highlight=False)
-        if selection.chosen is None:
-            console.print("[bold red]No model passes every guardrail.[/]")
+            console.print(Text(visible(f"Guardrail {g.text!r}: {g.describe()}")))
+        if selection.no_decision:
+            console.print(Text.assemble(
+                (NO_DECISION[0].upper() + NO_DECISION[1:], "bold red"),
+                f": {len(selection.eligible)} of {len(selection.models)} models pass every "
+                "guardrail, and no test separates any two of them, so none is chosen."))
+        elif selection.chosen is None:
+            console.print(Text("No model passes every guardrail.", style="bold red"))
         else:
-            console.print(f"[bold green]Chosen model: {esc(selection.chosen)}[/] "
-                          f"({len(selection.eligible)} of {len(selection.models)} models pass "
-                          "every guardrail)", highlight=False)
+            top = selection.top_set
+            tied = [] if top is None else [m for m in top if m != selection.chosen]
+            console.print(Text.assemble(
+                (f"Chosen model: {visible(selection.chosen)}", "bold green"),
+                f" ({len(selection.eligible)} of {len(selection.models)} models pass every "
+                "guardrail)",
+                (f"; not separated from {visible(', '.join(tied))} (also in the top set)" if tied
+                 else "")))
+        dominance_checks = [c for c in selection.checks if c.decided_by]
+        if dominance_checks:
+            grid = Table(title="dominates(...) guardrails: which test decided",
+                         title_justify="left")
+            for col in ("model", "guardrail", "result", "eps", "upper bound", "decided by"):
+                grid.add_column(col, no_wrap=col != "guardrail")
+            for c in dominance_checks:
+                grid.add_row(Text(visible(c.model)), Text(visible(c.guardrail)),
+                             "pass" if c.passed else "FAIL",
+                             _fmt(c.measured), "-" if c.upper_bound is None
+                             else _fmt(c.upper_bound), _decided_words(c))
+            console.print(grid)
         if selection.ranking is not None:
             print_ranking(selection.ranking, table, console, top=options["top"])
         excluded = selection.excluded
@@ -686,7 +756,8 @@ def select(**options):
                 grid.add_column(col, no_wrap=col != "detail")
             for m, checks in excluded.items():
                 for c in checks:
-                    grid.add_row(m, c.guardrail, _fmt_value(c.measured), c.detail)
+                    grid.add_row(Text(visible(m)), Text(visible(c.guardrail)),
+                                 _fmt_value(c.measured), Text(visible(c.detail)))
                     m = ""
             console.print(grid)
         print_read_summary(table, console)
@@ -695,9 +766,31 @@ def select(**options):
     _run(action, options["quiet"])
 
 
+def _warnings_so_far() -> tuple[str, ...]:
+    """The riskbench warnings the running command has raised so far (what :func:`_run` will
+    print), once each, in order."""
+    seen: list[str] = []
+    for w in _CAUGHT[-1] if _CAUGHT else ():
+        text = str(w.message)
+        if issubclass(w.category, RiskbenchWarning) and text not in seen:
+            seen.append(text)
+    return tuple(seen)
+
+
+def _decided_words(check) -> str:
+    """Which test decided a dominates(...) guardrail, for the terminal."""
+    if check.passed:
+        return "both tests rejected"
+    return {"dominance": "the dominance test", "equality": "the equality test (the two "
+            "distributions cannot be told apart)", "both": "both tests"}.get(check.decided_by,
+                                                                                check.decided_by)
+
+
 def _json_default(value):
-    if isinstance(value, float) and value != value:
-        return None
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return _finite_json(value.item())
     raise TypeError(type(value).__name__)
 
 
@@ -843,26 +936,32 @@ def report(**options):
         if options["with_stability"]:
             stability = _report_stability(table, ranking, weights, how, stats,
                                           quiet=options["quiet"])
+        seen = _warnings_so_far()  # every warning the terminal prints goes into the report
         path = write_report(options["output"], ranking, table=table, selection=selection,
                             stability=stability, command=command, top=options["top"] or 8,
-                            inputs=inputs)
+                            inputs=inputs, warnings=seen)
         size = path.stat().st_size
+        if selection is not None:
+            chosen, decision = selection.chosen, selection.decision
+        else:
+            chosen = None if ranking.no_decision else ranking.models[0]
+            decision = NO_DECISION if chosen is None else f"first: {chosen}"
         if options["as_json"]:
             from riskbench.report.evidence import why
 
-            payload = {"report": str(path), "bytes": size,
-                       "chosen": selection.chosen if selection else ranking.models[0],
-                       "seed": ranking.seed,
-                       "why": why(ranking, selection=selection).to_dict()}
+            payload = {"report": str(path), "bytes": size, "chosen": chosen,
+                       "decision": decision, "top_set": None if ranking.top_set is None
+                       else list(ranking.top_set), "warnings": list(seen),
+                       "seed": ranking.seed, "why": why(ranking, selection=selection).to_dict()}
             if _read_payload(table) is not None:
                 payload["read"] = _read_payload(table)
-            click.echo(json.dumps(payload, indent=2))
+            click.echo(_dumps(payload))
         else:
             console = _console()
-            chosen = selection.chosen if selection else ranking.models[0]
-            console.print(esc(f"Report written to {path} ({size / 1e6:.1f} MB): chosen "
-                              f"{chosen}; best set {', '.join(ranking.best_set)}."),
-                          highlight=False)
+            top = ("top set " + ", ".join(ranking.top_set) if ranking.top_set is not None
+                   else "no top set (BH)")
+            console.print(Text(visible(f"Report written to {path} ({size / 1e6:.1f} MB): "
+                                       f"{decision}; {top}.")))
             print_read_summary(table, console)
         return EXIT_OK
 
@@ -1109,11 +1208,11 @@ def score(generations, scorers, output, toxicity_model, jobs, as_json, quiet):
         write_scores(table, output, inputs=[generations])
         means = table.to_frame().groupby(["metric", "model"])["value"].mean()
         if as_json:
-            click.echo(json.dumps({
+            click.echo(_dumps({
                 "output": str(output), "metrics": table.higher_is_better,
                 "models": list(table.models), "notes": list(notes),
                 "means": {m: means[m].to_dict() for m in table.metrics},
-                "riskbench_version": riskbench.__version__}, indent=2))
+                "riskbench_version": riskbench.__version__}))
             return EXIT_OK
         grid = Table(title=f"Mean per-item scores of {len(table.models)} models "
                            f"({len(table.to_frame()) // max(1, len(table.metrics))} "
@@ -1154,7 +1253,7 @@ def demo(n_resamples, seed, top, as_json, quiet, output):
                 "= probability that GPT-4-turbo prefers the model's answer to GPT-4-preview's."
                 " A leaderboard sorts by the mean; riskbench ranks by stochastic dominance of "
                 "the whole distribution of per-instruction scores (the bad answers count), "
-                "with bootstrap tests and tie groups.\n", highlight=False)
+                "with bootstrap tests, rank intervals and letters.\n", highlight=False)
         table = riskbench.load_demo()
         progress = _LazyProgress("bootstrap", enabled=not quiet)
         try:

@@ -19,6 +19,7 @@ __all__ = [
     "DirectionWarning",
     "option_hint",
     "MissingExtraError",
+    "CalibrationWarning",
 ]
 
 # An option named in a message, spelled both ways: Python keyword first, CLI flag second. The
@@ -143,3 +144,10 @@ class MissingExtraError(InputError):
 
 def _missing_extra(message: str, module: str, extra: str | None) -> MissingExtraError:
     return MissingExtraError(message, module=module, extra=extra)
+
+
+class CalibrationWarning(RiskbenchWarning):
+    """Some claims rest on p-values close to the threshold where the test was measured above its
+    level: in its least favourable null configurations at comparable sizes, the family-wise
+    error reached a multiple of alpha (``docs/calibration.md``), so these claims would not
+    survive at alpha divided by that multiple."""

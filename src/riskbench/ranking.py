@@ -1,4 +1,5 @@
-"""From pairwise tests to an honest ranking: wins, tie groups and the best set (METHOD.md 7)."""
+"""From pairwise tests to an honest ranking (METHOD.md 7): wins, simultaneous rank confidence
+intervals, the top set, a compact letter display, and an order the data cannot contradict."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from riskbench.inference import (
     _check_eps0,
     absolute_test_from,
     bootstrap,
+    identical_pairs,
+    relative_eps,
     relative_test_from,
     score_test_from,
 )
@@ -28,10 +31,161 @@ from riskbench.portfolio import PORTFOLIOS, Portfolio
 from riskbench.portfolio import build_portfolio as make_portfolio
 from riskbench.risk import RISK_MEASURES, check_level, mean_risk_scores
 
-__all__ = ["Ranking", "BordaRanking", "borda", "rank", "tie_groups", "TESTS", "CRITERIA"]
+__all__ = ["Ranking", "BordaRanking", "borda", "rank", "tie_groups", "compact_letters",
+           "rank_intervals", "empirical_fsd", "TESTS", "CRITERIA", "NO_DECISION"]
 
 TESTS = ("relative", "absolute")
 CRITERIA = ("dominance",) + RISK_MEASURES
+#: What every output says when no test separates any two models.
+NO_DECISION = "no decision: the data do not separate these models"
+
+
+def rank_intervals(reject: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank confidence intervals from pairwise decisions (Mogstad, Romano, Shaikh & Wilhelm).
+
+    Model i's rank lies in ``[1 + #{j : j beats i}, k - #{j : i beats j}]``. When the decisions
+    control the family-wise error at alpha over all ordered pairs (Bonferroni, Holm), every
+    claim is true with probability >= 1 - alpha, and then every model's true rank (1 + the
+    number of models truly better) is inside its interval, for all models at once.
+
+    Parameters
+    ----------
+    reject : (k, k) bool, ``reject[i, j]``: i significantly better than j.
+
+    Returns
+    -------
+    low, high : (k,) int, in the models' order.
+
+    References
+    ----------
+    Mogstad, Romano, Shaikh and Wilhelm, "Inference for Ranks with Applications to Mobility
+    across Neighbourhoods and Academic Achievement across Countries", Review of Economic
+    Studies 91 (2024), 476-518.
+    """
+    k = reject.shape[0]
+    return 1 + reject.sum(axis=0), k - reject.sum(axis=1)
+
+
+def _letter(index: int) -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    if index < len(alphabet):
+        return alphabet[index]
+    return alphabet[index % len(alphabet)] + str(index // len(alphabet))
+
+
+def compact_letters(order: np.ndarray, separated: np.ndarray) -> tuple[str, ...]:
+    """Compact letter display: models that share a letter are not separated by any test.
+
+    Insert-and-absorb algorithm (Piepho 2004): start with one letter shared by all models; for
+    each separated pair, split every letter that holds both into two (one without each model)
+    and drop letters whose models are a subset of another letter's. At the end two models share
+    a letter exactly when no test separates them... up to the cover: every pair that is not
+    separated shares at least one letter, and no separated pair shares any. Letters are named
+    in rank order (the first model's letters first).
+
+    Parameters
+    ----------
+    order : (k,) model indices in rank order.
+    separated : (k, k) bool, symmetric: a test decided between the two models.
+
+    Returns
+    -------
+    tuple of str, aligned with ``order``.
+
+    References
+    ----------
+    Piepho, "An algorithm for a letter-based representation of all-pairwise comparisons",
+    Journal of Computational and Graphical Statistics 13 (2004), 456-466.
+    """
+    k = order.size
+    sep = separated[np.ix_(order, order)]  # in rank positions
+    columns = [(1 << k) - 1]  # bit p: the model at rank position p holds the letter
+    for i, j in zip(*np.nonzero(np.triu(sep, 1)), strict=True):
+        both = (1 << int(i)) | (1 << int(j))
+        split = []
+        for c in columns:
+            if c & both == both:
+                split += [c & ~(1 << int(i)), c & ~(1 << int(j))]
+            else:
+                split.append(c)
+        columns = _absorb(split)
+    columns.sort(key=lambda c: [p for p in range(k) if c >> p & 1])
+    letters = [""] * k
+    for name, c in enumerate(columns):
+        for p in range(k):
+            if c >> p & 1:
+                letters[p] += _letter(name)
+    return tuple(letters)
+
+
+def _absorb(columns: list[int]) -> list[int]:
+    """Drop duplicate letters and letters whose models all hold another, larger letter."""
+    unique = sorted(set(columns), key=lambda c: -c.bit_count())
+    kept: list[int] = []
+    for c in unique:
+        if not any(c & d == c for d in kept):
+            kept.append(c)
+    return kept
+
+
+def empirical_fsd(samples: Samples, *, chunk: int = 1 << 22) -> np.ndarray:
+    """(k, k) bool: model i's empirical distribution first-order dominates model j's.
+
+    Every sample quantile of i is at least j's and some is higher (identical distributions do
+    not dominate each other). Sizes may differ: quantile functions are compared on the union
+    of both breakpoint sets.
+    """
+    from riskbench.dominance import union_grid
+
+    k = samples.k
+    ordered = [np.sort(np.asarray(v, dtype=float)) for v in samples.values]
+    out = np.zeros((k, k), dtype=bool)
+    if len({v.size for v in ordered}) == 1:
+        s = np.stack(ordered)  # (k, n)
+        rows = max(1, chunk // max(1, k * s.shape[1]))
+        for lo in range(0, k, rows):
+            a = s[lo:lo + rows, None, :]
+            out[lo:lo + rows] = (a >= s[None]).all(axis=2) & (a > s[None]).any(axis=2)
+        return out
+    for i in range(k):
+        for j in range(k):
+            if i != j:
+                ix, iy, _ = union_grid(ordered[i].size, ordered[j].size)
+                a, b = ordered[i][ix], ordered[j][iy]
+                out[i, j] = bool((a >= b).all() and (a > b).any())
+    return out
+
+
+def _consistent_order(keys: list[tuple], fsd: np.ndarray) -> np.ndarray:
+    """Model indices sorted by ``keys`` but never placing a model below one it dominates.
+
+    A linear extension of the empirical first-order dominance order: repeatedly take, among the
+    models that no remaining model dominates, the one with the smallest key.
+    """
+    k = len(keys)
+    remaining = np.ones(k, dtype=bool)
+    out = []
+    for _ in range(k):
+        free = remaining & ~(fsd & remaining[:, None]).any(axis=0)
+        a = min(np.flatnonzero(free), key=lambda x: keys[x])
+        out.append(a)
+        remaining[a] = False
+    return np.array(out, dtype=int)
+
+
+def _mid_ranks(order: np.ndarray, twins: np.ndarray) -> np.ndarray:
+    """(k,) ranks in rank order where models with identical distributions share the mean of
+    their positions (they are adjacent in ``order``)."""
+    k = order.size
+    out = np.arange(1, k + 1, dtype=float)
+    pos = 0
+    while pos < k:
+        end = pos + 1
+        while end < k and twins[order[pos], order[end]]:
+            end += 1
+        out[pos:end] = (pos + 1 + end) / 2.0
+        pos = end
+    return out
 
 
 def tie_groups(order: np.ndarray, reject: np.ndarray) -> np.ndarray:
@@ -65,11 +219,27 @@ def tie_groups(order: np.ndarray, reject: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Ranking:
-    """A risk-aware ranking of k models with tie groups.
+    """A risk-aware ranking of k models with simultaneous rank confidence intervals.
 
     Per-model arrays are in rank order (``models[0]`` is first). ``test`` holds the pairwise
     test in the input order of models; ``decisions`` and ``pvalues`` are its matrices
     re-ordered to rank order (row i, column j: "model i beats model j").
+
+    The order: by wins (models significantly beaten), then eps_i (or the score), then name; a
+    model whose empirical distribution first-order dominates another's is never placed below
+    it, and models with identical distributions share a mid-rank (``rank``).
+
+    What the data back (for #14 and every output):
+
+    * ``rank_low``, ``rank_high``: rank confidence intervals ``[1 + #beaten by, k - #beats]``
+      (:func:`rank_intervals`), simultaneous at ``1 - alpha`` when ``test.simultaneous``
+      (Bonferroni or Holm); under BH they carry no guarantee and ``interval_level`` is None.
+    * ``top_set``: the models whose interval starts at 1, a confidence set for the best model
+      (None under BH, which gives no such guarantee; ``best_set`` is then only "not beaten by
+      any discovery").
+    * ``letters``: compact letter display; models sharing a letter are not separated.
+    * ``no_decision``: no pair is separated (``NO_DECISION`` is what outputs say).
+    * ``test.decided_by``, ``test.explain(i, j)``: which test decided each pair.
     """
 
     models: tuple[str, ...]
@@ -91,6 +261,11 @@ class Ranking:
     portfolio: Portfolio | MultivariatePortfolio | None = field(default=None, repr=False)
     samples: Samples | None = field(default=None, repr=False)  # the data ranked (oriented)
     input_sha256: str | None = None  # checksum of the table ranked, when known
+    rank_low: np.ndarray | None = field(default=None, repr=False)
+    rank_high: np.ndarray | None = field(default=None, repr=False)
+    letters: tuple[str, ...] = ()
+    rank_mid: np.ndarray | None = field(default=None, repr=False)
+    fsd_checked: bool = True  # False: the order was not checked against empirical FSD
 
     @property
     def seed(self) -> int:
@@ -105,8 +280,15 @@ class Ranking:
         return self.test.order
 
     @property
-    def rank(self) -> np.ndarray:
+    def position(self) -> np.ndarray:
+        """1, 2, ..., k: the place in the printed order."""
         return np.arange(1, len(self.models) + 1)
+
+    @property
+    def rank(self) -> np.ndarray:
+        """Ranks in rank order; models with identical score distributions share their mean
+        position (mid-ranks), so the rank is a float (1, 2, 3.5, 3.5, ...)."""
+        return self.position.astype(float) if self.rank_mid is None else self.rank_mid
 
     @property
     def decisions(self) -> np.ndarray:
@@ -124,6 +306,26 @@ class Ranking:
         return self.test.pvalue_adjusted[np.ix_(self._perm, self._perm)]
 
     @property
+    def no_decision(self) -> bool:
+        """True when no test separates any two models: nothing can be selected."""
+        return self.test.no_decision
+
+    @property
+    def simultaneous(self) -> bool:
+        return self.test.simultaneous
+
+    @property
+    def interval_level(self) -> float | None:
+        """Joint confidence level of the rank intervals and the top set (None under BH)."""
+        return 1.0 - self.test.alpha if self.simultaneous else None
+
+    @property
+    def top_set(self) -> tuple[str, ...] | None:
+        """Models that can be first: a confidence set for the best model at
+        ``interval_level`` (None under BH, where no such guarantee exists)."""
+        return self.best_set if self.simultaneous else None
+
+    @property
     def tvar_column(self) -> str:
         return f"tvar_{self.p:g}"
 
@@ -131,7 +333,11 @@ class Ranking:
     def notes(self) -> tuple[str, ...]:
         """Plain statements a reader of this ranking needs."""
         out = []
-        if self.test.test == "relative":
+        t = self.test
+        if self.no_decision:
+            out.append(f"{NO_DECISION.capitalize()} (no pair is separated at alpha = "
+                       f"{t.alpha:g}); the order below is by the point estimates only.")
+        if t.test == "relative":
             out.append("Relative test: each model is judged against the pool of the other "
                        f"{len(self.models) - 1} models, so adding or removing models can change "
                        "the order.")
@@ -145,8 +351,24 @@ class Ranking:
         elif self.portfolio is not None:
             out.append(f"Scores: {self.portfolio.describe()}; each metric normalised by its "
                        "ECDF pooled over all models and items, so values are in (0, 1].")
-        out.append(f"Tie groups: models in one group are not separated by any test at alpha = "
-                   f"{self.test.alpha:g} ({self.test.correction}).")
+        if self.simultaneous:
+            what = ("rank intervals" if t.test != "absolute" else
+                    "rank intervals (positions consistent with the claims 'i beats j'; the "
+                    "absolute test's relation need not be a total order)")
+            out.append(f"Rank interval [low, high]: with probability >= {1 - t.alpha:g} every "
+                       f"model's rank is in its interval, all at once ({what}; "
+                       f"{t.correction} over {t.n_comparisons} ordered pairs). Top set: the "
+                       "models whose interval starts at 1, a confidence set for the best.")
+        else:
+            out.append("Benjamini-Hochberg controls the false discovery rate only: the rank "
+                       "bounds and the set of models not beaten by any discovery are shown "
+                       "without a confidence guarantee (use --correction holm or bonferroni "
+                       "for rank intervals and a top set).")
+        out.append(f"Letters: models that share a letter are not separated by any test at "
+                   f"alpha = {t.alpha:g}; models without a common letter are.")
+        if not self.fsd_checked:
+            out.append("The order was not checked against first-order dominance of the "
+                       "display scores: the multivariate test compares joint distributions.")
         return tuple(out)
 
     def _repr_html_(self) -> str:
@@ -155,18 +377,25 @@ class Ranking:
         return notebook_html(f"{self.test.test} test ranking of {len(self.models)} models",
                              ranking_table_html(self), self.h0)
 
+    def _beaten_by(self) -> np.ndarray:
+        return self.decisions.sum(axis=0)
+
     def to_frame(self):
         """One row per model, in rank order."""
         import pandas as pd
 
+        top = self.top_set
         frame = pd.DataFrame({
             "model": list(self.models),
             "rank": self.rank,
-            "group": self.group,
+            "rank_low": self.rank_low,
+            "rank_high": self.rank_high,
+            "letters": list(self.letters),
             "eps": self.eps,
             "eps_sd": self.eps_sd,
             "wins": self.wins,
-            "best": [m in self.best_set for m in self.models],
+            "beaten_by": self._beaten_by(),
+            "top": [None if top is None else m in top for m in self.models],
             "mean": self.mean,
             self.tvar_column: self.tvar,
         })
@@ -175,17 +404,22 @@ class Ranking:
         return frame
 
     def to_dict(self) -> dict:
-        """A JSON-ready summary: the ranking rows plus everything needed to reproduce it."""
+        """A JSON-ready summary (strict JSON: no NaN or Infinity): the ranking rows, the
+        pairwise decisions, and everything needed to reproduce it."""
         rows = []
+        top = self.top_set
+        beaten = self._beaten_by()
         for a, m in enumerate(self.models):
             row = {
                 "model": m,
-                "rank": a + 1,
-                "group": int(self.group[a]),
+                "rank": float(self.rank[a]),
+                "rank_interval": [int(self.rank_low[a]), int(self.rank_high[a])],
+                "letters": self.letters[a],
                 "eps": _num(self.eps[a]),
                 "eps_sd": _num(self.eps_sd[a]),
                 "wins": int(self.wins[a]),
-                "best": m in self.best_set,
+                "beaten_by": int(beaten[a]),
+                "top": None if top is None else m in top,
                 "mean": _num(self.mean[a]),
                 self.tvar_column: _num(self.tvar[a]),
             }
@@ -195,7 +429,12 @@ class Ranking:
         t = self.test
         return {
             "ranking": rows,
+            "decision": NO_DECISION if self.no_decision else None,
+            "no_decision": self.no_decision,
+            "top_set": None if top is None else list(top),
             "best_set": list(self.best_set),
+            "interval_level": self.interval_level,
+            "simultaneous": self.simultaneous,
             "metric": self.metric,
             "higher_is_better": self.higher_is_better,
             "criterion": self.criterion,
@@ -205,11 +444,13 @@ class Ranking:
             "alpha": t.alpha,
             "correction": t.correction,
             "n_comparisons": t.n_comparisons,
+            "scale": t.scale,
             "design": t.design,
             "n_resamples": t.n_resamples,
             "seed": t.seed,
             "backend": t.backend,
             "h0": t.h0,
+            "pairs": t.pairs(),
             "n_items": dict(zip(self.models, self.n_items, strict=True)),
             "input_sha256": self.input_sha256,
             "riskbench_version": _version(),
@@ -247,8 +488,11 @@ def _multivariate_settings(built: object) -> dict:
 class BordaRanking:
     """Per-metric rankings aggregated by Borda count (METHOD.md section 9, no portfolio).
 
-    Model i gets ``sum_u (k - rank_u(i))`` points; models with equal points share a group.
-    ``per_metric`` holds each metric's own :class:`Ranking`.
+    Model i gets ``sum_u (k - rank_u(i))`` points, with mid-ranks: models tied on a metric
+    (identical score distributions) share the mean of their positions and so the same points.
+    Models with equal points share a group and a mid-rank (``rank``). ``per_metric`` holds each
+    metric's own :class:`Ranking`. A Borda count is a summary of rankings, not a test: it has
+    no confidence statement (``top_set`` is None); see each metric's rank intervals.
     """
 
     models: tuple[str, ...]
@@ -258,11 +502,21 @@ class BordaRanking:
 
     @property
     def rank(self) -> np.ndarray:
-        return np.arange(1, len(self.models) + 1)
+        """Mid-ranks: models with equal points share the mean of their positions."""
+        out = np.empty(len(self.models))
+        for g in np.unique(self.group):
+            pos = np.flatnonzero(self.group == g)
+            out[pos] = pos.mean() + 1.0
+        return out
 
     @property
     def best_set(self) -> tuple[str, ...]:
+        """The models with the most points (no confidence statement)."""
         return tuple(m for m, g in zip(self.models, self.group, strict=True) if g == 1)
+
+    @property
+    def top_set(self) -> None:
+        return None
 
     @property
     def seed(self) -> int:
@@ -275,13 +529,15 @@ class BordaRanking:
     @property
     def notes(self) -> tuple[str, ...]:
         return (f"Borda count over {len(self.per_metric)} per-metric rankings "
-                f"({', '.join(self.per_metric)}): each model gets k - rank points per metric; "
-                "models with equal points share a group.",)
+                f"({', '.join(self.per_metric)}): each model gets k - rank points per metric, "
+                "tied models (identical distributions) sharing the mean rank; models with "
+                "equal points share a group and a mid-rank. A Borda count carries no "
+                "confidence statement: see each metric's rank intervals.",)
 
-    def _metric_ranks(self) -> dict[str, list[int]]:
+    def _metric_ranks(self) -> dict[str, list[float]]:
         out = {}
         for m, r in self.per_metric.items():
-            pos = {name: a + 1 for a, name in enumerate(r.models)}
+            pos = {name: float(r.rank[a]) for a, name in enumerate(r.models)}
             out[m] = [pos[name] for name in self.models]
         return out
 
@@ -297,26 +553,33 @@ class BordaRanking:
 
     def to_dict(self) -> dict:
         ranks = self._metric_ranks()
-        rows = [{"model": m, "rank": a + 1, "group": int(self.group[a]),
-                 "borda": int(self.points[a]),
+        mid = self.rank
+        rows = [{"model": m, "rank": float(mid[a]), "group": int(self.group[a]),
+                 "borda": float(self.points[a]),
                  "metric_ranks": {u: ranks[u][a] for u in ranks}}
                 for a, m in enumerate(self.models)]
-        return {"ranking": rows, "best_set": list(self.best_set), "aggregation": "borda",
+        return {"ranking": rows, "best_set": list(self.best_set), "top_set": None,
+                "aggregation": "borda",
                 "per_metric": {u: r.to_dict() for u, r in self.per_metric.items()},
                 "seed": self.seed, "h0": self.h0, "notes": list(self.notes)}
 
 
 def borda(rankings: dict[str, Ranking]) -> BordaRanking:
-    """Aggregate rankings of the same models by Borda count (ties broken by name)."""
+    """Aggregate rankings of the same models by Borda count, with mid-ranks for ties.
+
+    Each ranking's ``rank`` (mid-ranks for models with identical distributions) gives
+    ``k - rank`` points; models with equal totals share a group, listed by name.
+    """
     models = sorted(next(iter(rankings.values())).models)
     k = len(models)
-    points = dict.fromkeys(models, 0)
+    points = dict.fromkeys(models, 0.0)
     for r in rankings.values():
         for a, m in enumerate(r.models):
-            points[m] += k - (a + 1)
+            points[m] += k - float(r.rank[a])
     ordered = sorted(models, key=lambda m: (-points[m], m))
     pts = np.array([points[m] for m in ordered])
-    group = np.concatenate([[1], 1 + np.cumsum(pts[1:] != pts[:-1])]).astype(int)
+    group = np.concatenate([[1], 1 + np.cumsum(~np.isclose(pts[1:], pts[:-1], rtol=0,
+                                                            atol=1e-9))]).astype(int)
     return BordaRanking(tuple(ordered), pts, group, dict(rankings))
 
 
@@ -372,7 +635,7 @@ def rank(
     backend: str = "auto",
     progress: Progress | None = None,
 ) -> Ranking | BordaRanking:
-    """Rank models by stochastic dominance (default R-SSD), with tie groups and a best set.
+    """Rank models by stochastic dominance (default R-SSD), with rank intervals and a top set.
 
     Parameters
     ----------
@@ -413,11 +676,13 @@ def rank(
     Notes
     -----
     1. Bootstrap the violation ratios (or scores) of all models (paired by default).
-    2. Test every pair, correcting over the k(k-1)/2 pairs.
+    2. Test every ordered pair, correcting over the k(k-1) hypotheses.
     3. wins[i] = number of models i significantly beats; rank by wins (descending), then eps_i
-       (ascending) or the score (descending), then name.
-    4. Tie groups: contiguous runs of the ranked order that no test separates; best set: models
-       that no other model significantly beats.
+       (ascending) or the score (descending), then name, never placing a model below one whose
+       empirical distribution it first-order dominates; identical models share a mid-rank.
+    4. Rank intervals ``[1 + #beaten by, k - #beats]`` (simultaneous at 1 - alpha under
+       Bonferroni or Holm), the top set (intervals starting at 1; None under BH), and a compact
+       letter display of the pairs no test separates.
     """
     test = _check_choice(test, "test", TESTS)
     criterion = _check_choice(criterion, "criterion", CRITERIA)
@@ -524,16 +789,28 @@ def rank_samples(samples, built, *, order, test, eps0, alpha, correction, design
     wins = result.reject.sum(axis=1)
     names = np.array(samples.models, dtype=object)
     score = boot.scores[criterion] if not dominance else None
-    tiebreak = boot.eps if dominance else -score
-    perm = np.array(sorted(range(k), key=lambda a: (-wins[a], tiebreak[a], names[a])))
+    eps, eps_reps = relative_eps(boot)
+    tiebreak = eps if dominance else -score
+    joint = isinstance(built, MultivariatePortfolio)
+    twins = identical_pairs(samples) & (boot.eps_matrix == 0.5)
+    keys = [(-int(wins[a]), float(tiebreak[a]), str(names[a])) for a in range(k)]
+    for a in range(k):  # identical models share the best key of their class: adjacent
+        mates = np.flatnonzero(twins[a])
+        if mates.size:
+            best = min(keys[b] for b in (a, *mates))
+            keys[a] = best[:2] + (keys[a][2],)
+    # the display scores of a multivariate ranking were not tested: no FSD constraint there
+    fsd = np.zeros((k, k), dtype=bool) if joint else empirical_fsd(samples)
+    perm = _consistent_order(keys, fsd)
     beaten = result.reject.any(axis=0)
+    low, high = rank_intervals(result.reject)
     sign = 1.0 if samples.higher_is_better else -1.0
     tvar = np.array([float(mean_risk_scores(np.sort(v), p=boot.p)["tvar"])
                      for v in samples.values])
     return Ranking(
         models=tuple(names[perm]),
-        eps=boot.eps[perm],
-        eps_sd=boot.eps_replicates[:, perm].std(axis=0, ddof=1),
+        eps=eps[perm],
+        eps_sd=eps_reps[:, perm].std(axis=0, ddof=1),
         wins=wins[perm],
         group=tie_groups(perm, result.reject),
         mean=sign * np.array([v.mean() for v in samples.values])[perm],
@@ -549,4 +826,9 @@ def rank_samples(samples, built, *, order, test, eps0, alpha, correction, design
         _perm=perm,
         portfolio=built,
         samples=samples,
+        rank_low=low[perm],
+        rank_high=high[perm],
+        letters=compact_letters(perm, result.separated),
+        rank_mid=_mid_ranks(perm, twins),
+        fsd_checked=not joint,
     )

@@ -18,8 +18,12 @@ Measures are read on the oriented scale, where higher is better for every metric
 lower-is-better metric such as toxicity is negated, so "toxicity:tvar@0.05>=-0.2" means "the
 mean toxicity of the worst 5% of items is at most 0.2". ``quantile@p`` is the lower p-quantile.
 Measure guardrails compare point estimates. ``dominates(REF)`` requires the model to
-eps-dominate model REF (absolute test of METHOD.md section 4 at that order and eps0, bootstrap
-sd, Bonferroni over the candidate models); REF itself fails it.
+eps-dominate model REF (absolute test of METHOD.md section 4 at that order and eps0, one-sided:
+only "model beats REF" is tested, Bonferroni over the candidate models, gated by the equality
+test like every dominance claim); REF itself fails it. Each check says which test decided.
+
+When no test separates any two eligible models, nothing is chosen: ``chosen`` is None and
+``no_decision`` is True ("no decision: the data do not separate these models").
 """
 
 from __future__ import annotations
@@ -37,7 +41,13 @@ from riskbench.inference import Progress, absolute_test_from, bootstrap
 from riskbench.multivariate import MULTIVARIATE
 from riskbench.portfolio import PORTFOLIOS
 from riskbench.portfolio import build_portfolio as make_portfolio
-from riskbench.ranking import Ranking, _check_order, _multivariate_target, rank_samples
+from riskbench.ranking import (
+    NO_DECISION,
+    Ranking,
+    _check_order,
+    _multivariate_target,
+    rank_samples,
+)
 from riskbench.risk import RISK_MEASURES, mean_risk_scores
 
 __all__ = ["Guardrail", "GuardrailCheck", "Selection", "parse_guardrail", "select", "MEASURES"]
@@ -213,18 +223,31 @@ def _parse_dominates(parser: _Parser, target: str) -> Guardrail:
 
 @dataclass(frozen=True)
 class GuardrailCheck:
-    """The outcome of one guardrail for one model (``measured`` on the oriented scale)."""
+    """The outcome of one guardrail for one model (``measured`` on the oriented scale).
+
+    For ``dominates(REF)``: ``measured`` is eps(model, REF), ``upper_bound`` its upper
+    confidence bound, and ``decided_by`` the test whose p-value decided ("dominance",
+    "equality" or "both"; see :meth:`riskbench.PairwiseTest.explain`, quoted in ``detail``).
+    """
 
     model: str
     guardrail: str
     measured: float
     passed: bool
     detail: str
+    decided_by: str = ""
+    upper_bound: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
 class Selection:
-    """The chosen model, the eligible models ranked, and why each other model was excluded."""
+    """The chosen model, the eligible models ranked, and why each other model was excluded.
+
+    ``chosen`` is the top of the ranking of the eligible models; None when no model passes
+    every guardrail, or when no test separates any two eligible models (``no_decision``).
+    ``top_set``: the eligible models that can be first (a confidence set, see
+    :attr:`riskbench.Ranking.top_set`).
+    """
 
     chosen: str | None
     ranking: Ranking | None = field(repr=False)
@@ -233,6 +256,26 @@ class Selection:
     checks: tuple[GuardrailCheck, ...] = field(repr=False)
     seed: int = 0
     target: str = ""
+
+    @property
+    def no_decision(self) -> bool:
+        """Several models are eligible, but no test separates any two of them."""
+        return self.ranking is not None and self.ranking.no_decision
+
+    @property
+    def decision(self) -> str:
+        """What was decided, in words."""
+        if self.no_decision:
+            return NO_DECISION
+        if self.chosen is None:
+            return "no model passes every guardrail"
+        return f"chosen: {self.chosen}"
+
+    @property
+    def top_set(self) -> tuple[str, ...] | None:
+        if self.ranking is None:
+            return (self.chosen,) if self.chosen is not None else ()
+        return self.ranking.top_set
 
     @property
     def eligible(self) -> tuple[str, ...]:
@@ -252,7 +295,7 @@ class Selection:
         from riskbench.report.html import notebook_html, ranking_table_html, selection_html
 
         ranked = "" if self.ranking is None else ranking_table_html(self.ranking)
-        return notebook_html(f"chosen: {self.chosen}", ranked + selection_html(self))
+        return notebook_html(self.decision, ranked + selection_html(self))
 
     def to_frame(self):
         """One row per model: eligible or not, its rank among the eligible, failed guardrails."""
@@ -279,17 +322,31 @@ class Selection:
                                  ignore_index=True)
 
     def to_dict(self) -> dict:
+        """JSON-ready (strict: no NaN or Infinity)."""
+        top = self.top_set
         return {
             "chosen": self.chosen,
+            "decision": self.decision,
+            "no_decision": self.no_decision,
+            "top_set": None if top is None else list(top),
             "target": self.target,
             "guardrails": [{"text": g.text, "meaning": g.describe()} for g in self.guardrails],
             "eligible": None if self.ranking is None else self.ranking.to_dict(),
             "eligible_models": list(self.eligible),
             "excluded": [{"model": m, "failed": [
-                {"guardrail": c.guardrail, "measured": c.measured, "detail": c.detail}
+                {"guardrail": c.guardrail, "measured": _finite(c.measured), "detail": c.detail,
+                 "decided_by": c.decided_by or None, "upper_bound": _finite(c.upper_bound)}
                 for c in checks]} for m, checks in self.excluded.items()],
+            "checks": [{"model": c.model, "guardrail": c.guardrail, "passed": c.passed,
+                        "measured": _finite(c.measured), "decided_by": c.decided_by or None,
+                        "upper_bound": _finite(c.upper_bound), "detail": c.detail}
+                       for c in self.checks],
             "seed": self.seed,
         }
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
 
 
 def _holds(value: float, op: str, bound: float) -> bool:
@@ -402,15 +459,17 @@ def select(
         ref = s.models.index(g.reference)
         candidates = [a for a in range(s.k) if a != ref]
         corrected = g.alpha / max(1, len(candidates))
+        one_way = np.array([[False, True], [False, False]])  # only "candidate beats REF"
         for a in candidates:
             boot = bootstrap(_subset(s, [a, ref]), order=g.order, design=design,
                              n_resamples=n_resamples, seed=seed, backend=backend)
-            test = absolute_test_from(boot, eps0=g.eps0, alpha=min(corrected, 0.49))
+            test = absolute_test_from(boot, eps0=g.eps0, alpha=min(corrected, 0.49),
+                                      family=one_way)
             value, high = float(test.statistic[0, 1]), float(test.confidence_interval.high[0, 1])
             checks.append(GuardrailCheck(
                 s.models[a], g.text, value, bool(test.reject[0, 1]),
-                f"{g.describe()}: eps = {value:.4f}, upper bound {high:.4f} at level "
-                f"{1 - corrected:.4g}"))
+                f"{g.describe()}: eps = {value:.4f}; {test.explain(0, 1)}",
+                decided_by=str(test.decided_by[0, 1]), upper_bound=high))
         checks.append(GuardrailCheck(g.reference, g.text, float("nan"), False,
                                      f"{g.describe()}: the reference model itself"))
 
@@ -424,7 +483,7 @@ def select(
                                 n_resamples=n_resamples, seed=seed, criterion="dominance",
                                 p=0.05, beta=0.05, batch=None, progress=progress,
                                 backend=backend)
-        chosen = ranking.models[0]
+        chosen = None if ranking.no_decision else ranking.models[0]
     elif len(keep) == 1:
         chosen = models[keep[0]]
     return Selection(chosen, ranking, models, parsed, tuple(checks), int(seed),

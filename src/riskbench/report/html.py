@@ -51,6 +51,8 @@ details.text pre{max-height:16em;overflow:auto;white-space:pre-wrap}
 .decision .chosen,.decision p,.why p,.where h2,td.model,summary{overflow-wrap:anywhere}
 .where{min-width:0}table.rb th{white-space:nowrap}
 .scroll{overflow-x:auto;max-width:100%}
+.warnings{background:#fff8e1;border:1px solid #f0c36d;border-radius:6px;padding:8px 16px;
+margin:12px 0}
 figure{margin:16px 0;background:#fff;border:1px solid #eaeef2;border-radius:6px;padding:8px}
 figure svg{max-width:100%;height:auto}figcaption{font-size:.85rem;color:#57606a}
 details{background:#fff;border:1px solid #eaeef2;border-radius:6px;margin:6px 0;padding:6px 12px}
@@ -100,27 +102,36 @@ def _cell(value: object, shown: str | None = None, cls: str = "") -> str:
 
 
 def ranking_table_html(ranking, *, top: int | None = None) -> str:
-    """The ranking as a sortable HTML table (also the notebook view of a Ranking)."""
+    """The ranking as a sortable HTML table (also the notebook view of a Ranking): rank
+    (mid-ranks for identical distributions), rank interval, letters (models sharing a letter
+    are not separated), the statistic, wins and the risk summaries. Top-set models are bold."""
     dominance = ranking.criterion == "dominance"
-    head = ["rank", "group", "model", "eps" if dominance else ranking.criterion, "eps sd",
-            "wins", "best", "mean", f"TVaR {ranking.p * 100:g}%"]
+    interval = "rank interval" if ranking.simultaneous else "rank bounds (no guarantee)"
+    head = ["rank", interval, "letters", "model", "eps" if dominance else ranking.criterion,
+            "eps sd", "wins", "top set", "mean", f"TVaR {ranking.p * 100:g}%"]
     rows = []
     shown = len(ranking.models) if top is None else min(top, len(ranking.models))
+    top_set = ranking.top_set
     for a in range(shown):
         m = ranking.models[a]
-        g = int(ranking.group[a])
-        best = m in ranking.best_set
+        first = top_set is not None and m in top_set
         stat = ranking.eps[a] if dominance else ranking.score[a]
+        low, high = int(ranking.rank_low[a]), int(ranking.rank_high[a])
         rows.append(
-            f'<tr class="{"g-odd" if g % 2 else "g-even"}{" best" if best else ""}">'
-            + _cell(a + 1) + _cell(g) + _cell(m, cls="text model")
+            f'<tr class="g-odd{" best" if first else ""}">'
+            + _cell(float(ranking.rank[a]), f"{float(ranking.rank[a]):g}")
+            + _cell(low + high / 1000.0, f"[{low}, {high}]")
+            + _cell(ranking.letters[a], cls="text") + _cell(m, cls="text model")
             + _cell(float(stat), _num(float(stat))) + _cell(float(ranking.eps_sd[a]),
                                                             _num(float(ranking.eps_sd[a]), 3))
-            + _cell(int(ranking.wins[a])) + _cell(int(best), "yes" if best else "", "text")
+            + _cell(int(ranking.wins[a]))
+            + _cell("" if top_set is None else int(first),
+                    "n/a (BH)" if top_set is None else ("yes" if first else ""), "text")
             + _cell(float(ranking.mean[a]), _num(float(ranking.mean[a])))
             + _cell(float(ranking.tvar[a]), _num(float(ranking.tvar[a]))) + "</tr>")
-    header = "".join(f'<th class="{"text" if h in ("model", "best") else ""}">{_e(h)}</th>'
-                     for h in head)
+    header = "".join(
+        f'<th class="{"text" if h in ("model", "top set", "letters") else ""}">{_e(h)}</th>'
+        for h in head)
     return (f'<table class="rb sortable"><thead><tr>{header}</tr></thead><tbody>'
             + "".join(rows) + "</tbody></table>")
 
@@ -292,8 +303,9 @@ def _model_details(ranking, texts=None, subject: str | None = None,
             f"{_num(sign * float(mean_risk_scores(np.sort(values), p=p)['tvar']))}</td></tr>"
             for p in TVAR_LEVELS)
         parts.append(
-            f"<details><summary>{pos + 1}. {_e(model)} <span class='muted small'>group "
-            f"{int(ranking.group[pos])}, mean {_num(float(ranking.mean[pos]))}</span></summary>"
+            f"<details><summary>{pos + 1}. {_e(model)} <span class='muted small'>rank interval "
+            f"[{int(ranking.rank_low[pos])}, {int(ranking.rank_high[pos])}], letters "
+            f"{_e(ranking.letters[pos])}, mean {_num(float(ranking.mean[pos]))}</span></summary>"
             "<div style='display:flex;gap:32px;flex-wrap:wrap'>"
             f"<table class='rb' style='width:auto'><tr><th class='text'>measure</th><th>value"
             f"</th></tr><tr><td class='text'>mean</td><td>{_num(float(ranking.mean[pos]))}"
@@ -492,7 +504,7 @@ def _where_html(ranking, subject: str | None, texts, metrics) -> str:
 
 def render_report(ranking, *, table=None, selection=None, stability=None,
                   command: str | None = None, title: str | None = None,
-                  top: int = 8) -> str:
+                  top: int = 8, warnings=()) -> str:
     """The HTML text of a report on a :class:`~riskbench.Ranking` (and optional extras).
 
     Parameters
@@ -509,12 +521,18 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
         The command line that reproduces the report.
     top : int
         Models drawn in colour in the curves.
+    warnings : sequence of str
+        The warnings raised while the data were read and ranked (the CLI passes the ones it
+        prints), shown in the report as well.
     """
     require("matplotlib", needed_by="the HTML report")
     if getattr(ranking, "samples", None) is None:
         raise InputError("a report needs a Ranking from riskbench.rank() or riskbench.select()")
     t = ranking.test
-    chosen = selection.chosen if selection is not None else ranking.models[0]
+    if selection is not None:
+        chosen = selection.chosen
+    else:
+        chosen = None if ranking.no_decision else ranking.models[0]
     what = ("R-" if t.test == "relative" else "eps-") + ("FSD" if t.order == 1 else "SSD")
     if ranking.criterion != "dominance":
         what = f"{ranking.criterion} score"
@@ -529,19 +547,7 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
                        chosen=chosen if evidence.decided else None)
     texts = _texts(table, ranking)
     metrics = _Metrics(table, ranking)
-    decision = (
-        f"<div class='decision'><div class='muted small'>Which: "
-        f"{'selected for risk-averse use' if selection is not None else 'first in the ranking'}"
-        f"</div><div class='chosen'>"
-        + (_e(chosen) if chosen and evidence.decided else
-           "no model passes every guardrail" if not chosen else
-           "no decision: the data do not separate these models")
-        + "</div>"
-        f"<p>Best set (no other model significantly beats them): "
-        f"<b>{_e(', '.join(ranking.best_set))}</b></p>"
-        f"<p class='small muted'>Ranked on {_e(target)}; alpha = {t.alpha:g} with "
-        f"{_e(t.correction)} correction over {t.n_comparisons} pairs; {t.design} bootstrap, "
-        f"B = {t.n_resamples}, seed {t.seed}.</p></div>")
+    decision = _decision_html(ranking, selection, chosen, target)
     reason = (f"<div class='why'><h2>Why</h2><p class='sentence'>{_e(evidence.sentence)}</p>"
               "<details><summary>The test in technical terms</summary>"
               f"<p class='small'>{_e(ranking.h0)}</p></details></div>")
@@ -550,10 +556,14 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
     # every note the terminal prints after the ranking: the ranking's and the table's
     notes = "".join(f"<li>{_e(n)}</li>" for n in dict.fromkeys(
         tuple(ranking.notes) + tuple(getattr(table, "notes", ()) or ())))
-    body = (f"<main><h1>{_e(title)}</h1>{answer}{_read_line(table)}"
+    warned = ""
+    if warnings:  # every warning the terminal printed
+        warned = ("<div class='warnings'><b>Warnings</b><ul>"
+                  + "".join(f"<li>{_e(w)}</li>" for w in warnings) + "</ul></div>")
+    body = (f"<main><h1>{_e(title)}</h1>{answer}{warned}{_read_line(table)}"
             f"<ul class='small muted'>{notes}</ul>"
-            "<h2>Ranking</h2><p class='small muted'>Click a column to sort. Rows are shaded by "
-            "tie group; bold models are in the best set.</p>"
+            "<h2>Ranking</h2><p class='small muted'>Click a column to sort. Models that share a "
+            "letter are not separated by any test; bold models are in the top set.</p>"
             f"{ranking_table_html(ranking)}{selection_html(selection)}"
             f"<h2>Plots</h2>{''.join(figures)}"
             f"<h2 id='detail'>Per-model detail</h2>"
@@ -563,6 +573,50 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>{body}"
             f"<script>{_JS}</script></body></html>")
+
+
+def _decision_html(ranking, selection, chosen, target: str) -> str:
+    """The decision box: what was chosen (or that nothing could be), the top set, and how."""
+    from riskbench.ranking import NO_DECISION
+
+    t = ranking.test
+    if ranking.no_decision:
+        label, head = "Which", NO_DECISION[0].upper() + NO_DECISION[1:]
+        line = (f"No test separates any two of the {len(ranking.models)} models at alpha = "
+               f"{t.alpha:g}: no model is selected.")
+    elif chosen is None:
+        label, head, line = "Which", "No model passes every guardrail", ""
+    else:
+        label = ("Which: selected for risk-averse use" if selection is not None
+                 else "Which: first in the ranking")
+        head, line = chosen, ""
+        others = [m for m in (ranking.top_set or ()) if m != chosen]
+        if others:
+            line = (f"Not separated from {', '.join(others)}: the top set has "
+                   f"{len(ranking.top_set)} models.")
+    if ranking.top_set is not None:
+        top = (f"<p>Top set (the models that can be first, a {ranking.interval_level:g} "
+               f"confidence set): <b>{_e(', '.join(ranking.top_set))}</b></p>")
+    else:
+        top = ("<p>No top set: Benjamini-Hochberg controls the false discovery rate only, "
+               "which gives no confidence set for the best model. Not beaten by any "
+               f"discovery: {_e(', '.join(ranking.best_set))}</p>")
+    decided = ""
+    if t.decided_by is not None and t.equality_pvalue is not None:
+        fam = t._family()
+        kept = fam & ~t.reject
+        by_gate = int((kept & (t.decided_by == "equality")).sum())
+        decided = (f"<p class='small'>Which test decided: {int(t.reject.sum())} claims where "
+                   f"both the dominance and the equality test rejected; of the "
+                   f"{int(kept.sum())} hypotheses kept, {by_gate} because the equality test "
+                   "could not tell the two distributions apart although the dominance test "
+                   "alone would have decided.</p>")
+    return (f"<div class='decision'><div class='muted small'>{_e(label)}</div>"
+            f"<div class='chosen'>{_e(head)}</div>"
+            + (f"<p>{_e(line)}</p>" if line else "") + top + decided
+            + f"<p class='small muted'>Ranked on {_e(target)}; alpha = {t.alpha:g} with "
+            f"{_e(t.correction)} correction over {t.n_comparisons} ordered pairs; {t.design} "
+            f"bootstrap, B = {t.n_resamples}, seed {t.seed}.</p></div>")
 
 
 def write_report(path: str | Path, ranking, *, inputs=(), **options) -> Path:
