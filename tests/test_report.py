@@ -461,3 +461,32 @@ def test_why_on_real_helm_safety_runs_says_what_the_reviewer_saw():
     assert frame["beaten_by_subject"].tolist() == [False, True]
     assert json.loads(json.dumps(evidence.to_dict()))["subject"] == ranking.models[0]
 
+
+
+def test_report_on_a_portfolio_with_infinite_scores(tmp_path):
+    """Issue 12: infinite scores kept in the table are outcomes. The portfolio (rank-based)
+    uses them; the report's ECDF panel counts them in its shares, says so, and the item views
+    show them as -inf, not as a missing '-'."""
+    rng = np.random.default_rng(3)
+    rows = ["model,sample_id,metric,value"]
+    for m, shift in (("a", 0.3), ("b", 0.0), ("c", 0.0)):
+        for i in range(40):
+            mae = "inf" if (m == "c" and i < 4) else f"{rng.random():.4f}"
+            rows += [f"{m},{i},acc,{rng.random() + shift:.4f}", f"{m},{i},mae,{mae}"]
+    path = tmp_path / "s.csv"
+    path.write_text("\n".join(rows) + "\n")
+    table = riskbench.read_scores(path, higher_is_better={"acc": True, "mae": False})
+    with pytest.raises(InputError, match="infinite value"):
+        table.samples("mae")  # the raw scale refuses them, naming the fix
+    samples = table.samples("mae", allow_infinite=True)
+    assert int(np.isinf(np.concatenate(samples.values)).sum()) == 4
+    ranking = riskbench.rank(table, n_resamples=30, seed=0)  # IC portfolio: ranks
+    fig = plots.ecdf_plot(table, ranking=ranking)
+    titles = [" ".join(ax.get_title().split()) for ax in fig.axes]
+    assert any("4 infinite values counted in the shares" in t for t in titles), titles
+    # model c's ECDF of mae (lower is better: +inf is the worst) stops at 36/40 on the axis
+    (panel,) = [ax for ax in fig.axes if ax.get_title().startswith("mae")]
+    tops = sorted(round(float(line.get_ydata()[-1]), 6) for line in panel.get_lines())
+    assert tops[0] == 0.9 and tops[-1] == 1.0
+    text = render_report(ranking, table=table)
+    assert "<td>inf</td>" in text  # c's worst items, in the metric's own units

@@ -140,7 +140,7 @@ class ScoreTable:
             return resolve_metric(metric, metrics, self.source)
         return metric
 
-    def samples(self, metric: str | None = None) -> Samples:
+    def samples(self, metric: str | None = None, *, allow_infinite: bool = False) -> Samples:
         """Per-model scores of one metric, oriented so that higher is better.
 
         Lower-is-better metrics are negated. Models are in name order, items in natural order;
@@ -150,10 +150,11 @@ class ScoreTable:
 
         A metric holding infinite values (kept by ``on_infinite="keep"``) is refused: the
         statistics on the raw scale (dominance integrals, mean-risk scores) cannot integrate
-        an infinite quantile; the message gives the fix.
+        an infinite quantile; the message gives the fix. ``allow_infinite=True`` returns them
+        as they are, for displays that place them explicitly (the report's ECDF panels).
         """
         metric = self._metric(metric)
-        if self.infinite.get(metric) and metric not in self.ranked:
+        if self.infinite.get(metric) and metric not in self.ranked and not allow_infinite:
             raise InputError(
                 f"{self.source}: metric {metric!r} has {self.infinite[metric]} infinite "
                 "value(s), kept as the worst or best outcome; a statistic on the raw scale "

@@ -91,7 +91,11 @@ def _e(value: object) -> str:
 
 
 def _num(x: float, digits: int = 4) -> str:
-    return "-" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
+    if x is None or np.isnan(x):
+        return "-"
+    if np.isinf(x):  # a kept infinite score is an outcome, not a missing value
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.{digits}g}"
 
 
 def _cell(value: object, shown: str | None = None, cls: str = "") -> str:

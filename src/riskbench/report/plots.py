@@ -466,7 +466,9 @@ def ecdf_plot(table, *, ranking=None, metrics=None, models=None,
     focus = _focus(k, top)
     colours = _colours(focus)
     labels = model_labels(chosen)
-    discrete = {m: discrete_levels(table.samples(m)) for m in metrics}
+    # infinite scores (kept by on_infinite="keep") are outcomes: counted in every share,
+    # drawn off the axis at the side they belong to
+    discrete = {m: discrete_levels(table.samples(m, allow_infinite=True)) for m in metrics}
     bars = any(v is not None for v in discrete.values())
     size, row = _row_font(k)
     cols = min(2 if bars else 3, len(metrics))
@@ -481,11 +483,14 @@ def ecdf_plot(table, *, ranking=None, metrics=None, models=None,
     handles = {}
     for u, metric in enumerate(metrics):
         ax = fig.add_subplot(rows, cols, u + 1)
-        samples = table.samples(metric)
+        samples = table.samples(metric, allow_infinite=True)
         index = {m: a for a, m in enumerate(samples.models)}
         direction = "higher" if table.higher_is_better[metric] else "lower"
-        ax.set_title(_wrap(f"{plot_text(metric)} ({direction} is better)", panel_w - 0.3,
-                           _FONT + 1), fontsize=_FONT + 1)
+        infinite = int(sum(np.isinf(np.asarray(v, dtype=float)).sum() for v in samples.values))
+        title = f"{plot_text(metric)} ({direction} is better)"
+        if infinite and discrete[metric] is None:
+            title += f"; {infinite} infinite values counted in the shares, off the axis"
+        ax.set_title(_wrap(title, panel_w - 0.3, _FONT + 1), fontsize=_FONT + 1)
         present = [m for m in chosen if m in index]
         if discrete[metric] is not None:
             levels = discrete[metric]
@@ -502,8 +507,12 @@ def ecdf_plot(table, *, ranking=None, metrics=None, models=None,
         for pos in range(k - 1, -1, -1):
             if chosen[pos] not in index:
                 continue
-            raw = np.sort(samples.raw(index[chosen[pos]]))
-            p = np.arange(1, raw.size + 1) / raw.size
+            every = np.sort(samples.raw(index[chosen[pos]]))
+            raw = every[np.isfinite(every)]
+            below = int((every == -np.inf).sum())  # share <= x counts them at every x
+            p = (below + np.arange(1, raw.size + 1)) / every.size
+            if raw.size == 0:
+                continue
             if pos < focus:
                 (handles[pos],) = ax.step(raw, p, where="post", color=colours[pos], lw=1.3)
             else:
@@ -511,6 +520,9 @@ def ecdf_plot(table, *, ranking=None, metrics=None, models=None,
         ax.set_ylabel("share of items <= x", fontsize=_FONT)
         ax.tick_params(labelsize=_FONT)
         pooled = np.concatenate(samples.values) * (1 if samples.higher_is_better else -1)
+        pooled = pooled[np.isfinite(pooled)]
+        if pooled.size == 0:
+            continue
         median = float(np.median(pooled))
         # a long right tail on an unbounded scale (lengths, counts); shares stay linear
         if pooled.min() >= 0 and pooled.max() > 1 and median > 0 and pooled.max() > 20 * median:
