@@ -137,8 +137,10 @@ class ReadSummary:
         counts = sorted(set(self.items.values()))
         items = ("no items" if not counts else f"{counts[0]} items" if len(counts) == 1
                  else f"{counts[0]} to {counts[-1]} items per metric")
-        out = [f"read {len(self.files)} file(s) ({', '.join(self.formats) or '-'}) from "
-               f"{_names(self.sources, 3)}: {len(self.models)} model(s), {len(self.metrics)} "
+        what = (f"{len(self.files)} file(s) ({', '.join(self.formats) or '-'}) from "
+                f"{_names(self.sources, 3)}" if self.files else
+                f"{_names(self.sources, 3)} (in memory, no file)")
+        out = [f"read {what}: {len(self.models)} model(s), {len(self.metrics)} "
                f"metric(s), {items}, {self.rows} values"]
         if self.assumed:
             out.append(f"assumed higher is better (direction stated nowhere): "
