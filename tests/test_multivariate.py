@@ -665,3 +665,34 @@ def test_threads_do_not_change_the_numbers(monkeypatch, method):
     np.testing.assert_array_equal(runs[0].eps_matrix, runs[1].eps_matrix)
     np.testing.assert_array_equal(runs[0].eps_replicates, runs[1].eps_replicates)
     np.testing.assert_array_equal(runs[0].eps_matrix_sd, runs[1].eps_matrix_sd)
+
+
+# ----------------------------------------------------------------------------- pinned numbers
+
+# eps and sd of small_cube(k=4, n=60, m=3, seed=21), B = 40, seed 5, computed by the solver
+# before issue 15 (commit 794c720: float64 einsum iterations, tol 1e-6). Faster paths must
+# reproduce them: eps to 1e-6 (the value's relative tolerance); the exact bootstrap's sd to 1e-6;
+# the linear sd to 2e-3 relative, because it is built from the dual potentials, which at the
+# value's stopping point are accurate to only ~1e-3 (today's linear sd differs from a tol = 1e-11
+# solve by up to 1.25e-3 relative, the exact sd by 1e-7): another iteration path moves it within
+# that band, and test_linear_sd_is_as_close_to_a_tight_solve_as_before checks the direction.
+PINNED_EPS = np.array([
+    [np.nan, 0.703459637587578, 0.8916699046649648, 0.9045842682189329],
+    [0.29654036241242193, np.nan, 0.7813464605907774, 0.8168330045020853],
+    [0.1083300953350352, 0.21865353940922266, np.nan, 0.5707020509755114],
+    [0.0954157317810671, 0.18316699549791476, 0.4292979490244886, np.nan]])
+PINNED_SD = {
+    "linear": np.array([0.0709947415469203, 0.03864011701025262, 0.02040081480261656,
+                        0.05583976710329096, 0.0513746800456673, 0.11217170638141986]),
+    "exact": np.array([0.06847079235793382, 0.03686526710994411, 0.02043627574216008,
+                       0.05272968479980056, 0.04874142006177718, 0.10630658804632373]),
+}
+
+
+@pytest.mark.parametrize("method", ["linear", "exact"])
+def test_numbers_pinned_before_the_speed_work(method):
+    cube = cube_of(small_cube(k=4, n=60, m=3, seed=21))
+    boot = multivariate_bootstrap(cube, n_resamples=40, seed=5, method=method)
+    np.testing.assert_allclose(boot.eps_matrix, PINNED_EPS, rtol=0, atol=1e-6)
+    sd = boot.eps_matrix_sd[np.triu_indices(4, 1)]
+    np.testing.assert_allclose(sd, PINNED_SD[method], rtol=2e-3 if method == "linear" else 1e-6)
