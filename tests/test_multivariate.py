@@ -182,20 +182,22 @@ def test_weighted_solve_against_direct_dual_maximisation():
     assert sol.value == pytest.approx(entropic_dual(cost, 0.05, a, b), rel=1e-7)
 
 
-@pytest.mark.parametrize("row", [True, False])
-def test_a_kernel_that_underflows_is_rebuilt_in_the_log_domain(row):
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+@pytest.mark.parametrize("row, shift", [(True, -10.0), (False, -10.0), (True, 1.0)])
+def test_a_kernel_that_underflows_is_rebuilt_in_the_log_domain(row, shift, engine):
     """A warm start far off makes a whole kernel row (column) underflow; the half-step is then
-    redone with logsumexp and the solve ends where a cold start does."""
+    redone with logsumexp and the solve ends where a cold start does. A shift up (exp(100)
+    overflows float32) makes the compiled solver cap that kernel row (float64: no overflow)."""
     rng = np.random.default_rng(9)
     cost = cost_loop(rng.uniform(size=(8, 2)), rng.uniform(size=(8, 2)))
     u = np.full(8, 1 / 8)
     cold = _sinkhorn(cost, u, u, 0.01, tol=1e-10, max_iter=10_000)
     f, g = cold.f.copy(), cold.g.copy()
     if row:
-        f[0] -= 10.0  # row 0 of exp((f + g - C) / 0.01) is below exp(-900)
+        f[0] += shift  # -10: row 0 of exp((f + g - C) / 0.01) is below exp(-900)
     else:
-        g[3] -= 10.0
-    warm = _sinkhorn(cost, u, u, 0.01, tol=1e-10, max_iter=10_000, f=f, g=g)
+        g[3] += shift
+    warm = _sinkhorn(cost, u, u, 0.01, tol=1e-10, max_iter=10_000, f=f, g=g, engine=engine)
     assert warm.converged
     assert warm.value == pytest.approx(cold.value, rel=1e-8)
 
@@ -441,8 +443,8 @@ def test_bad_samples():
     bad[[2, 5], 1] = np.nan
     with pytest.raises(InputError) as err:
         ot_violation_ratio(bad, np.zeros((3, 2)))
-    assert str(err.value) == ("x has 2 row(s) with NaN or infinite values (rows 2, 5); drop or "
-                              "fix them first")
+    assert str(err.value) == ("x has 2 row(s) with NaN values (rows 2, 5); drop or fix them "
+                              "first")
     with pytest.raises(InputError, match="y must be 2-D \\(items x metrics\\) or 1-D"):
         ot_violation_ratio(np.zeros(3), np.zeros((2, 2, 2)))
     with pytest.raises(InputError, match="x is empty \\(shape \\(0, 2\\)\\)"):
@@ -462,11 +464,11 @@ def test_bad_bootstrap_input():
         multivariate_bootstrap(cube[:1])
     assert str(err.value) == "need at least 2 models to compare; got 1"
     nan = cube.copy()
-    nan[1, 4, 0] = np.inf
+    nan[1, 4, 0] = np.nan
     with pytest.raises(InputError) as err:
         multivariate_bootstrap(nan)
-    assert str(err.value) == ("1 NaN or infinite score(s), e.g. model 'model_1', item '4', "
-                              "metric 'metric_0'; drop or fix them first")
+    assert str(err.value) == ("1 NaN score(s), e.g. model 'model_1', item '4', metric "
+                              "'metric_0'; drop or fix them first")
     with pytest.raises(InputError) as err:
         multivariate_bootstrap(build_multivariate(cube), reg=0.1)
     assert str(err.value) == ("reg come(s) from the MultivariatePortfolio passed as data; set "
@@ -566,8 +568,9 @@ def test_select_with_the_multivariate_ranking(demo_subset):
                               "multivariate cost is a plain sum over metrics"),
     ({"criterion": "tvar"}, "criterion='tvar' ranks by a mean-risk score of one value per item, "
                             "but portfolio='multivariate' compares whole metric vectors"),
-    ({"backend": "torch"}, "portfolio='multivariate' runs its own numpy Sinkhorn solver; "
-                           "backend='torch' applies to the scalar tests only"),
+    ({"backend": "torch"}, "portfolio='multivariate' runs its own Sinkhorn solver (compiled "
+                           "with numba, or plain numpy); backend='torch' applies to the scalar "
+                           "tests only"),
     ({"p": 0}, "p must be a number in (0, 1]; got 0"),
     ({"alpha": 0.7}, "alpha must be a number in (0, 0.5); got 0.7"),
     ({"test": "absolute", "eps0": 0.9}, "eps0 must be a number in (0, 0.5]; got 0.9"),
@@ -696,3 +699,158 @@ def test_numbers_pinned_before_the_speed_work(method):
     np.testing.assert_allclose(boot.eps_matrix, PINNED_EPS, rtol=0, atol=1e-6)
     sd = boot.eps_matrix_sd[np.triu_indices(4, 1)]
     np.testing.assert_allclose(sd, PINNED_SD[method], rtol=2e-3 if method == "linear" else 1e-6)
+
+
+def test_linear_sd_is_as_close_to_a_tight_solve_as_before():
+    """The compiled solver's linear sd (from its potentials) is no further from a tol = 1e-11
+    solve than today's pinned numbers are (both are within the potentials' ~1e-3)."""
+    cube = cube_of(small_cube(k=4, n=60, m=3, seed=21))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a few replicates at max_iter
+        tight = multivariate_bootstrap(cube, n_resamples=40, seed=5, tol=1e-11, backend="numpy")
+    fast = multivariate_bootstrap(cube, n_resamples=40, seed=5, backend="numba")
+    iu = np.triu_indices(4, 1)
+    before = np.abs(PINNED_SD["linear"] / tight.eps_matrix_sd[iu] - 1).max()
+    after = np.abs(fast.eps_matrix_sd[iu] / tight.eps_matrix_sd[iu] - 1).max()
+    assert before > 1e-4  # the pinned band is real, not rounding
+    assert after <= 1.5 * before
+
+
+# ----------------------------------------------------------------------------- compiled solver
+
+def test_compiled_costs_and_kernel_have_the_reference_bits():
+    from riskbench.backends._numba_ot import hinge_costs, kernel_exponents
+
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(23, 3)), rng.normal(size=(17, 3))
+    for power in (1, 2):
+        c_xy, c_yx = hinge_costs(x, y, power)
+        np.testing.assert_array_equal(c_xy, _cost(x, y, power, None))
+        np.testing.assert_array_equal(c_yx, _cost(y, x, power, None))
+    cost = _cost(x, y, 2, None)
+    f, g = rng.normal(size=23) * 0.3, rng.normal(size=17) * 0.3
+    out = np.empty(cost.shape)
+    kernel_exponents(cost, f.copy(), g, 0.01, -500.0, np.inf, out)
+    np.testing.assert_array_equal(np.exp(out), _kernel(cost, f, g, 0.01))
+
+
+@pytest.mark.parametrize("n, m, d, reg", [(40, 40, 3, 0.01), (31, 45, 2, 0.003), (60, 60, 8, 0.05)])
+def test_compiled_solver_matches_the_reference_solver(n, m, d, reg):
+    """Same cost, same marginals: both solvers reach the value to tol, and a tight reference."""
+    rng = np.random.default_rng(n + m + d)
+    x = rng.normal(size=(n, d)) + 0.2
+    y = rng.normal(size=(m, d))
+    cost = _cost(x, y, 2, None)
+    a = rng.uniform(0.5, 1.5, n)
+    a /= a.sum()
+    b = np.full(m, 1 / m)
+    ref = _sinkhorn(cost, a, b, reg, tol=1e-6, max_iter=10_000)
+    fast = _sinkhorn(cost, a, b, reg, tol=1e-6, max_iter=10_000, engine="numba")
+    tight = _sinkhorn(cost, a, b, reg, tol=1e-12, max_iter=100_000)
+    assert fast.converged and ref.converged
+    assert fast.value == pytest.approx(tight.value, rel=2e-6)
+    assert fast.value == pytest.approx(ref.value, rel=2e-6)
+    # the potentials (up to a constant) agree as well as the reference's own do with tight
+    spread = np.abs((ref.f - ref.f.mean()) - (tight.f - tight.f.mean())).max()
+    mine = np.abs((fast.f - fast.f.mean()) - (tight.f - tight.f.mean())).max()
+    assert mine <= 2 * spread + 1e-9
+
+
+@pytest.mark.parametrize("design", ["paired", "independent"])
+def test_compiled_linear_replicates_match_einsum(design):
+    import riskbench.multivariate as mv
+
+    cube = small_cube(k=3, n=20, m=2, seed=8)
+    target = build_multivariate(cube)
+    n, uniform = 20, np.full(20, 1 / 20)
+    potentials = {}
+    for u in range(3):
+        for v in range(3):
+            if u != v:
+                cost = _cost(target.normalised[u], target.normalised[v], 2, None)
+                potentials[u, v] = _sinkhorn(cost, uniform, uniform, 0.01, tol=1e-6,
+                                             max_iter=10_000)
+    ot = np.zeros((3, 3))
+    for (u, v), p in potentials.items():
+        ot[u, v] = p.value
+    w = mv._resample_weights(Resampler((n,) * 3, design, 3), 0, 17, 3, n)
+    plain = mv._linear_replicates(ot, potentials, w, uniform, design, "numpy")
+    fast = mv._linear_replicates(ot, potentials, w, uniform, design, "numba")
+    np.testing.assert_allclose(fast, plain, rtol=0, atol=1e-14)
+    assert (fast[:, [0, 1, 2], [0, 1, 2]] == 0).all()
+
+
+@pytest.mark.parametrize("method, design", [("linear", "paired"), ("exact", "paired"),
+                                            ("linear", "independent")])
+def test_compiled_bootstrap_matches_the_plain_one_on_the_same_resamples(method, design):
+    """The same data and seed (so the same resample indices) through both solvers."""
+    cube = cube_of(small_cube(k=4, n=50, m=3, seed=17))
+    plain = multivariate_bootstrap(cube, n_resamples=30, seed=4, method=method, design=design,
+                                   backend="numpy")
+    fast = multivariate_bootstrap(cube, n_resamples=30, seed=4, method=method, design=design,
+                                  backend="numba")
+    np.testing.assert_allclose(fast.eps_matrix, plain.eps_matrix, rtol=0, atol=1e-6)
+    # linear: the replicates move with the potentials (accurate to ~1e-3 at tol = 1e-6)
+    sd_tol = 1e-6 if method == "exact" else 2e-3
+    np.testing.assert_allclose(fast.eps_matrix_sd, plain.eps_matrix_sd, rtol=sd_tol)
+    np.testing.assert_array_equal(fast.equality_pvalue, plain.equality_pvalue)
+
+
+def test_smooth_hinge_through_the_compiled_solver():
+    cube = cube_of(small_cube(k=3, n=30, m=2, seed=2))
+    target = build_multivariate(cube, smooth=4.0)
+    plain = multivariate_bootstrap(target, n_resamples=10, seed=1, backend="numpy")
+    fast = multivariate_bootstrap(target, n_resamples=10, seed=1, backend="numba")
+    np.testing.assert_allclose(fast.eps_matrix, plain.eps_matrix, rtol=0, atol=1e-6)
+
+
+def test_bad_backend():
+    with pytest.raises(InputError) as err:
+        multivariate_bootstrap(small_cube(k=3, n=10, m=2), backend="torch")
+    assert str(err.value) == "backend must be one of 'auto', 'numba', 'numpy'; got 'torch'"
+
+
+# ----------------------------------------------------------------------------- infinities
+
+def test_infinite_scores_are_the_extreme_ranks():
+    """+-inf (issue 12: worst / best outcome) rank like any value below / above all others."""
+    values = small_cube(k=3, n=30, m=2, seed=5)
+    finite = values.copy()
+    low, high = values.min() - 1.0, values.max() + 1.0
+    finite[1, 7, 0], finite[2, 3, 1] = low, high
+    values[1, 7, 0], values[2, 3, 1] = -np.inf, np.inf
+    with_inf = multivariate_bootstrap(cube_of(values), n_resamples=20, seed=3)
+    replaced = multivariate_bootstrap(cube_of(finite), n_resamples=20, seed=3)
+    np.testing.assert_array_equal(with_inf.eps_matrix, replaced.eps_matrix)
+    np.testing.assert_array_equal(with_inf.eps_replicates, replaced.eps_replicates)
+    x, y = values[1], values[2]
+    assert ot_violation_ratio(x, y) == ot_violation_ratio(finite[1], finite[2])
+    with pytest.raises(InputError) as err:
+        entropic_ot(x, y, normalise=False)
+    assert str(err.value) == (
+        "x has 1 row(s) with infinite values (rows 7); the violation cost on the raw scale "
+        "(normalise=False) cannot use them: pass normalise=True (the pooled-ECDF scale, where "
+        "+-inf are the top and bottom ranks) or replace them with finite worst/best values")
+
+
+def test_rank_multivariate_accepts_a_table_with_minus_infinity():
+    import pandas as pd
+
+    values = small_cube(k=3, n=25, m=2, seed=12)
+    frame = pd.DataFrame([(f"model{a}", t, f"m{u}", values[a, t, u]) for a in range(3)
+                          for t in range(25) for u in range(2)],
+                         columns=["model", "item", "metric", "value"])
+    frame.loc[(frame.model == "model2") & (frame.item == 4) & (frame.metric == "m0"),
+              "value"] = -np.inf
+    table = riskbench.read_scores(frame)
+    assert table.infinite == {"m0": 1}
+    ranking = riskbench.rank(table, portfolio="multivariate", n_resamples=20, seed=0)
+    # the -inf is the single lowest value of m0: its pooled-ECDF score is 1 / (3 * 25)
+    model2 = ranking.portfolio.models.index("model2")
+    assert ranking.portfolio.normalised[model2, 4, 0] == pytest.approx(1 / 75)
+    finite = frame.copy()
+    finite.loc[finite.value == -np.inf, "value"] = values.min() - 1.0
+    same = riskbench.rank(riskbench.read_scores(finite), portfolio="multivariate",
+                          n_resamples=20, seed=0)
+    assert ranking.models == same.models
+    np.testing.assert_array_equal(ranking.eps, same.eps)

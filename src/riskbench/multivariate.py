@@ -67,6 +67,7 @@ sections 4.2-4.4 (log-domain iterations, dual potentials as derivatives of the O
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -174,8 +175,13 @@ def _check_max_iter(max_iter: object) -> int:
     return int(max_iter)
 
 
-def _as_points(x: object, name: str) -> np.ndarray:
-    """One sample of metric vectors as a finite float64 (n, d) array (1-D: one metric)."""
+def _as_points(x: object, name: str, infinite: bool = False) -> np.ndarray:
+    """One sample of metric vectors as a float64 (n, d) array (1-D: one metric).
+
+    NaN is refused. +-inf (issue 12: the worst or best outcome) is accepted when ``infinite``
+    (the pooled-ECDF scale, where they are the bottom and top ranks) and refused otherwise,
+    since a cost on the raw scale would be infinite.
+    """
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -188,17 +194,25 @@ def _as_points(x: object, name: str) -> np.ndarray:
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InputError(f"{name} is empty (shape {arr.shape}); a sample needs at least one item "
                          "and one metric")
-    bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+    bad = np.flatnonzero(np.isnan(arr).any(axis=1))
     if bad.size:
         shown = ", ".join(str(i) for i in bad[:5])
-        raise InputError(f"{name} has {bad.size} row(s) with NaN or infinite values (rows {shown}"
+        raise InputError(f"{name} has {bad.size} row(s) with NaN values (rows {shown}"
                          f"{', ...' if bad.size > 5 else ''}); drop or fix them first")
+    bad = np.flatnonzero(np.isinf(arr).any(axis=1))
+    if bad.size and not infinite:
+        shown = ", ".join(str(i) for i in bad[:5])
+        raise InputError(f"{name} has {bad.size} row(s) with infinite values (rows {shown}"
+                         f"{', ...' if bad.size > 5 else ''}); the violation cost on the raw "
+                         "scale (normalise=False) cannot use them: pass normalise=True (the "
+                         "pooled-ECDF scale, where +-inf are the top and bottom ranks) or "
+                         "replace them with finite worst/best values")
     return arr
 
 
 def _pair(x: object, y: object, normalise: bool) -> tuple[np.ndarray, np.ndarray]:
     """Validated (n, d) and (m, d) samples, on the pooled-ECDF scale when ``normalise``."""
-    x, y = _as_points(x, "x"), _as_points(y, "y")
+    x, y = _as_points(x, "x", normalise), _as_points(y, "y", normalise)
     if x.shape[1] != y.shape[1]:
         raise InputError(f"x has {x.shape[1]} metric(s) (columns) but y has {y.shape[1]}; both "
                          "samples need the same metrics in the same order")
@@ -342,9 +356,45 @@ def _stage(cost: np.ndarray, a: np.ndarray, b: np.ndarray, reg: float, f: np.nda
     return f + reg * lu, g + reg * lv, False
 
 
+def _stage_compiled(cost: np.ndarray, a: np.ndarray, b: np.ndarray, reg: float, f: np.ndarray,
+                    g: np.ndarray, tol: float, max_iter: int, dtype: type,
+                    kernel: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """:func:`_stage` by the compiled kernels, the Gibbs kernel stored in ``dtype``.
+
+    float32 halves the memory traffic of an iteration (every sum is still accumulated in
+    float64); its rounding of the kernel entries is a perturbation of the cost of about
+    ``reg * |log K| * 6e-8``, which :func:`_sinkhorn` removes with a final float64 stage.
+    ``kernel``: an (n, m) buffer of ``dtype`` to reuse (fresh pages are slow to touch).
+    """
+    from riskbench.backends import _numba_ot as compiled
+
+    f, g = f.copy(), g.copy()  # anchors, updated in place by the kernels
+    lu, lv = np.zeros(a.size), np.zeros(b.size)
+    state = np.array([np.nan, np.nan, 0.0])  # the stopper's last value, last step, hits
+    if kernel is None:
+        kernel = np.empty(cost.shape, dtype=dtype)
+    # float32: no subnormals (exp(-87) is the smallest normal)
+    flush = _FLUSH if dtype == np.float64 else -87.0
+    cap = np.inf  # after an overflow, rows are capped at exp(30) for the rest of the stage
+    left = max_iter
+    while True:
+        compiled.kernel_exponents(cost, f, g, reg, flush, cap, kernel)
+        with np.errstate(over="ignore"):  # an overflow is caught below (OVERFLOW)
+            np.exp(kernel, out=kernel)
+        code, used = compiled.iterate(cost, a, b, reg, f, g, lu, lv, kernel, state, tol, left)
+        left -= used
+        if code == compiled.OVERFLOW and cap == np.inf:
+            cap = 30.0
+        elif code == compiled.OVERFLOW:  # not from the kernel (capped rows are <= 1): give up
+            return f + reg * lu, g + reg * lv, False
+        elif code != compiled.REBUILD or left <= 0:
+            return f + reg * lu, g + reg * lv, code == compiled.CONVERGED
+
+
 def _sinkhorn(cost: np.ndarray, a: np.ndarray, b: np.ndarray, reg: float, *, tol: float,
               max_iter: int, f: np.ndarray | None = None,
-              g: np.ndarray | None = None) -> _Solution:
+              g: np.ndarray | None = None, engine: str = "numpy",
+              work: dict | None = None) -> _Solution:
     """Entropic OT between positive weights a (n,) and b (m,) (each summing to 1), cost (n, m).
 
     Algorithm
@@ -354,6 +404,11 @@ def _sinkhorn(cost: np.ndarray, a: np.ndarray, b: np.ndarray, reg: float, *, tol
     3. The value is the dual objective <a, f> + <b, g> (after a Sinkhorn half-step the plan
        has total mass 1, so the exponential term of the dual is constant). A cost that is 0
        everywhere gives 0 exactly (f = g = 0 are optimal).
+
+    ``engine="numba"``: every stage by the compiled kernels with a float32 Gibbs kernel
+    (float64 sums), then one more stage at ``reg`` with a float64 kernel from that optimum
+    (a few iterations): the value is that of the float64 problem to ``tol``. ``work``: a
+    dict of reusable buffers (see :func:`_buffer`).
     """
     if not cost.any():  # the independent coupling costs nothing: OT = 0 exactly
         return _Solution(0.0, np.zeros(a.size), np.zeros(b.size), True)
@@ -370,9 +425,29 @@ def _sinkhorn(cost: np.ndarray, a: np.ndarray, b: np.ndarray, reg: float, *, tol
     converged = True
     for lam in stages:
         final = lam == stages[-1]
-        f, g, converged = _stage(cost, a, b, lam, f, g, tol if final else _STAGE_TOL, max_iter)
+        if engine == "numpy":
+            f, g, converged = _stage(cost, a, b, lam, f, g, tol if final else _STAGE_TOL,
+                                     max_iter)
+        else:
+            f, g, converged = _stage_compiled(cost, a, b, lam, f, g,
+                                              tol if final else _STAGE_TOL, max_iter,
+                                              np.float32, _buffer(work, cost.shape, np.float32))
+    if engine != "numpy":  # from the float32 optimum, a few float64 iterations to tol
+        f, g, converged = _stage_compiled(cost, a, b, reg, f, g, tol, max_iter, np.float64,
+                                          _buffer(work, cost.shape, np.float64))
     # the entropic OT is >= 0; a dual value a hair below 0 is rounding
     return _Solution(max(float(a @ f + b @ g), 0.0), f, g, converged)
+
+
+def _buffer(work: dict | None, shape: tuple[int, ...], dtype: type,
+            name: str = "kernel") -> np.ndarray | None:
+    """A reusable array from ``work`` (None: no reuse, the caller allocates)."""
+    if work is None:
+        return None
+    key = (name, shape, np.dtype(dtype).str)
+    if key not in work:
+        work[key] = np.empty(shape, dtype=dtype)
+    return work[key]
 
 
 def _sinkhorn_replicates(cost: np.ndarray, kernel: np.ndarray, point: _Solution,
@@ -613,12 +688,14 @@ def build_multivariate(data: object, *, power: int = 2, smooth: float | None = N
         raise InputError(f"model names must be unique; got {list(cube.models)}")
     if n == 0 or n_metrics == 0:
         raise InputError(f"no scores: {n} items and {n_metrics} metrics")
-    bad = ~np.isfinite(cube.values)
+    # +-inf (kept by the readers as the worst or best outcome) are fine: the pooled ECDF
+    # below ranks them at the bottom and the top (ties at the extreme); NaN has no rank
+    bad = np.isnan(cube.values)
     if bad.any():
         a, t, u = (int(i[0]) for i in np.nonzero(bad))
-        raise InputError(f"{int(bad.sum())} NaN or infinite score(s), e.g. model "
-                         f"{cube.models[a]!r}, item {cube.items[t]!r}, metric "
-                         f"{cube.metrics[u]!r}; drop or fix them first")
+        raise InputError(f"{int(bad.sum())} NaN score(s), e.g. model {cube.models[a]!r}, item "
+                         f"{cube.items[t]!r}, metric {cube.metrics[u]!r}; drop or fix them "
+                         "first")
     normalised = (pooled_ecdf(cube.values.reshape(k * n, n_metrics)) / (k * n)).reshape(
         k, n, n_metrics)
     return MultivariatePortfolio(cube.models, cube.items, cube.metrics, normalised,
@@ -655,7 +732,7 @@ def multivariate_bootstrap(data: object, *, power: int | None = None,
                            method: str = "linear", design: str = "paired",
                            n_resamples: int = 1000, seed: int | None = None,
                            batch: int | None = None, tol: float = DEFAULT_TOL,
-                           max_iter: int = DEFAULT_MAX_ITER,
+                           max_iter: int = DEFAULT_MAX_ITER, backend: str = "auto",
                            progress: Progress | None = None) -> Bootstrap:
     """Multivariate violation ratios of k models and their bootstrap replicates.
 
@@ -690,6 +767,11 @@ def multivariate_bootstrap(data: object, *, power: int | None = None,
         the tolerance).
     tol, max_iter
         Relative accuracy of every OT value and the cap on Sinkhorn iterations.
+    backend : {"auto", "numba", "numpy"}
+        numba (what "auto" picks; numba is a dependency): the compiled solver of
+        :mod:`riskbench.backends._numba_ot`, float32 Gibbs kernels with float64 sums and a
+        float64 final stage, both costs of a pair in one pass. numpy: the plain reference
+        solver. Both give the same eps to the solver tolerance (tests).
     progress : callable(done, total), optional
         Called after each pair of models.
 
@@ -730,6 +812,7 @@ def multivariate_bootstrap(data: object, *, power: int | None = None,
     n_resamples = _check_resamples(n_resamples)
     seed = _check_seed(seed)
     tol, max_iter = _check_tol(tol), _check_max_iter(max_iter)
+    engine = _engine(backend)
     k, n, _ = target.normalised.shape
     if batch is None:
         batch = max(1, min(DEFAULT_BATCH_REPLICATES, DEFAULT_BATCH_ELEMENTS // (k * n)))
@@ -756,10 +839,10 @@ def multivariate_bootstrap(data: object, *, power: int | None = None,
     potentials = {}
     stuck = 0
 
-    def solve(u: int, v: int):
+    def solve_one(u: int, v: int, cost: np.ndarray):
         """OT(u -> v) of the data, and of each replicate with the exact method."""
-        cost = _cost(target.normalised[u], target.normalised[v], target.power, target.smooth)
-        point = _sinkhorn(cost, uniform, uniform, target.reg, tol=tol, max_iter=max_iter)
+        point = _sinkhorn(cost, uniform, uniform, target.reg, tol=tol, max_iter=max_iter,
+                          engine=engine, work=_workspace())
         hits = int(not point.converged)
         if method == "linear":
             return point, None, hits
@@ -772,32 +855,49 @@ def multivariate_bootstrap(data: object, *, power: int | None = None,
             hits += hit
         return point, reps, hits
 
-    # the ordered pairs are independent problems whose time goes into matrix-vector products
-    # (numpy releases the GIL there): solve them on all cores. Each result depends only on its
-    # pair, so the numbers do not depend on the number of threads.
+    def solve(i: int, j: int):
+        """Both directions of the pair i < j (their costs built in one pass when compiled)."""
+        x, y = target.normalised[i], target.normalised[j]
+        if engine == "numba" and target.smooth is None:
+            from riskbench.backends._numba_ot import hinge_costs
+
+            work = _workspace()
+            c_ij, c_ji = hinge_costs(x, y, target.power, _buffer(work, (n, n), float, "c_ij"),
+                                     _buffer(work, (n, n), float, "c_ji"))
+        else:
+            c_ij = _cost(x, y, target.power, target.smooth)
+            c_ji = _cost(y, x, target.power, target.smooth)
+        return solve_one(i, j, c_ij), solve_one(j, i, c_ji)
+
+    local = threading.local()
+
+    def _workspace() -> dict:
+        """This thread's buffers: the costs and kernels of one pair at a time, reused."""
+        if not hasattr(local, "work"):
+            local.work = {}
+        return local.work
+
+    # the pairs are independent problems whose time goes into passes over their kernels
+    # (numpy and the compiled kernels release the GIL there): solve them on all cores. Each
+    # result depends only on its pair, so the numbers do not depend on the number of threads.
     weights = {} if method == "linear" else {  # drawn once, before any thread reads them
         (start, stop): _resample_weights(resampler, start, stop, k, n) for start, stop in batches}
-    ordered = [(u, v) for i, j in pairs for u, v in ((i, j), (j, i))]
     with ThreadPoolExecutor(max_workers=_threads()) as pool:
-        for done, ((u, v), (point, reps, hits)) in enumerate(
-                zip(ordered, pool.map(lambda uv: solve(*uv), ordered), strict=True), 1):
-            stuck += hits
-            ot[u, v] = point.value
-            if method == "linear":
-                potentials[u, v] = point
-            else:
-                ot_reps[:, u, v] = reps
-            if progress is not None and done % 2 == 0:
-                progress(done // 2, len(pairs))
+        for done, ((i, j), both) in enumerate(
+                zip(pairs, pool.map(lambda ij: solve(*ij), pairs), strict=True), 1):
+            for (u, v), (point, reps, hits) in zip(((i, j), (j, i)), both, strict=True):
+                stuck += hits
+                ot[u, v] = point.value
+                if method == "linear":
+                    potentials[u, v] = point
+                else:
+                    ot_reps[:, u, v] = reps
+            if progress is not None:
+                progress(done, len(pairs))
     if method == "linear":
         for start, stop in batches:
             w = _resample_weights(resampler, start, stop, k, n)
-            for (u, v), point in potentials.items():
-                # einsum sums each replicate's row on its own: the same numbers whatever the
-                # batch size (a BLAS product may round a row differently in another shape)
-                delta = np.einsum("rt,t->r", w[u] - uniform, point.f) \
-                    + np.einsum("rt,t->r", w[v] - uniform, point.g)
-                ot_reps[start:stop, u, v] = np.maximum(point.value + delta, 0.0)
+            ot_reps[start:stop] = _linear_replicates(ot, potentials, w, uniform, design, engine)
     _warn_stuck(stuck, k * (k - 1) * (1 + (method == "exact") * n_resamples), max_iter)
 
     eps_matrix = _ratio(ot)
@@ -819,6 +919,61 @@ def multivariate_bootstrap(data: object, *, power: int | None = None,
                      eps_replicates=one_vs_all(reps), eps_matrix_sd=sd,
                      equality_pvalue=equality.pvalues(n),
                      eps_matrix_logit_sd=logit_sd(reps, 0.5 / n))
+
+
+def _engine(backend: object) -> str:
+    """The solver a ``backend=`` value stands for: "numba" (compiled) or "numpy"."""
+    backend = _check_choice(backend, "backend", ("auto", "numba", "numpy"))
+    if backend == "numpy":
+        return "numpy"
+    from riskbench.backends import available
+
+    if available("numba"):
+        return "numba"
+    if backend == "numba":
+        raise InputError("backend='numba' needs numba, which is not installed: pip install "
+                         "numba (or pass backend='numpy')")
+    return "numpy"
+
+
+def _linear_replicates(ot: np.ndarray, potentials: dict, w: list[np.ndarray],
+                       uniform: np.ndarray, design: str, engine: str) -> np.ndarray:
+    """OT of each replicate to first order, (b, k, k): ``OT + (w_u - 1/n) f + (w_v - 1/n) g``.
+
+    ``w`` holds each model's weights (b, n) for the batch. Every entry is a sum over the items
+    on its own (never a matrix product, which may round a row differently in another shape),
+    so the numbers do not depend on the batch size.
+    """
+    k = ot.shape[0]
+    out = np.zeros((w[0].shape[0], k, k))
+    order = list(potentials)
+    if engine == "numpy":
+        for u, v in order:
+            point = potentials[u, v]
+            delta = np.einsum("rt,t->r", w[u] - uniform, point.f) \
+                + np.einsum("rt,t->r", w[v] - uniform, point.g)
+            out[:, u, v] = np.maximum(point.value + delta, 0.0)
+        return out
+    from riskbench.backends._numba_ot import linear_deltas
+
+    values = np.array([potentials[uv].value for uv in order])
+    rows, cols = np.array([uv[0] for uv in order]), np.array([uv[1] for uv in order])
+    if design == "paired":  # one weight vector for both models: one sum with f + g
+        stacked = np.stack([potentials[uv].f + potentials[uv].g for uv in order])
+        delta = np.empty((w[0].shape[0], len(order)))
+        linear_deltas(w[0], uniform, stacked, delta)
+    else:
+        delta = np.zeros((w[0].shape[0], len(order)))
+        for a in range(k):  # model a's weights multiply f where a is first, g where second
+            for side, mine in (("f", rows == a), ("g", cols == a)):
+                if mine.any():
+                    stacked = np.stack([getattr(potentials[order[p]], side)
+                                        for p in np.flatnonzero(mine)])
+                    part = np.empty((w[a].shape[0], stacked.shape[0]))
+                    linear_deltas(w[a], uniform, stacked, part)
+                    delta[:, mine] += part
+    out[:, rows, cols] = np.maximum(values + delta, 0.0)
+    return out
 
 
 def _threads() -> int:

@@ -738,16 +738,16 @@ def _multivariate_boot(samples: Samples, built: MultivariatePortfolio, *, order,
     """The multivariate bootstrap of the models in ``samples`` (a subset of ``built``'s)."""
     if order != 1:
         raise InputError(f"the multivariate comparison is first-order only; got order={order!r}")
-    if backend not in ("auto", "numpy"):
-        raise InputError(f"portfolio='multivariate' runs its own numpy Sinkhorn solver; "
-                         f"backend={backend!r} applies to the scalar tests only: drop it or "
-                         "pass backend='numpy'")
+    if backend not in ("auto", "numpy", "numba"):
+        raise InputError(f"portfolio='multivariate' runs its own Sinkhorn solver (compiled "
+                         f"with numba, or plain numpy); backend={backend!r} applies to the "
+                         "scalar tests only: drop it or pass backend='numba' or 'numpy'")
     if samples.models != built.models:  # e.g. the models that pass a selection's guardrails
         keep = [built.models.index(m) for m in samples.models]
         built = replace(built, models=samples.models, normalised=built.normalised[keep],
                         scores=built.scores[keep])
     return _multivariate_bootstrap(built, design=design, n_resamples=n_resamples, seed=seed,
-                                   batch=batch, progress=progress)
+                                   batch=batch, backend=backend, progress=progress)
 
 
 def _multivariate_h0(h0: str) -> str:

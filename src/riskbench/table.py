@@ -718,13 +718,13 @@ def read_scores(
         What to do with missing or NaN values.
     on_infinite : {"keep", "rank", "error"}
         +/-inf values (an lm-eval ``mae`` of ``Infinity``) are the worst or best outcome, not
-        missing data. ``"keep"`` (default) keeps them: rank-based analyses (the IC and EC
-        portfolios, which map every metric through its pooled ECDF) use them as they are,
-        while raw-scale statistics of that metric (dominance integrals, mean-risk scores,
-        guardrails, per-metric plots) refuse it with this fix, as does the multivariate
-        portfolio. ``"rank"`` maps each metric holding infinite values to its pooled
-        ECDF (ranks in (0, 1], ties at the maximum, METHOD.md 9.1), so the infinite values stay
-        the extreme outcomes and every statistic can use the metric. ``"error"`` refuses them.
+        missing data. ``"keep"`` (default) keeps them: rank-based analyses (the IC, EC and
+        multivariate portfolios, which map every metric through its pooled ECDF) use them as
+        they are, while raw-scale statistics of that metric (dominance integrals, mean-risk
+        scores, guardrails, per-metric plots) refuse it with this fix. ``"rank"`` maps each
+        metric holding infinite values to its pooled ECDF (ranks in (0, 1], ties at the
+        maximum, METHOD.md 9.1), so the infinite values stay the extreme outcomes and every
+        statistic can use the metric. ``"error"`` refuses them.
     strict : bool
         Raise on the first bad record (default). With ``False`` bad log records and table rows
         (a value that is not a number, an empty id) are skipped, and counted in the read
