@@ -182,13 +182,15 @@ def iterate(cost, a, b, reg, f, g, lu, lv, kernel, state, tol, max_iter):
       again; that iteration is not counted and lv is kept (the u-half-step comes first).
     """
     n, m = cost.shape
-    w = np.empty(m)
+    w = np.empty(m)  # b_t exp(lv_t); after the first iteration b_t / ku_t, no exp
+    for t in range(m):
+        w[t] = b[t] * math.exp(lv[t])
     ku = np.empty(m)
     for it in range(max_iter):
-        for t in range(m):
-            w[t] = b[t] * math.exp(lv[t])
-            ku[t] = 0.0
+        ku[:] = 0.0
         ok = True
+        fa = 0.0  # <a, f + reg lu> and the largest |lu|, |lv|, summed as the rows go
+        big = 0.0
         for s in range(n):
             acc = _dot(kernel[s], w)
             if not acc > 0.0:
@@ -197,6 +199,8 @@ def iterate(cost, a, b, reg, f, g, lu, lv, kernel, state, tol, max_iter):
             if acc == np.inf:
                 return OVERFLOW, it
             lu[s] = -math.log(acc)
+            fa += a[s] * (f[s] + reg * lu[s])
+            big = max(big, abs(lu[s]))
             # a_s exp(lu_s): row s's share of the column sums, while the row is in cache
             _axpy(kernel[s], a[s] / acc, ku)
         if not ok:  # a kernel row underflowed: this half-step exactly, then a new kernel
@@ -216,14 +220,12 @@ def iterate(cost, a, b, reg, f, g, lu, lv, kernel, state, tol, max_iter):
             lu[:] = 0.0
             lv[:] = 0.0
             return REBUILD, it + 1
-        for t in range(m):
-            lv[t] = -math.log(ku[t])
-        fa = 0.0
-        for s in range(n):
-            fa += a[s] * (f[s] + reg * lu[s])
         gb = 0.0
         for t in range(m):
+            lv[t] = -math.log(ku[t])
+            w[t] = b[t] / ku[t]
             gb += b[t] * (g[t] + reg * lv[t])
+            big = max(big, abs(lv[t]))
         value = fa + gb
         step = value - state[0]
         rho = step / state[1]
@@ -234,11 +236,6 @@ def iterate(cost, a, b, reg, f, g, lu, lv, kernel, state, tol, max_iter):
         state[1] = step
         if step <= 0 or state[2] >= 2:
             return CONVERGED, it + 1
-        big = 0.0
-        for s in range(n):
-            big = max(big, abs(lu[s]))
-        for t in range(m):
-            big = max(big, abs(lv[t]))
         if big > _ABSORB:
             for s in range(n):
                 f[s] += reg * lu[s]
