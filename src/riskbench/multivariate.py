@@ -305,7 +305,8 @@ class _Stopper:
 # Reference engine. Matrix-vector products by einsum, not BLAS: at n ~ 1,000 they are
 # memory-bound and gain nothing from BLAS threads, and with busy cores the threads' spin-waits
 # made a Sinkhorn solve 10 times slower (measured on the 2-core benchmark machine); einsum runs
-# in the calling thread. The compiled engine (backends._numba_ot) is 3 times faster again.
+# in the calling thread. The compiled engine (backends._numba_ot) solves a demo pair about 2.5
+# times faster (bench/RESULTS.md, issue 15).
 def _matvec(m: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.einsum("st,t->s", m, x)
 

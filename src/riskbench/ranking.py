@@ -649,8 +649,9 @@ def rank(
         Borda count (returns a :class:`BordaRanking`). "multivariate" tests first-order
         dominance of the joint distributions of all metrics by entropic optimal transport
         (METHOD.md section 13; :func:`riskbench.multivariate_bootstrap` with its defaults:
-        squared hinge cost, lambda = 0.01, linear bootstrap); the mean and TVaR columns are
-        then of the per-item mean of the normalised metrics, a display summary only.
+        squared hinge cost, lambda = 0.01, linear bootstrap; ``backend`` "auto" or "numba":
+        the compiled solver, "numpy": the plain one); the mean and TVaR columns are then of
+        the per-item mean of the normalised metrics, a display summary only.
     weights : mapping {metric: weight}, optional
         Weights of the independent-copula portfolio (uniform by default).
     order : {1, 2}, optional
