@@ -927,3 +927,23 @@ def slow_selected(pytestconfig):
 @given(data=st.data())
 def test_fuzz_only_input_errors_escape_long(slow_selected, fuzz_roots, fmt, data):
     _fuzz_once(fmt, fuzz_roots[fmt], data)
+
+
+@pytest.mark.parametrize("texts", [False, True])
+@pytest.mark.parametrize("folder", sorted(p.name for p in DATA.iterdir() if p.is_dir()))
+def test_every_file_of_a_real_log_folder_is_read_skipped_or_an_error(folder, texts):
+    """Nothing lost: each file under a real log folder appears once in the read summary, as
+    read (its content used), skipped with a reason, or a bad record (issue 12; .eval archives
+    and HELM's scenario.json were once in none of the three)."""
+    root = DATA / folder
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RiskbenchWarning)
+        log = read_log(root, strict=False, texts=texts)
+    summary = log.summary
+    every = {str(p) for p in root.rglob("*") if p.is_file()}
+    read = set(summary.files)
+    skipped = [str(Path(s.where) / s.name) for s in summary.skipped if s.unit == "files"]
+    errored = {str(e.file).split(":", 1)[0] for e in log.errors}
+    assert len(skipped) == len(set(skipped))  # counted once
+    assert not read & set(skipped)
+    assert every <= read | set(skipped) | errored, sorted(every - read - set(skipped) - errored)

@@ -117,9 +117,23 @@ def read_log(path: str | Path | Sequence[str | Path], *, format: str = "auto",
             known.setdefault(f, None)
     for name, files in claimed.items():
         _READERS[name].read(list(files), sink)
+    _count_unused(claimed, sink)
     _count_unclaimed(walked, claimed, sink)
     source = str(paths[0]) if len(paths) == 1 else " + ".join(map(str, paths))
     return sink.result(source, format="+".join(claimed))
+
+
+def _count_unused(claimed: dict[str, dict[Path, None]], sink: Sink) -> None:
+    """Files a reader took whose content it neither used nor left out with a reason nor
+    reported as bad: counted too, so that every file is read, skipped or an error."""
+    accounted = set(sink.files) | {str(e.file) for e in sink.errors}
+    accounted |= {str(Path(s.where) / s.name) for s in sink.skips if s.unit == "files"}
+    for name, files in claimed.items():
+        for f in files:
+            if str(f) not in accounted:
+                sink.skip(f"given to the {name} reader, content not needed", f.name, 1,
+                          unit="files", where=f.parent)
+                accounted.add(str(f))
 
 
 def _count_unclaimed(walked: list[tuple[Path, str, list[Path]]],

@@ -125,6 +125,7 @@ def _read_aggregate(path: Path, sink: Sink) -> Path | None:
                   "per-item scores")
         sink.skip("aggregate record without instance rows", path.name, 1, unit="files",
                   where=path.parent)
+        sink.files.pop(str(path), None)  # looked at, but no score came from it: skipped only
         return None
     detailed = sink.pick(detailed, DETAILED_SPEC, file=path, line="detailed_evaluation_results")
     instance = None if detailed is None else _instance_file(path, detailed, sink)

@@ -141,9 +141,16 @@ def claims(peek: Peek) -> bool:
 def read(files: Sequence[Path], sink: Sink) -> None:
     schemas: dict[Path, _Schema | None] = {}
     runs: dict[str, _Values] = {}  # run name -> values, for the leaderboard checks
+    given = set(files)
     for folder in sorted({path.parent for path in files}):
         schema = _schema(folder, schemas, sink)
         read_run = _read_run(folder, schema, sink)
+        if folder / "scenario.json" in given:
+            sink.skip("HELM scenario description (no scores)", "scenario.json", 1,
+                      unit="files", where=folder)
+        if folder / "scenario_state.json" in given and not sink.keep_texts:
+            sink.skip("prompts and responses, not kept (this command shows no texts)",
+                      "scenario_state.json", 1, unit="files", where=folder)
         if read_run is not None:
             runs[read_run[0]] = read_run[1]
     for schema in {id(s): s for s in schemas.values() if s is not None}.values():

@@ -146,6 +146,7 @@ def _load_archive(path: Path, sink: Sink) -> _Log | None:
                 return None
             log = _Log(_member(archive, path, head, sink, budget), f"{path}:{head}")
             log.samples.extend(_archive_samples(archive, path, names, sink, budget))
+            sink.used(path)
     except InputError:  # a strict record error from a member: it already names the member
         raise
     except _ARCHIVE_ERRORS as exc:
