@@ -451,9 +451,12 @@ def test_why_on_real_helm_safety_runs_says_what_the_reviewer_saw():
         "the other model; no model beats it.")
     # what was read and left out: one line under the answers, the reasons in the provenance
     text = render_report(ranking, table=table)
-    left = sum(int(e["count"]) for e in table.read.by_reason().values())
-    assert f"{html_escape(table.read.lines()[0])}; left out: {left} values (<a href='#read'>" \
-        in text
+    left: dict[str, int] = {}
+    for e in table.read.by_reason().values():
+        left[e["unit"]] = left.get(e["unit"], 0) + int(e["count"])
+    assert left["files"] >= 2  # scenario.json of each run (and scenario_state.json: no texts)
+    shown = ", ".join(f"{n} {unit}" for unit, n in left.items())
+    assert f"{html_escape(table.read.lines()[0])}; left out: {shown} (<a href='#read'>" in text
     assert "<h3 id='read'>What was read</h3>" in text
     evidence = why(ranking)
     frame = evidence.to_frame()

@@ -141,3 +141,19 @@ def test_no_decision_chooses_nothing():
     d = sel.to_dict()
     assert d["chosen"] is None and d["no_decision"] is True
     json.loads(json.dumps(d, allow_nan=False))
+
+
+def test_a_model_picked_from_a_larger_top_set_is_not_called_singled_out():
+    """A new user's finding: 'Chosen model' named one of 4 models the tests do not separate.
+    The choice stays (the ranking's order), but the decision says how it was made."""
+    rng = np.random.default_rng(0)
+    close = {f"m{a}": rng.normal(0.02 * a, 1, 60) for a in range(3)}
+    close["far"] = rng.normal(-3, 1, 60)
+    sel = riskbench.select(close, n_resamples=60, seed=0)
+    assert sel.chosen is not None and len(sel.top_set) > 1
+    assert not sel.chosen_is_unique and sel.to_dict()["chosen_is_unique"] is False
+    assert f"a top set of {len(sel.top_set)} models that no test separates" in sel.decision
+    apart = {"best": rng.normal(3, 1, 60), "a": rng.normal(0, 1, 60), "b": rng.normal(0, 1, 60)}
+    sel = riskbench.select(apart, n_resamples=60, seed=0)
+    assert sel.top_set == ("best",) and sel.chosen_is_unique
+    assert sel.decision == "chosen: best"

@@ -733,8 +733,9 @@ def select(**options):
                 (f"Chosen model: {visible(selection.chosen)}", "bold green"),
                 f" ({len(selection.eligible)} of {len(selection.models)} models pass every "
                 "guardrail)",
-                (f"; not separated from {visible(', '.join(tied))} (also in the top set)" if tied
-                 else "")))
+                (f"; first in the ranking's order only: no test separates it from "
+                 f"{visible(', '.join(tied))} (the top set of {len(top)} models that can be "
+                 "first)" if tied else "; the only model that can be first")))
         dominance_checks = [c for c in selection.checks if c.decided_by]
         if dominance_checks:
             grid = Table(title="dominates(...) guardrails: which test decided",
@@ -945,11 +946,17 @@ def report(**options):
             chosen, decision = selection.chosen, selection.decision
         else:
             chosen = None if ranking.no_decision else ranking.models[0]
-            decision = NO_DECISION if chosen is None else f"first: {chosen}"
+            top = ranking.top_set or ()
+            decision = (NO_DECISION if chosen is None else
+                        f"first: {chosen}, in the ranking's order of a top set of {len(top)} "
+                        "models that no test separates" if len(top) > 1 else
+                        f"first: {chosen}")
         if options["as_json"]:
             from riskbench.report.evidence import why
 
+            unique = chosen is not None and tuple(ranking.top_set or ()) == (chosen,)
             payload = {"report": str(path), "bytes": size, "chosen": chosen,
+                       "chosen_is_unique": unique,
                        "decision": decision, "top_set": None if ranking.top_set is None
                        else list(ranking.top_set), "warnings": list(seen),
                        "seed": ranking.seed, "why": why(ranking, selection=selection).to_dict()}

@@ -269,7 +269,18 @@ class Selection:
             return NO_DECISION
         if self.chosen is None:
             return "no model passes every guardrail"
+        top = self.top_set or ()
+        if len(top) > 1:  # the tests single out no model: say how this one was picked
+            return (f"chosen: {self.chosen}, first in the ranking's order of a top set of "
+                    f"{len(top)} models that no test separates")
         return f"chosen: {self.chosen}"
+
+    @property
+    def chosen_is_unique(self) -> bool:
+        """Whether the tests single out the chosen model: it is the whole top set (the models
+        that can be first). False when it was picked from a larger top set by the ranking's
+        order (point estimates), or when nothing was chosen."""
+        return self.chosen is not None and tuple(self.top_set or ()) == (self.chosen,)
 
     @property
     def top_set(self) -> tuple[str, ...] | None:
@@ -326,6 +337,7 @@ class Selection:
         top = self.top_set
         return {
             "chosen": self.chosen,
+            "chosen_is_unique": self.chosen_is_unique,
             "decision": self.decision,
             "no_decision": self.no_decision,
             "top_set": None if top is None else list(top),

@@ -595,9 +595,10 @@ def _decision_html(ranking, selection, chosen, target: str) -> str:
                  else "Which: first in the ranking")
         head, line = chosen, ""
         others = [m for m in (ranking.top_set or ()) if m != chosen]
-        if others:
+        if others:  # picked by the ranking's order (point estimates), not by a test
+            label += " (by the ranking's order: the tests do not single it out)"
             line = (f"Not separated from {', '.join(others)}: the top set has "
-                   f"{len(ranking.top_set)} models.")
+                    f"{len(ranking.top_set)} models.")
     if ranking.top_set is not None:
         top = (f"<p>Top set (the models that can be first, a {ranking.interval_level:g} "
                f"confidence set): <b>{_e(', '.join(ranking.top_set))}</b></p>")
