@@ -91,3 +91,26 @@ def test_stability_curve():
     assert -1 <= frame["tau_mean"].iloc[0] < 1
     with pytest.raises(InputError, match=r"between 2 and the number of items \(799\)"):
         riskbench.stability(table, lambda t, s: None, sizes=[900])
+
+
+def test_stability_gathers_the_warnings_of_its_rankings():
+    """One warning per kind, counted, instead of one per subset ranking (a report with
+    --stability printed 40 near-identical warnings and filled the report's box)."""
+    import warnings
+
+    from riskbench.errors import DegenerateDataWarning
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=60)
+    frame = pd.DataFrame([{"model": m, "sample_id": t, "metric": "s", "value": v}
+                          for m, vals in (("a", x), ("b", x), ("c", x + 1)) for t, v in
+                          enumerate(vals)])
+    table = riskbench.read_scores(frame)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        riskbench.stability(table, lambda t, s: riskbench.rank(t, n_resamples=20, seed=s),
+                            sizes=[20, 60], repeats=3, seed=0)
+    ours = [w for w in caught if issubclass(w.category, DegenerateDataWarning)]
+    assert len(ours) == 1
+    assert "the 7 rankings of the stability curve" in str(ours[0].message)
+    assert "raised 7 DegenerateDataWarning(s)" in str(ours[0].message)

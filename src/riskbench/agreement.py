@@ -9,13 +9,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from riskbench._samples import as_samples
-from riskbench.errors import InputError
+from riskbench.errors import InputError, RiskbenchWarning
 
 __all__ = [
     "READINGS",
@@ -194,6 +195,10 @@ class Stability:
         })
 
 
+def _clip(text: str, width: int = 300) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def stability(table: object, rank_fn: Callable[[object, int], object], *,
               sizes: Sequence[int], repeats: int = 10, seed: int = 0,
               progress: Callable[[int, int], None] | None = None) -> Stability:
@@ -216,6 +221,10 @@ def stability(table: object, rank_fn: Callable[[object, int], object], *,
     1. Rank on all items once.
     2. For each m and repeat: draw m items without replacement (its own seeded stream), rank on
        them, and take Kendall tau-b against the full ranking.
+
+    The warnings of these rankings (one per subset, often the same) are gathered into one
+    warning per kind, which counts them and quotes the first: they concern the curve's own
+    rankings, not a result the user reads.
     """
     items = table.items() if callable(getattr(table, "items", None)) else None
     if items is None:
@@ -229,7 +238,20 @@ def stability(table: object, rank_fn: Callable[[object, int], object], *,
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise InputError(f"repeats must be a positive integer; got {repeats!r}")
     seq = np.random.SeedSequence(seed)
-    full = rank_fn(table, seed)
+    gathered: dict[type, list[str]] = {}  # warning class -> messages of its rankings
+
+    def ranked(data):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RiskbenchWarning)
+            result = rank_fn(data, seed)
+        for w in caught:
+            if issubclass(w.category, RiskbenchWarning):
+                gathered.setdefault(w.category, []).append(str(w.message))
+            else:  # not ours: as it was
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return result
+
+    full = ranked(table)
     taus = np.empty((len(sizes), repeats))
     streams = seq.spawn(len(sizes) * repeats)
     total, done = len(sizes) * repeats, 0
@@ -237,9 +259,15 @@ def stability(table: object, rank_fn: Callable[[object, int], object], *,
         for r in range(repeats):
             rng = np.random.default_rng(streams[s * repeats + r])
             chosen = [items[t] for t in np.sort(rng.choice(n, size=m, replace=False))]
-            sub = rank_fn(table.select(items=chosen), seed)
+            sub = ranked(table.select(items=chosen))
             taus[s, r] = kendall_tau(sub, full)[0]
             done += 1
             if progress is not None:
                 progress(done, total)
+    for category, messages in gathered.items():
+        warnings.warn(category(
+            f"the {total + 1} rankings of the stability curve (on all items and on random "
+            f"item subsets, each its own bootstrap) raised {len(messages)} "
+            f"{category.__name__}(s), about those rankings, not a result shown; the first: "
+            f"{_clip(messages[0])}"), stacklevel=2)
     return Stability(sizes, taus, n, seed)
