@@ -493,3 +493,16 @@ def test_report_on_a_portfolio_with_infinite_scores(tmp_path):
     assert tops[0] == 0.9 and tops[-1] == 1.0
     text = render_report(ranking, table=table)
     assert "<td>inf</td>" in text  # c's worst items, in the metric's own units
+
+
+def test_worst_items_never_list_passes():
+    """A new user saw items scoring 1 (passes) listed as a binary model's worst items."""
+    from riskbench._samples import Samples
+    from riskbench.report.evidence import worst_items
+
+    values = (np.array([1.0, 0, 1, 0, 1, 1, 1, 1, 1, 1]), np.ones(10))
+    samples = Samples(("a", "b"), values, True)
+    worst = worst_items(samples, 0)
+    assert [v for _, v in worst["worst"]] == [0.0, 0.0] and len(worst["at_minimum"]) == 2
+    flat = worst_items(samples, 1)  # every item at one score: all of them, up to the cut
+    assert len(flat["worst"]) == 5 and len(flat["at_minimum"]) == 10

@@ -252,7 +252,9 @@ def item_ids(samples, a: int) -> list[str]:
 def worst_items(samples, a: int, *, shown: int = WORST_ITEMS) -> dict:
     """Model a's worst items: the ``shown`` lowest (oriented scale, stable order), the minimum
     and every item at it, so a list cut at ``shown`` never hides how many items share the
-    worst score.
+    worst score. Items at the model's best score are not "worst" and are left out of the list
+    (with few distinct scores, e.g. pass/fail, the list is then the failures); a model whose
+    items all score the same lists them all.
 
     Returns ``{"worst": [(item, value), ...], "minimum": float, "at_minimum": [item, ...],
     "n": int}`` (values on the oriented scale: higher is better).
@@ -262,7 +264,9 @@ def worst_items(samples, a: int, *, shown: int = WORST_ITEMS) -> dict:
     order = np.argsort(values, kind="stable")
     low = float(values[order[0]])
     at_min = [ids[t] for t in order if values[t] == low]
-    return {"worst": [(ids[t], float(values[t])) for t in order[:shown]], "minimum": low,
+    best = float(values[order[-1]])
+    listed = [t for t in order[:shown] if values[t] < best or low == best]
+    return {"worst": [(ids[t], float(values[t])) for t in listed], "minimum": low,
             "at_minimum": at_min, "n": values.size}
 
 
