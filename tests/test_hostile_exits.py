@@ -295,7 +295,10 @@ def test_no_command_overwrites_its_inputs(tmp_path):
     result = run("logs", logs, "-o", victim)
     assert result.exit_code == 2
     assert f"{victim}: is a file inside the input folder {logs}" in result.output
-    assert run("logs", logs, "-o", logs / "new.json").exit_code == 0  # a new file is fine
+    fresh = run("logs", logs, "-o", logs / "new.json")  # not there yet: refused all the same
+    assert fresh.exit_code == 2 and "is a file inside the input folder" in fresh.output
+    assert not (logs / "new.json").exists()
+    assert run("logs", logs, "-o", tmp_path / "new.json").exit_code == 0
 
 
 def test_output_onto_devices_and_symlinks(tmp_path):

@@ -41,8 +41,8 @@ def check_output(path: str | Path, inputs: Iterable[str | Path | None] = ()) -> 
     node by a file).
 
     Returns the path to write: a symlink's target, so that the link stays a link. The check
-    follows links (a hard link or symlink to an input is that input) and refuses any existing
-    file inside an input folder.
+    follows links (a hard link or symlink to an input is that input) and refuses any file
+    inside an input folder, existing or not.
     """
     path = Path(path)
     try:
@@ -64,13 +64,16 @@ def check_output(path: str | Path, inputs: Iterable[str | Path | None] = ()) -> 
         if _same(path, source):
             raise OutputError(f"{path}: is one of the command's inputs ({source}); writing it "
                               "would destroy the input: choose another output file")
-        if source.is_dir() and path.exists():
+        if source.is_dir():
             try:
                 path.resolve().relative_to(source.resolve())
             except ValueError:
                 continue
-            raise OutputError(f"{path}: is a file inside the input folder {source}; writing "
-                              "it would replace an input: choose a file outside that folder")
+            # refused whether or not it exists yet: once written, the next read of the folder
+            # takes the output for an input, and a rerun would replace it
+            raise OutputError(f"{path}: is a file inside the input folder {source}; an output "
+                              "there would be read as an input next time: choose a file "
+                              "outside that folder")
     return path
 
 
