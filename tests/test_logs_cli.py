@@ -233,3 +233,13 @@ def test_a_long_table_and_logs_in_one_table(tmp_path):
                             "my-model")
     assert table.read.formats == ("helm", "table") and str(extra) in table.read.files
     assert table.read.directions[HARM_SCORE] == (True, "schema.json lower_is_better")
+
+
+def test_cli_logs_warns_about_lower_looking_metrics_of_unstated_direction():
+    """AlpacaEval's derived length metrics have no stated direction: logs says what rank
+    would (a new user saw only 'higher (assumed)')."""
+    result = CliRunner().invoke(main, ["logs", str(FORMATS / "alpaca_eval")])
+    assert result.exit_code == 0, result.output
+    assert "'model_outputs/length_chars', 'model_outputs/length_words' look lower-is-better" \
+        in result.stderr
+    assert "when you rank them, say which way they go with --lower-is-better" in result.stderr

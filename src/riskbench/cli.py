@@ -1105,6 +1105,9 @@ def logs(paths, log_format, lenient, logprobs, as_json, quiet, output):
         if output is not None:
             check_output(output, list(paths))
         log = read_log(list(paths), format=log_format, strict=not lenient, logprobs=logprobs)
+        from riskbench.table import _name_assumed
+
+        _name_assumed(log.summary.directions, when="when you rank them, ")  # as rank would
         frame = log.frame
         summary = (frame.groupby(["model", "metric"])["value"].agg(["size", "mean"])
                    .reset_index())

@@ -1224,7 +1224,7 @@ def looks_lower_is_better(metric: str) -> bool:
     return any(w in _LOWER_WORDS for w in words)
 
 
-def _name_assumed(stated: dict[str, tuple[bool, str]]) -> None:
+def _name_assumed(stated: dict[str, tuple[bool, str]], *, when: str = "") -> None:
     """Warn about unstated directions that look wrong; the read summary names them all once
     (``table.read.assumed``, "assumed higher is better: ..." in every command's output)."""
     assumed = [m for m, (_, by) in stated.items() if by == "assumed"]
@@ -1232,7 +1232,7 @@ def _name_assumed(stated: dict[str, tuple[bool, str]]) -> None:
     if suspicious:
         warnings.warn(
             f"metric(s) {', '.join(map(repr, suspicious))} look lower-is-better by name, but no "
-            "direction was stated, so higher is taken as better; say which way they go with "
+            f"direction was stated, so higher is taken as better; {when}say which way they go with "
             f"{option_hint('higher_is_better={metric: False}', '--lower-is-better METRIC')} "
             f"(or {option_hint('higher_is_better={metric: True}', 'a --metric-spec file')} "
             "to keep them as they are)",
