@@ -243,3 +243,13 @@ def test_cli_logs_warns_about_lower_looking_metrics_of_unstated_direction():
     assert "'model_outputs/length_chars', 'model_outputs/length_words' look lower-is-better" \
         in result.stderr
     assert "when you rank them, say which way they go with --lower-is-better" in result.stderr
+
+
+def test_cli_portfolio_of_metrics_sharing_no_item_names_the_fixes():
+    """Two HELM Safety scenarios share no instance: the message no longer offers to 'keep
+    the 0 common items' but names --metric and --portfolio none."""
+    result = CliRunner().invoke(main, ["rank", str(FORMATS / "helm" / "helm_safety"),
+                                       "--n-resamples", "20", "--seed", "0"])
+    assert result.exit_code == 2
+    assert "they share no item (different tasks?): rank one metric (--metric) or each on its " \
+           "own (--portfolio none, a Borda count)" in result.stderr

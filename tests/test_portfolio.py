@@ -143,8 +143,11 @@ def test_cube_from_table_orients_and_checks_items():
         riskbench.read_scores(ragged).cube()
     assert str(info.value) == (
         "DataFrame: the metrics have different item sets ('q': 3, 'tox': 2 items); a portfolio "
-        "needs the same items for all metrics: read the scores with align='intersect' (CLI: "
-        "--align intersect) to keep the 2 common items")
+        "needs the same items for all metrics: read the scores with align='intersect' to keep "
+        "the 2 common items, or rank one metric (metric=) or each on its own (portfolio=None, a "
+        "Borda count)")
+    assert "--align intersect to keep the 2 common items, or rank one metric (--metric)" in \
+        info.value.cli_message()
     with pytest.warns(DataWarning, match="kept the 2 items all metrics share"):
         assert riskbench.read_scores(ragged, align="intersect").cube().values.shape == (2, 2, 2)
 

@@ -294,12 +294,17 @@ class ScoreTable:
         if any(len(its) != len(common) for its in item_sets):
             counts = ", ".join(f"{m!r}: {len(its)}" for m, its in zip(metrics, item_sets,
                                                                        strict=True))
-            if self.align != "intersect":
+            if self.align != "intersect" or not common:
+                rank_one = (f"rank one metric ({option_hint('metric=', '--metric')}) or each "
+                            f"on its own ({option_hint('portfolio=None', '--portfolio none')}, "
+                            "a Borda count)")
+                fix = (f"they share no item (different tasks?): {rank_one}" if not common else
+                       f"read the scores with "
+                       f"{option_hint('align=' + repr('intersect'), '--align intersect')} to "
+                       f"keep the {len(common)} common items, or {rank_one}")
                 raise InputError(
                     f"{self.source}: the metrics have different item sets ({counts} items); a "
-                    f"portfolio needs the same items for all metrics: read the scores with "
-                    f"align='intersect' (CLI: --align intersect) to keep the {len(common)} "
-                    "common items"
+                    f"portfolio needs the same items for all metrics: {fix}"
                 )
             warnings.warn(f"{self.source}: portfolio of {len(metrics)} metrics: kept the "
                           f"{len(common)} items all metrics share ({counts} items)",
