@@ -460,7 +460,8 @@ def _emit(payload: dict, *, as_json: bool, output: Path | None, inputs: list,
 # Options shared by the commands (one spelling each, as in the Python API).
 _common_stats = _options(
     click.option("--metric", help="Rank on this metric alone (default: the portfolio of all "
-                                  "metrics, or the only metric)."),
+                                  "metrics, or the only metric): a name, a glob "
+                                  "('*harm_bench_score*') or a unique substring."),
     click.option("--portfolio", type=click.Choice(["ic", "ec", MULTIVARIATE, "none"]),
                  default="ic", show_default=True, help="With several metrics: independent- or "
                  "empirical-copula portfolio, multivariate (first-order dominance of the joint "
