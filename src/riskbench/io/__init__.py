@@ -38,7 +38,7 @@ from types import ModuleType
 
 from riskbench._limits import check_regular
 from riskbench._provenance import ReadSummary, Skip
-from riskbench.errors import InputError
+from riskbench.errors import InputError, option_hint
 from riskbench.io import alpaca_eval, eee, helm, inspect, lm_eval, pairwise
 from riskbench.io._common import AggregateCheck, LogRead, Peek, RecordError, Sink
 
@@ -174,8 +174,8 @@ def sniff(path: str | Path) -> str:
         found = _format_of(peek)
         if found is None:
             raise InputError(f"{path}: not a log format riskbench recognises (looked at the "
-                             f"file name and {_looked_at(peek)}); {_supported()}; pass format= "
-                             "to read it as one of them")
+                             f"file name and {_looked_at(peek)}); {_supported()}; pass "
+                             f"{option_hint('format=', '--format')} to read it as one of them")
         return found
     files = _walk(root)
     found_in = Counter(f for f in (_format_of(Peek(p)) for p in files) if f is not None)
@@ -188,8 +188,10 @@ def sniff(path: str | Path) -> str:
         raise InputError(f"{path}: no log riskbench recognises (looked at {seen}); "
                          f"{_supported()}")
     counts = ", ".join(f"{name}: {n} file(s)" for name, n in sorted(found_in.items()))
-    raise InputError(f"{path}: holds logs of several formats ({counts}); point read_log at one "
-                     "format's folder, or pass format= to read only that format's files")
+    raise InputError(f"{path}: holds logs of several formats ({counts}); point "
+                     f"{option_hint('read_log', 'riskbench')} at one format's folder (or give "
+                     f"several), or pass {option_hint('format=', '--format')} to read only that "
+                     "format's files")
 
 
 def _format_of(peek: Peek) -> str | None:

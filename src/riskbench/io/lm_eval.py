@@ -141,7 +141,8 @@ def read(files: Sequence[Path], sink: Sink) -> None:
                            "next to this file")
         else:
             sink.error(path, 1, "", "is not named results_<ts>.json or samples_<task>_<ts>.jsonl "
-                       "as lm-eval names its files; rename it or pass another format=")
+                       "as lm-eval names its files; rename it or read it as another format "
+                       "(--format, format=)")
     for results, samples in sorted(runs.items()):
         if not samples:
             sink.skip("results file without samples (run without --log_samples)", results.name,
