@@ -506,3 +506,15 @@ def test_worst_items_never_list_passes():
     assert [v for _, v in worst["worst"]] == [0.0, 0.0] and len(worst["at_minimum"]) == 2
     flat = worst_items(samples, 1)  # every item at one score: all of them, up to the cut
     assert len(flat["worst"]) == 5 and len(flat["at_minimum"]) == 10
+
+
+def test_report_title_counts_the_models_the_guardrails_excluded(demo):
+    table, _ = demo
+    table = table.select(models=table.models[::4])  # 12 models
+    selection = riskbench.select(table, guardrails=["offensive:tvar@0.05>=-0.2"],
+                                 n_resamples=30, seed=0)
+    gone = len(selection.excluded)
+    assert gone > 0
+    text = render_report(selection.ranking, table=table, selection=selection)
+    assert (f"ranking of {12 - gone} of 12 models ({gone} excluded by guardrails)</h1>"
+            in text)

@@ -545,7 +545,11 @@ def render_report(ranking, *, table=None, selection=None, stability=None,
         what = f"multivariate {what}"
     target = (ranking.portfolio.describe() if ranking.portfolio is not None
               else f"metric {ranking.metric!r}")
-    title = title or f"riskbench report: {what} ranking of {len(ranking.models)} models"
+    counted = f"{len(ranking.models)} models"
+    if selection is not None and len(selection.models) > len(ranking.models):
+        counted = (f"{len(ranking.models)} of {len(selection.models)} models "
+                   f"({len(selection.models) - len(ranking.models)} excluded by guardrails)")
+    title = title or f"riskbench report: {what} ranking of {counted}"
     evidence = why(ranking, selection=selection)
     figures = _figures(ranking, table=table, stability=stability, top=top,
                        chosen=chosen if evidence.decided else None)
