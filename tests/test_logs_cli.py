@@ -253,3 +253,13 @@ def test_cli_portfolio_of_metrics_sharing_no_item_names_the_fixes():
     assert result.exit_code == 2
     assert "they share no item (different tasks?): rank one metric (--metric) or each on its " \
            "own (--portfolio none, a Borda count)" in result.stderr
+
+
+def test_cli_borda_table_keeps_rank_and_points_visible_with_long_metric_names():
+    result = CliRunner().invoke(main, ["rank", str(FORMATS / "helm" / "helm_safety"),
+                                       "--portfolio", "none", "--n-resamples", "20",
+                                       "--seed", "0"])
+    assert result.exit_code == 0, result.output
+    assert "┃ rank ┃ model" in result.stdout and "┃ borda ┃ #1 ┃" in result.stdout
+    assert "Rank on each metric: #1 harm_bench/harm_bench_claude_score,test;" in \
+        " ".join(result.stdout.split())

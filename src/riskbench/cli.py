@@ -322,9 +322,12 @@ def print_borda(ranking: BordaRanking, console: Console, top: int | None = None)
                             f"of {len(ranking.models)} models"), title_justify="left",
                  caption=f"seed {ranking.seed}; each metric ranked separately, k - rank points "
                          "per metric (tied models share the mean rank)", caption_justify="left")
-    for col in ("rank", "model", "borda", *(f"rank on {m}" for m in metrics)):
+    # long metric names would squeeze the rank and points to nothing: short headers, a key
+    long = sum(len(m) for m in metrics) > 60
+    heads = [f"#{u + 1}" if long else f"rank on {m}" for u, m in enumerate(metrics)]
+    for col in ("rank", "model", "borda", *heads):
         grid.add_column(Text(visible(col)), justify="left" if col == "model" else "right",
-                        no_wrap=True)
+                        no_wrap=col != "model", min_width=len(col))
     frame = ranking.to_frame()
     shown = len(frame) if top is None else min(top, len(frame))
     for a in range(shown):
@@ -332,9 +335,11 @@ def print_borda(ranking: BordaRanking, console: Console, top: int | None = None)
         grid.add_row(_rank_text(row["rank"]), Text(visible(row["model"])), f"{row['borda']:g}",
                      *(_rank_text(row[f"rank_{m}"]) for m in metrics))
     console.print(grid)
+    if long:
+        console.print(Text(visible("Rank on each metric: " + "; ".join(
+            f"#{u + 1} {m}" for u, m in enumerate(metrics)))))
     for note in ranking.notes:
         console.print(f"[dim]{esc(note)}[/]", highlight=False)
-
 
 
 def _finite_json(value):
