@@ -344,3 +344,20 @@ def test_a_vanishing_alpha_gives_infinite_bounds_without_numeric_warnings():
             off = ~np.eye(3, dtype=bool)
             assert not np.isnan(high[off]).any()
             assert not res.reject.any()
+
+
+def test_first_order_absolute_claims_on_skewed_scores_warn():
+    """The one failing null row of docs/calibration.md that no run-time warning named:
+    lognormal scores at E = eps0 (0.20 family-wise). Strongly skewed scores now warn."""
+    from riskbench.errors import CalibrationWarning
+
+    rng = np.random.default_rng(0)
+    skewed = {"a": rng.lognormal(0, 1, 200), "b": rng.lognormal(0.8, 1, 200)}
+    with pytest.warns(CalibrationWarning, match=r"strongly skewed scores \(sample skewness of "
+                                                r"'b' \(4\.7\)"):
+        test = riskbench.absolute_test(skewed, order=1, n_resamples=100, seed=0)
+    assert test.reject.any()
+    plain = {"a": rng.normal(0, 1, 200), "b": rng.normal(1, 1, 200)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CalibrationWarning)
+        assert riskbench.absolute_test(plain, order=1, n_resamples=100, seed=0).reject.any()
