@@ -129,6 +129,23 @@ def test_recorded_directions_and_round_trip(tmp_path, monkeypatch):
     _same(table, _whole_frame(monkeypatch, csv, higher_is_better={"toxicity": False}))
 
 
+def test_samples_of_a_compact_table_are_views_of_its_values(tmp_path):
+    """One copy of the values at 10^7 rows: a higher-is-better metric's samples are the
+    frame's column; a lower-is-better one gets its negated copy."""
+    path = tmp_path / "t.csv"
+    path.write_text("model,sample_id,metric,value\n" + "".join(
+        f"{m},{i},{met},{(i * 7 + k) % 9}\n" for k, m in enumerate("abc")
+        for met in ("acc", "err") for i in range(12)))
+    table = read_scores(path, higher_is_better={"err": False})
+    column = table._frame["value"].to_numpy()
+    assert all(np.shares_memory(row, column) for row in table.samples("acc").values)
+    assert not any(np.shares_memory(row, column) for row in table.samples("err").values)
+    assert table.samples("err").values[0][3] == -table.matrix("err").iloc[0, 3]
+    one = read_scores(path, metrics=["acc"])
+    column = one._frame["value"].to_numpy()
+    assert all(np.shares_memory(row, column) for row in one.samples("acc").values)
+
+
 def test_select_and_cube_of_a_compact_table(tmp_path, monkeypatch):
     path = tmp_path / "t.csv"
     path.write_text("model,sample_id,metric,value\n" + "".join(

@@ -108,9 +108,21 @@ def read_compact(source: object, *, format: str, model: str, item: str, metric: 
                           models=tuple(models), metrics=tuple(sorted(directions)),
                           items=n_items, rows=len(frame), skipped=merge_skips(skips),
                           directions=stated_all)
-    return t.ScoreTable(frame, directions, name, t._sha256(path), {}, 0, align,
-                        tuple(dict.fromkeys(notes)), None, read=summary, infinite=infinite,
-                        ranked=(), _texts=None, _metric_tasks={})
+    table = t.ScoreTable(frame, directions, name, t._sha256(path), {}, 0, align,
+                         tuple(dict.fromkeys(notes)), None, read=summary, infinite=infinite,
+                         ranked=(), _texts=None, _metric_tasks={})
+    # the samples of each metric, as ScoreTable._build_samples makes them, but for
+    # higher-is-better metrics without a copy: their rows are views of the frame's values
+    from riskbench._samples import Samples
+
+    cache = t._SAMPLES.setdefault(table, {})
+    for met, (names, grid) in zip(table_metrics, blocks_out, strict=True):
+        values = grid if directions[met] else grid * -1.0
+        rows = tuple(values)
+        for row in rows:
+            row.flags.writeable = False
+        cache[met] = Samples(tuple(models), rows, True, met, directions[met], names, None)
+    return table
 
 
 def _eligible(source: object, format: str, model_names: object, cluster: object,
@@ -343,16 +355,29 @@ def _ranks(book: dict, names: list[str]) -> np.ndarray:
 
 
 def _frame(blocks, models, items, table_metrics) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The long table sorted by metric, model and item (the whole-frame path's order), with
-    categorical ids."""
+    """The long table by metric, model and item in natural order (the order of the samples,
+    so that a metric's values are its samples' rows; ``to_frame`` sorts items by name as the
+    whole-frame path does), with categorical ids. ``blocks`` become ``(item ids in natural
+    order, (models, items) values)`` per metric, the values a view of the frame's column
+    when there is one metric."""
+    from riskbench.table import _natural_order
+
     k = len(models)
     model_codes, item_codes, metric_codes, values = [], [], [], []
     for j, (used, grid) in enumerate(blocks):
         n = used.size
+        names = [items[c] for c in used]
+        where = {name: t for t, name in enumerate(names)}
+        natural = _natural_order(names)
+        order = np.array([where[name] for name in natural], dtype=np.int64)
+        if not np.array_equal(order, np.arange(n)):
+            grid = grid[:, order]
+        used = used[order]
         model_codes.append(np.repeat(np.arange(k, dtype=_int(k)), n))
         item_codes.append(np.tile(used.astype(_int(len(items))), k))
         metric_codes.append(np.full(k * n, j, dtype=_int(len(table_metrics))))
-        values.append(grid.ravel())
+        values.append(grid.reshape(-1))
+        blocks[j] = (tuple(natural), grid)
     def join(arrays: list[np.ndarray]) -> np.ndarray:
         return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
@@ -361,7 +386,14 @@ def _frame(blocks, models, items, table_metrics) -> tuple[pd.DataFrame, dict[str
         "item": pd.Categorical.from_codes(join(item_codes), categories=items),
         "metric": pd.Categorical.from_codes(join(metric_codes), categories=table_metrics),
         "value": join(values)}, copy=False)
-    return frame, {m: int(b[0].size) for m, b in zip(table_metrics, blocks, strict=True)}
+    del values
+    # the samples' rows are to be views of the frame's own column (pandas may have copied)
+    column = frame["value"].to_numpy()
+    start = 0
+    for j, (names, grid) in enumerate(blocks):
+        blocks[j] = (names, column[start:start + grid.size].reshape(grid.shape))
+        start += grid.size
+    return frame, {m: len(b[0]) for m, b in zip(table_metrics, blocks, strict=True)}
 
 
 def _int(n: int) -> type:

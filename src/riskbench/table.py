@@ -362,7 +362,11 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy with categorical ids as strings, the columns the whole-frame path builds."""
     if not _is_compact(frame):
         return frame.copy()
-    return frame.astype({c: str for c in ("model", "item", "metric")}).reset_index(drop=True)
+    # compact rows are in natural item order: sort by name as the whole-frame path does (the
+    # categories are in name order, so by their codes)
+    order = np.lexsort([frame[c].cat.codes.to_numpy() for c in ("item", "model", "metric")])
+    return frame.take(order).astype({c: str for c in ("model", "item", "metric")}) \
+        .reset_index(drop=True)
 
 
 def _compact_wide(frame: pd.DataFrame, metric: str) -> tuple[tuple, tuple, np.ndarray]:
