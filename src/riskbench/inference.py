@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -30,7 +30,7 @@ from riskbench.dominance import (
     pairwise_ragged,
     pairwise_sorted,
 )
-from riskbench.equality import EqualityAccumulator, legendre_features
+from riskbench.equality import EqualityAccumulator
 from riskbench.errors import CalibrationWarning, DegenerateDataWarning, InputError
 from riskbench.risk import RISK_MEASURES, check_level, mean_risk_scores
 
@@ -231,6 +231,21 @@ def _points(samples: Samples, sorted_values: list[np.ndarray], order_idx: list[n
     return points
 
 
+def _sorted_rows(values: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each model's argsort and sorted scores; for equal sizes the rows of one (k, n) array
+    each, which the compiled engine then uses without stacking a copy."""
+    if len({v.size for v in values}) != 1:
+        order_idx = [np.argsort(v, kind="stable") for v in values]
+        return order_idx, [v[o] for v, o in zip(values, order_idx, strict=True)]
+    k, n = len(values), values[0].size
+    order = np.empty((k, n), dtype=np.intp)
+    ordered = np.empty((k, n), dtype=np.float64)
+    for a, v in enumerate(values):
+        order[a] = np.argsort(v, kind="stable")
+        ordered[a] = v[order[a]]
+    return list(order), list(ordered)
+
+
 def _batches(total: int, size: int) -> Iterator[tuple[int, int]]:
     for start in range(0, total, size):
         yield start, min(total, start + size)
@@ -301,8 +316,7 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
             DegenerateDataWarning,
             stacklevel=2,
         )
-    order_idx = [np.argsort(v, kind="stable") for v in samples.values]
-    sorted_values = [v[o] for v, o in zip(samples.values, order_idx, strict=True)]
+    order_idx, sorted_values = _sorted_rows(samples.values)
     if batch is None:  # bounded memory: the sorted resamples and the (orders, b, k, k) ratios
         per_replicate = max(1, sum(sizes), len(orders) * k * k)
         # small problems take more replicates at once: a batch costs a fixed overhead
@@ -328,7 +342,7 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
         job = ReplicateJob(tuple(sorted_values), tuple(order_idx), design, orders, seed,
                            samples.clusters, samples.groups)
         resampler = job.resampler()
-        equality = EqualityAccumulator(legendre_features(list(samples.values)), n_resamples)
+        equality = EqualityAccumulator.from_values(list(samples.values), n_resamples)
         for start, stop, reps in run_replicates(job, batches, engine):  # (orders, b, k, k)
             equality.add(start, stop, resampler.counts(start, stop))
             eps_reps[:, start:stop] = moments.add(reps)

@@ -124,7 +124,7 @@ class ScoreTable:
 
     def to_frame(self) -> pd.DataFrame:
         """The long table: columns ``model, item, metric, value`` (a copy)."""
-        return self._frame.copy()
+        return _plain(self._frame)
 
     # -- access for the statistics ----------------------------------------------------------
     def _metric(self, metric: str | None) -> str:
@@ -212,19 +212,25 @@ class ScoreTable:
                 for k in ("prompt", "response", "reference")}
 
     def _build_samples(self, metric: str) -> Samples:
-        sub = self._frame[self._frame["metric"] == metric]
         sign = 1.0 if self.higher_is_better[metric] else -1.0
-        if "repeat" in sub.columns:
-            return self._two_stage_samples(sub, metric, sign)
-        wide = sub.pivot(index="model", columns="item", values="value")
-        wide = wide.loc[sorted(wide.index), _natural_order(wide.columns.tolist())]
-        values = wide.to_numpy(dtype=np.float64) * sign
+        if _is_compact(self._frame):
+            models, item_ids, values = _compact_wide(self._frame, metric)
+        else:
+            sub = self._frame[self._frame["metric"] == metric]
+            if "repeat" in sub.columns:
+                return self._two_stage_samples(sub, metric, sign)
+            wide = sub.pivot(index="model", columns="item", values="value")
+            wide = wide.loc[sorted(wide.index), _natural_order(wide.columns.tolist())]
+            models, item_ids = tuple(wide.index), tuple(wide.columns)
+            values = wide.to_numpy(dtype=np.float64)
+        if sign != 1.0:  # x * 1.0 is x for every float: no copy of a large table needed
+            values = values * sign
         present = ~np.isnan(values)
         aligned = bool(present.all())
         clusters = None
         if aligned:
             rows = tuple(values)
-            items = tuple(wide.columns)
+            items = item_ids
             if self.item_clusters is not None:
                 clusters = np.unique([self.item_clusters[i] for i in items],
                                      return_inverse=True)[1]
@@ -237,7 +243,7 @@ class ScoreTable:
                                  "with align='intersect'")
         for row in rows:
             row.flags.writeable = False
-        return Samples(tuple(wide.index), rows, aligned, metric, self.higher_is_better[metric],
+        return Samples(models, rows, aligned, metric, self.higher_is_better[metric],
                        items, clusters)
 
     def _two_stage_samples(self, sub: pd.DataFrame, metric: str, sign: float) -> Samples:
@@ -342,9 +348,55 @@ class ScoreTable:
     def matrix(self, metric: str | None = None) -> pd.DataFrame:
         """Scores of one metric in its own units as a (models x items) DataFrame (NaN = absent)."""
         metric = self._metric(metric)
-        sub = self._frame[self._frame["metric"] == metric]
+        sub = _plain(self._frame[self._frame["metric"] == metric])
         wide = sub.pivot(index="model", columns="item", values="value")
         return wide.loc[sorted(wide.index), _natural_order(wide.columns.tolist())]
+
+
+def _is_compact(frame: pd.DataFrame) -> bool:
+    """Whether a table's ids are categorical codes (read by :mod:`riskbench._compact`)."""
+    return isinstance(frame["model"].dtype, pd.CategoricalDtype)
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with categorical ids as strings, the columns the whole-frame path builds."""
+    if not _is_compact(frame):
+        return frame.copy()
+    # compact rows are in natural item order: sort by name as the whole-frame path does (the
+    # categories are in name order, so by their codes)
+    order = np.lexsort([frame[c].cat.codes.to_numpy() for c in ("item", "model", "metric")])
+    return frame.take(order).astype({c: str for c in ("model", "item", "metric")}) \
+        .reset_index(drop=True)
+
+
+def _compact_wide(frame: pd.DataFrame, metric: str) -> tuple[tuple, tuple, np.ndarray]:
+    """Models (name order), items (natural order) and the (models, items) values of one
+    metric of a compact table; NaN where a model has no value of an item."""
+    met = frame["metric"].cat
+    mc = frame["model"].cat.codes.to_numpy()
+    ic = frame["item"].cat.codes.to_numpy()
+    v = frame["value"].to_numpy(dtype=np.float64)
+    if len(met.categories) > 1:  # one metric (the usual big table): no row copies
+        rows = met.codes.to_numpy() == met.categories.get_loc(metric)
+        mc, ic, v = mc[rows], ic[rows], v[rows]
+    shape = []
+    ids = []
+    where = []  # code -> row / column of the wide array
+    for codes, cats, order in ((mc, frame["model"].cat.categories, sorted),
+                               (ic, frame["item"].cat.categories, _natural_order)):
+        used = np.flatnonzero(np.bincount(codes, minlength=len(cats)))
+        names = [str(x) for x in cats[used]]
+        position = {name: j for j, name in enumerate(order(names))}
+        lut = np.full(len(cats), -1, dtype=np.int64)
+        lut[used] = [position[name] for name in names]
+        shape.append(len(names))
+        ids.append(tuple(order(names)))
+        where.append(lut)
+    values = np.full(shape, np.nan)
+    step = 1 << 20  # rows per scatter: bounded index temporaries
+    for s in range(0, v.size, step):
+        values[where[0][mc[s:s + step]], where[1][ic[s:s + step]]] = v[s:s + step]
+    return ids[0], ids[1], values
 
 
 # ----------------------------------------------------------------------------- reading
@@ -631,7 +683,12 @@ def _id_column(raw: _Raw, column: str, role: str, strict: bool = True,
 
 def _values(raw: _Raw, column: str) -> tuple[np.ndarray, np.ndarray]:
     """Parse the value column: returns (values as float, positions of non-numbers)."""
-    col = raw.frame[column]
+    return parse_values(raw.frame[column])
+
+
+def parse_values(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Values of one column as float64, and the positions of the entries that are not numbers
+    (element by element, so a column parsed in chunks gives the same values)."""
     if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
         return np.array(col.astype("float64"), dtype=np.float64), np.array([], dtype=int)
 
@@ -792,6 +849,16 @@ def read_scores(
         if format not in FORMATS:
             raise InputError(f"format must be 'auto', 'table' or one of {', '.join(FORMATS)}; "
                              f"got {format!r}")
+    from riskbench._compact import read_compact
+
+    # a clean long-table file is streamed into integer codes (bounded memory); anything to
+    # report, warn about or drop goes the whole-frame way below, with today's messages
+    compact = read_compact(source, format=format, model=model, item=item, metric=metric,
+                           value=value, higher_is_better=higher_is_better, align=align,
+                           on_infinite=on_infinite, metrics=metrics, model_names=model_names,
+                           cluster=cluster, repeat=repeat)
+    if compact is not None:
+        return compact
     raws = _load_all(source, format, strict=strict, logprobs=logprobs, texts=texts)
     parts = [_canonical(raw, model=model, item=item, metric=metric, value=value,
                         cluster=cluster, repeat=repeat, on_missing=on_missing,
@@ -1100,10 +1167,7 @@ def _build_table(parts: list[_Part], raws: list[_Raw], *, higher_is_better: obje
                          "outcomes by mapping the metric to its pooled ECDF (on_infinite="
                          "'rank'); its values, means and TVaR are ranks in (0, 1]")
     elif infinite:
-        notes.append("infinite values kept as the worst or best outcome (on_infinite='keep'): "
-                     + ", ".join(f"{m!r}: {n}" for m, n in sorted(infinite.items()))
-                     + "; portfolios use them as they are, raw-scale statistics of these "
-                     "metrics need on_infinite='rank'")
+        notes.append(_kept_infinite_note(infinite))
     checksum = _checksum(raws, result)
     summary = ReadSummary(
         sources=tuple(_source_name(r) for r in raws),
@@ -1118,6 +1182,13 @@ def _build_table(parts: list[_Part], raws: list[_Raw], *, higher_is_better: obje
                       tuple(dict.fromkeys(notes)), item_clusters, read=summary,
                       infinite=infinite, ranked=ranked, _texts=texts,
                       _metric_tasks=metric_tasks)
+
+
+def _kept_infinite_note(infinite: dict[str, int]) -> str:
+    return ("infinite values kept as the worst or best outcome (on_infinite='keep'): "
+            + ", ".join(f"{m!r}: {n}" for m, n in sorted(infinite.items()))
+            + "; portfolios use them as they are, raw-scale statistics of these "
+            "metrics need on_infinite='rank'")
 
 
 def _source_name(raw: _Raw) -> str:

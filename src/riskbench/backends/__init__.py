@@ -85,7 +85,7 @@ class Resampler:
         faster); :meth:`draw_numpy` is the reference.
 
         One (b, n) array shared by all models (paired design, one stage), or one (b, n_a) array
-        per model. Recent batches are cached (up to 256 MiB), so tests of several metrics or
+        per model. Recent batches are cached (up to 64 MiB), so tests of several metrics or
         orders with the same seed draw them once.
         """
         key = (self.sizes, self.design, self.seed, start, stop,
@@ -178,7 +178,10 @@ class _IndexCache:
             self.size -= sum(a.nbytes for a in old)
 
 
-_CACHE = _IndexCache(256 * 2**20)
+# 64 MiB: W1's draws (12 x 5,000 x 8 metrics, B = 1000: 40 MB) stay cached for every test of a
+# run; at 10^7 rows a replicate's draws take 4 MB and a larger store only held 256 MB of
+# batches no later test asked for (redrawing costs about 1 ms per million draws)
+_CACHE = _IndexCache(64 * 2**20)
 
 
 @dataclass(frozen=True, eq=False)
