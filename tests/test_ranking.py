@@ -300,3 +300,35 @@ def test_identical_pairs_and_empirical_fsd_against_plain_loops():
             assert same[i, j] == bool(np.array_equal(qi, qj)), (i, j)
             assert fsd[i, j] == bool((qi >= qj).all() and (qi > qj).any()), (i, j)
     assert same[0, 1] and same[0, 3] and fsd[2, 0] and not fsd[0, 2]
+
+
+def _letters_oracle(order, separated):
+    """Piepho's insert-and-absorb as first written: absorb over all letters after each split."""
+    k = order.size
+    sep = separated[np.ix_(order, order)]
+    columns = [(1 << k) - 1]
+    for i, j in zip(*np.nonzero(np.triu(sep, 1)), strict=True):
+        both = (1 << int(i)) | (1 << int(j))
+        split = []
+        for c in columns:
+            split += ([c & ~(1 << int(i)), c & ~(1 << int(j))] if c & both == both else [c])
+        kept = []
+        for c in sorted(set(split), key=lambda c: -c.bit_count()):
+            if not any(c & d == c for d in kept):
+                kept.append(c)
+        columns = kept
+    columns.sort(key=lambda c: [p for p in range(k) if c >> p & 1])
+    return tuple("".join(riskbench.ranking._letter(n) for n, c in enumerate(columns)
+                         if c >> p & 1) for p in range(k))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_compact_letters_equal_the_plain_insert_and_absorb(seed):
+    """The fast absorb (only new letters checked) gives the letters of absorbing everything."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 30))
+    upper = np.triu(rng.random((k, k)) < rng.uniform(0.1, 0.9), 1)
+    separated = upper | upper.T
+    order = rng.permutation(k)
+    letters = riskbench.compact_letters(order, separated)
+    assert letters == _letters_oracle(order, separated)

@@ -101,14 +101,21 @@ def compact_letters(order: np.ndarray, separated: np.ndarray) -> tuple[str, ...]
     sep = separated[np.ix_(order, order)]  # in rank positions
     columns = [(1 << k) - 1]  # bit p: the model at rank position p holds the letter
     for i, j in zip(*np.nonzero(np.triu(sep, 1)), strict=True):
-        both = (1 << int(i)) | (1 << int(j))
-        split = []
-        for c in columns:
-            if c & both == both:
-                split += [c & ~(1 << int(i)), c & ~(1 << int(j))]
-            else:
-                split.append(c)
-        columns = _absorb(split)
+        bi, bj = 1 << int(i), 1 << int(j)
+        both = bi | bj
+        hit = [c for c in columns if c & both == both]
+        if not hit:  # no letter holds both: nothing to split
+            continue
+        rest = [c for c in columns if c & both != both]
+        # Only the new letters can be absorbed: the others were no subset of one another
+        # before, and a new letter is a subset of the letter it came from (so an old letter
+        # inside a new one would have been inside that one). Same letters as absorbing all.
+        new = sorted({c & ~bi for c in hit} | {c & ~bj for c in hit}, key=lambda c: -c.bit_count())
+        kept: list[int] = []
+        for c in new:
+            if not any(c & d == c for d in rest) and not any(c & d == c for d in kept):
+                kept.append(c)
+        columns = rest + kept
     columns.sort(key=lambda c: [p for p in range(k) if c >> p & 1])
     letters = [""] * k
     for name, c in enumerate(columns):
@@ -116,16 +123,6 @@ def compact_letters(order: np.ndarray, separated: np.ndarray) -> tuple[str, ...]
             if c >> p & 1:
                 letters[p] += _letter(name)
     return tuple(letters)
-
-
-def _absorb(columns: list[int]) -> list[int]:
-    """Drop duplicate letters and letters whose models all hold another, larger letter."""
-    unique = sorted(set(columns), key=lambda c: -c.bit_count())
-    kept: list[int] = []
-    for c in unique:
-        if not any(c & d == c for d in kept):
-            kept.append(c)
-    return kept
 
 
 def empirical_fsd(samples: Samples, *, chunk: int = 1 << 22) -> np.ndarray:
