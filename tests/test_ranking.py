@@ -330,5 +330,22 @@ def test_compact_letters_equal_the_plain_insert_and_absorb(seed):
     upper = np.triu(rng.random((k, k)) < rng.uniform(0.1, 0.9), 1)
     separated = upper | upper.T
     order = rng.permutation(k)
-    letters = riskbench.compact_letters(order, separated)
+    letters = riskbench.compact_letters(order, separated, max_letters=None)
     assert letters == _letters_oracle(order, separated)
+
+
+def test_a_letter_display_that_would_need_too_many_letters_is_given_up(monkeypatch):
+    """Scattered separated pairs among many models need exponentially many letters (500
+    models, 172 pairs: 220 s); past LETTERS_MAX the display is '-' with a note saying why."""
+    k = 40
+    separated = np.zeros((k, k), dtype=bool)
+    for a in range(0, k, 2):  # 20 disjoint separated pairs: 2^20 letters
+        separated[a, a + 1] = separated[a + 1, a] = True
+    assert compact_letters(np.arange(k), separated) is None
+    assert len(set("".join(compact_letters(np.arange(8), separated[:8, :8])))) == 16
+    rng = np.random.default_rng(0)
+    data = {f"m{a}": rng.normal(a, 1, 60) for a in range(4)}  # a chain: 3+ letters
+    monkeypatch.setattr(riskbench.ranking, "LETTERS_MAX", 1)
+    ranking = riskbench.rank(data, n_resamples=40, seed=0)
+    assert ranking.test.reject.any() and set(ranking.letters) == {"-"}
+    assert any("Letters: not shown ('-')" in n for n in ranking.notes)

@@ -66,6 +66,14 @@ def rank_intervals(reject: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 1 + reject.sum(axis=0), k - reject.sum(axis=1)
 
 
+NO_LETTERS = "-"  # every model's letters when the display would need too many
+
+
+def _letters_or_dash(order: np.ndarray, separated: np.ndarray) -> tuple[str, ...]:
+    letters = compact_letters(order, separated, max_letters=LETTERS_MAX)
+    return (NO_LETTERS,) * order.size if letters is None else letters
+
+
 def _letter(index: int) -> str:
     alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
     if index < len(alphabet):
@@ -73,7 +81,14 @@ def _letter(index: int) -> str:
     return alphabet[index % len(alphabet)] + str(index // len(alphabet))
 
 
-def compact_letters(order: np.ndarray, separated: np.ndarray) -> tuple[str, ...]:
+#: Most letters a display may need before it is given up: beyond a few alphabets it is
+#: unreadable, and the insert-and-absorb algorithm can need exponentially many (500 models
+#: with 172 scattered separated pairs took 220 s before this cap).
+LETTERS_MAX = 260
+
+
+def compact_letters(order: np.ndarray, separated: np.ndarray, *,
+                    max_letters: int | None = LETTERS_MAX) -> tuple[str, ...] | None:
     """Compact letter display: models that share a letter are not separated by any test.
 
     Insert-and-absorb algorithm (Piepho 2004): start with one letter shared by all models; for
@@ -90,7 +105,8 @@ def compact_letters(order: np.ndarray, separated: np.ndarray) -> tuple[str, ...]
 
     Returns
     -------
-    tuple of str, aligned with ``order``.
+    tuple of str, aligned with ``order``; None when more than ``max_letters`` letters would
+    be needed (None: no limit).
 
     References
     ----------
@@ -116,6 +132,8 @@ def compact_letters(order: np.ndarray, separated: np.ndarray) -> tuple[str, ...]
             if not any(c & d == c for d in rest) and not any(c & d == c for d in kept):
                 kept.append(c)
         columns = rest + kept
+        if max_letters is not None and len(columns) > max_letters:
+            return None
     columns.sort(key=lambda c: [p for p in range(k) if c >> p & 1])
     letters = [""] * k
     for name, c in enumerate(columns):
@@ -361,8 +379,13 @@ class Ranking:
                        "bounds and the set of models not beaten by any discovery are shown "
                        "without a confidence guarantee (use --correction holm or bonferroni "
                        "for rank intervals and a top set).")
-        out.append(f"Letters: models that share a letter are not separated by any test at "
-                   f"alpha = {t.alpha:g}; models without a common letter are.")
+        if self.letters and self.letters[0] == NO_LETTERS:
+            out.append(f"Letters: not shown ('{NO_LETTERS}'): a display of who is separated "
+                       f"from whom would need more than {LETTERS_MAX} letters here; the rank "
+                       "intervals and the pairwise results (to_frame, --json) say it.")
+        else:
+            out.append(f"Letters: models that share a letter are not separated by any test at "
+                       f"alpha = {t.alpha:g}; models without a common letter are.")
         if not self.fsd_checked:
             out.append("The order was not checked against first-order dominance of the "
                        "display scores: the multivariate test compares joint distributions.")
@@ -826,7 +849,7 @@ def rank_samples(samples, built, *, order, test, eps0, alpha, correction, design
         samples=samples,
         rank_low=low[perm],
         rank_high=high[perm],
-        letters=compact_letters(perm, result.separated),
+        letters=_letters_or_dash(perm, result.separated),
         rank_mid=_mid_ranks(perm, twins),
         fsd_checked=not joint,
     )
