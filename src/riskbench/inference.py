@@ -455,7 +455,9 @@ class _UpperMoment:
 
     def add(self, reps: np.ndarray) -> None:  # (orders, b, k, k)
         dev = np.maximum(np.nan_to_num(reps) - self.point[:, None], 0.0)
-        self.s2 = np.add.reduce(np.concatenate([self.s2[:, None], dev * dev], axis=1), axis=1)
+        dev *= dev
+        for r in range(dev.shape[1]):  # one replicate at a time: the same order of additions
+            self.s2 += dev[:, r]       # as before, without a (orders, b + 1, k, k) copy
 
     def sd(self, n: int) -> np.ndarray:
         out = np.sqrt(2.0 * self.s2 / (n - 1))
