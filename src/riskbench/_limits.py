@@ -202,12 +202,18 @@ def _where(label: str, member: str | None) -> str:
     return f"{label}: member {member!r}" if member else label
 
 
+def _too_big(what: str, size: float, limits: Limits, after: str = "") -> LimitError:
+    """``what`` (a subject and verb, e.g. "big.eval: member 'x' declares") ``size``
+    ``after``, above max_bytes, with the hint to raise it."""
+    return LimitError(f"{what} {format_size(size)}{after}, above the input limit of "
+                      f"{format_size(limits.max_bytes)} (max_bytes); "
+                      + _raise_hint("max_bytes", size * 1.1))
+
+
 def _over_bytes(label: str, member: str | None, size: float, limits: Limits,
                 claimed: bool = False, plain: bool = False) -> LimitError:
     how = "is" if plain else "declares" if claimed else "inflates to more than"
-    return LimitError(f"{_where(label, member)} {how} {format_size(size)}, above the input "
-                      f"limit of {format_size(limits.max_bytes)} (max_bytes); "
-                      + _raise_hint("max_bytes", size * 1.1))
+    return _too_big(f"{_where(label, member)} {how}", size, limits)
 
 
 def _over_ratio(label: str, member: str | None, produced: float, consumed: float,
@@ -478,10 +484,8 @@ def check_archive(archive: zipfile.ZipFile, label: str) -> Budget:
                 info.file_size > limits.max_ratio * max(info.compress_size, 1):
             raise _over_ratio(label, info.filename, info.file_size, info.compress_size, limits)
     if total > limits.max_bytes:
-        raise LimitError(f"{label}: its {len(archive.infolist())} members declare "
-                         f"{format_size(total)} together, above the input limit of "
-                         f"{format_size(limits.max_bytes)} (max_bytes); "
-                         + _raise_hint("max_bytes", total * 1.1))
+        raise _too_big(f"{label}: its {len(archive.infolist())} members declare", total,
+                       limits, after=" together")
     if total > limits.ratio_floor and total > limits.max_ratio * max(packed, 1):
         # many members, each under the floor, can still add up to a bomb
         raise LimitError(f"{label}: its {len(archive.infolist())} members expand "
@@ -526,10 +530,8 @@ def check_parquet(path: str | Path, *, label: str | None = None) -> None:
         raise too_many_columns(label, meta.num_columns)
     decoded = meta.num_rows * max(1, meta.num_columns) * 8
     if decoded > limits.max_bytes:
-        raise LimitError(f"{label}: {meta.num_rows:,} rows x {meta.num_columns} columns decode "
-                         f"to at least {format_size(decoded)}, above the input limit of "
-                         f"{format_size(limits.max_bytes)} (max_bytes); "
-                         + _raise_hint("max_bytes", decoded * 1.1))
+        raise _too_big(f"{label}: {meta.num_rows:,} rows x {meta.num_columns} columns decode "
+                       "to at least", decoded, limits)
     if decoded > limits.ratio_floor and decoded > limits.max_ratio * max(size, 1):
         raise _over_ratio(label, None, decoded, size, limits)
 
