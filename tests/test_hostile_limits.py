@@ -328,3 +328,21 @@ def test_defaults_are_far_above_every_real_log_in_tests_data():
     assert worst["line"][0] * 1000 < limits.max_line
     assert worst["depth"][0] * 20 < 1000  # Python's JSON parser stops near 1,000 levels
     assert worst["columns"][0] * 1000 < limits.max_columns
+
+
+def test_members_that_pass_one_by_one_but_not_together_name_the_total(tmp_path):
+    """LIMITS: each member under max_bytes, all of them together over it."""
+    import pytest
+
+    from riskbench import _limits
+    from riskbench.errors import LimitError
+
+    path = tmp_path / "three.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for a in range(3):
+            archive.writestr(f"m{a}.json", "x" * 2048)
+    with riskbench.input_limits(max_bytes="5K"), zipfile.ZipFile(path) as archive:
+        with pytest.raises(LimitError, match=r"three.zip: its 3 members declare 6 KiB "
+                                             r"together, above the input limit of 5 KiB "
+                                             r"\(max_bytes\); if the file is genuine"):
+            _limits.check_archive(archive, "three.zip")
