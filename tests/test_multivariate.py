@@ -202,6 +202,31 @@ def test_a_kernel_that_underflows_is_rebuilt_in_the_log_domain(row, shift, engin
     assert warm.value == pytest.approx(cold.value, rel=1e-8)
 
 
+def test_a_float32_column_sum_that_overflows_is_absorbed_not_taken_for_the_optimum():
+    """float32 passes: row sums of tiny entries give huge row scalings, and a column of entries
+    near float32's largest then sums to inf. Without the check the log-scaling would be -inf,
+    the value -inf and the stage 'converged' on it; the scalings are absorbed instead and the
+    caller rebuilds the kernel (REBUILD), every anchor finite."""
+    from riskbench.backends import _numba_ot as compiled
+
+    n = 6
+    kernel = np.full((n, n), 1e-10, dtype=np.float32)
+    kernel[:, 0] = 3e38
+    cost = np.ones((n, n))
+    a = b = np.full(n, 1 / n)
+    f, g, lu, lv = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    lv[0] = -100.0  # column 0's weight is a float32 subnormal: the row sums stay small
+    state = np.array([np.nan, np.nan, 0.0])
+    code, used = compiled.iterate(cost, a, b, 0.01, f, g, lu, lv, kernel, state, 1e-6, 100, 40.0)
+    assert code == compiled.REBUILD and used == 1
+    assert np.isfinite(f).all() and np.isfinite(g).all()
+    assert (lu == 0).all() and (lv == 0).all()
+    w0 = float(np.float32(np.exp(-100.0) / n))
+    row_sum = 3e38 * w0 + (n - 1) * 1e-10 / n
+    assert f == pytest.approx(np.full(n, -0.01 * np.log(row_sum)), rel=1e-5)
+    assert g[0] == -1.0  # lv absorbed as it was: the v-half-step was not taken
+
+
 # ----------------------------------------------------------------------------- oracle 3
 
 def test_shifted_copy_is_dominated():
