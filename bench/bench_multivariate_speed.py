@@ -41,17 +41,35 @@ from synthetic import synthetic_table
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def baseline_module(rev: str):
-    """src/riskbench/multivariate.py at ``rev``, imported as a module of its own."""
-    source = subprocess.run(["git", "show", f"{rev}:src/riskbench/multivariate.py"], cwd=ROOT,
-                            check=True, capture_output=True, text=True).stdout
-    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"riskbench_multivariate_{rev}.py"
+def _load(rev: str, relative: str, name: str, source: str | None = None):
+    """``relative`` (a path under src/riskbench) at ``rev``, imported as module ``name``."""
+    if source is None:
+        source = subprocess.run(["git", "show", f"{rev}:src/riskbench/{relative}"], cwd=ROOT,
+                                check=True, capture_output=True, text=True).stdout
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"riskbench_{name}.py"
     path.write_text(source)
-    spec = importlib.util.spec_from_file_location(f"multivariate_{rev}", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+def baseline_module(rev: str):
+    """src/riskbench/multivariate.py at ``rev``, imported as a module of its own; where ``rev``
+    has the compiled solver (backends/_numba_ot.py, issue 15), that file at ``rev`` too, so
+    the baseline runs its own kernels (they compile once, cached beside the copy)."""
+    source = subprocess.run(["git", "show", f"{rev}:src/riskbench/multivariate.py"], cwd=ROOT,
+                            check=True, capture_output=True, text=True).stdout
+    if "_numba_ot" in source:
+        kernels = f"numba_ot_{rev}"
+        _load(rev, "backends/_numba_ot.py", kernels)
+        source = source.replace("from riskbench.backends import _numba_ot as compiled",
+                                f"import {kernels} as compiled")
+        source = source.replace("from riskbench.backends._numba_ot import",
+                                f"from {kernels} import")
+        assert "from riskbench.backends import _numba_ot" not in source
+    return _load(rev, "multivariate.py", f"multivariate_{rev}", source)
 
 
 def with_baseline(base):
