@@ -149,6 +149,38 @@ def test_cli_ambiguous_metric_and_cli_spelling_of_the_fix(tmp_path):
     assert "strict=False" not in refused.stderr
 
 
+KT_FORK = FORMATS / "lm_eval" / "kt_lm_eval_fork"
+
+
+@pytest.mark.parametrize("command", ["rank", "report", "stability"])
+def test_cli_one_metric_pattern_matching_two_metrics_is_ambiguous(command, tmp_path):
+    """'winogrande' matches winogrande/acc,none (one model has it) and
+    winogrande/exact_match,get-answer in the real kt fork logs: the one-metric commands said
+    "has scores for only one model" about acc; now the pattern is named ambiguous."""
+    output = ["-o", str(tmp_path / "r.html")] if command == "report" else []
+    result = CliRunner().invoke(main, [command, *output, str(KT_FORK), "--metric", "winogrande",
+                                       "--n-resamples", "10", "--seed", "0", "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {KT_FORK}: metric 'winogrande' matches 2 metrics "
+                                    "(winogrande/acc,none, winogrande/exact_match,get-answer); "
+                                    "give one of them, or a pattern that matches only one "
+                                    "(--metric takes a name, a glob or a unique substring)")
+    assert "only one model" not in result.output and "Traceback" not in result.output
+
+
+def test_one_metric_string_resolves_and_a_list_keeps_every_match():
+    with pytest.raises(InputError, match=r"metric 'exact_match' matches 2 metrics "
+                                         r"\(leaderboard_mmlu_pro/exact_match,get-answer, "
+                                         r"winogrande/exact_match,get-answer\)"):
+        riskbench.read_scores(KT_FORK, metrics="exact_match")
+    picked = riskbench.read_scores(KT_FORK, metrics="winogrande/exact*")
+    assert picked.metrics == (WINOGRANDE,) and len(picked.models) == 5
+    assert riskbench.read_scores(KT_FORK, metrics=WINOGRANDE).metrics == (WINOGRANDE,)
+    # several metrics (a portfolio's selection) still keep every match
+    assert riskbench.read_scores(HARM, metrics=["harm_bench"]).metrics == tuple(sorted(
+        f"harm_bench/harm_bench{s}_score,test" for s in ("", "_claude", "_gpt")))
+
+
 def test_cli_lenient_model_names_and_several_formats(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("model,item,metric,value\na,1,m,1\na,2,m,x\nb,1,m,0\nb,2,m,1\na,3,m,0\n"

@@ -598,9 +598,12 @@ def _load(options: dict, *, texts: bool = False) -> tuple[ScoreTable, dict | Non
         strict=not read["lenient"], format=read["log_format"], cluster=read["cluster_col"],
         repeat=read["repeat_col"], repeats=read["generations"],
         model_names=_renames(read["model_names"]), logprobs=read["logprobs"], texts=texts,
-        metrics=[options["metric"]] if options.get("metric") else None)
+        # a string picks one metric: a pattern matching several is an error listing them,
+        # before the other matches are checked (a second match held by one model would
+        # otherwise fail as "scores for only one model")
+        metrics=options["metric"] or None)
     if options.get("metric"):
-        # one name, or an error listing the candidates
+        # the one name it picked
         options["metric"] = resolve_metric(options["metric"], table.metrics, table.source)
     return table, weights
 
