@@ -64,6 +64,37 @@ HARM = [SAFETY / f"harm_bench:model={m}" for m in ("anthropic_claude-3-5-sonnet-
 HARM_SCORE = "harm_bench/harm_bench_score,test"
 TGPRED = FORMATS / "lm_eval" / "real_variants" / "tgpred.json" / "gpt-4o-mini"
 MAE = "polymer_tg_prediction/mae,none"
+KT_FORK = FORMATS / "lm_eval" / "kt_lm_eval_fork"
+
+
+def test_cli_logs_shows_whole_helm_metric_names_and_the_run_folder_of_each_stats_json():
+    """The new-user review: HELM metric names were cut with "..." and every aggregate's file
+    was a bare 'stats.json', so the run folders could not be told apart."""
+    result = CliRunner().invoke(main, ["logs", str(FORMATS / "helm")])
+    assert result.exit_code == 0, result.output
+    assert "\N{HORIZONTAL ELLIPSIS}" not in result.stdout
+    longest = ("mmlu:subject=philosophy,method=multiple_choice_joint/"
+               "quasi_prefix_exact_match@5,valid")
+    assert f"│ {longest} │" in result.stdout  # whole, on one line of the 160-column table
+    runs = CliRunner().invoke(main, ["logs", str(SAFETY)])
+    assert runs.exit_code == 0, runs.output
+    files = [line.split("│")[1].strip() for line in runs.stdout.splitlines()
+             if line.startswith("│") and ".json" in line.split("│")[1]]
+    assert sorted(set(files)) == ["groups/harm_bench.json", "groups/simple_safety_tests.json",
+                                  *(f"{task}:model={m}/stats.json"
+                                    for task in ("harm_bench", "simple_safety_tests")
+                                    for m in ("anthropic_claude-3-5-sonnet-20240620",
+                                              "meta_llama-3-8b-chat"))]
+    # run folders given one by one: each file still with its folder
+    given = CliRunner().invoke(main, ["logs", *map(str, HARM)])
+    assert given.exit_code == 0, given.output
+    for run in HARM:
+        assert f"│ {run.name}/stats.json " in given.stdout
+    # a log file given itself: its name
+    gpt4o = next((KT_FORK / "gpt-4o").glob("results_*.json"))
+    alone = CliRunner().invoke(main, ["logs", str(gpt4o)])
+    assert alone.exit_code == 0, alone.output
+    assert f"│ {gpt4o.name} " in alone.stdout
 
 
 def test_read_scores_takes_the_log_directions_and_keeps_the_texts():
@@ -147,9 +178,6 @@ def test_cli_ambiguous_metric_and_cli_spelling_of_the_fix(tmp_path):
     refused = CliRunner().invoke(main, ["rank", str(bad), "--n-resamples", "10"])
     assert refused.exit_code == 2 and "or skip them with --lenient" in refused.stderr
     assert "strict=False" not in refused.stderr
-
-
-KT_FORK = FORMATS / "lm_eval" / "kt_lm_eval_fork"
 
 
 @pytest.mark.parametrize("command", ["rank", "report", "stability"])
