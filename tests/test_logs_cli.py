@@ -97,6 +97,15 @@ def test_cli_logs_shows_whole_helm_metric_names_and_the_run_folder_of_each_stats
     assert f"│ {gpt4o.name} " in alone.stdout
 
 
+def test_cli_logs_counts_the_inspect_num_instructions_it_leaves_out():
+    result = CliRunner().invoke(main, ["logs", str(FORMATS / "inspect")])
+    assert result.exit_code == 0, result.output
+    assert ":num_instructions " not in result.stdout.split("Aggregates")[0]  # not a metric row
+    assert "skipped, count in a dict-valued score (num_*), not a score: 5 values " \
+           "(inspect_evals/ifeval/instruction_following:num_instructions)" in \
+           " ".join(result.stdout.split())
+
+
 def test_read_scores_takes_the_log_directions_and_keeps_the_texts():
     table = riskbench.read_scores(HARM, metrics=["harm_bench_score"])
     assert table.metrics == (HARM_SCORE,) and table.higher_is_better == {HARM_SCORE: True}
