@@ -64,6 +64,46 @@ HARM = [SAFETY / f"harm_bench:model={m}" for m in ("anthropic_claude-3-5-sonnet-
 HARM_SCORE = "harm_bench/harm_bench_score,test"
 TGPRED = FORMATS / "lm_eval" / "real_variants" / "tgpred.json" / "gpt-4o-mini"
 MAE = "polymer_tg_prediction/mae,none"
+KT_FORK = FORMATS / "lm_eval" / "kt_lm_eval_fork"
+
+
+def test_cli_logs_shows_whole_helm_metric_names_and_the_run_folder_of_each_stats_json():
+    """The new-user review: HELM metric names were cut with "..." and every aggregate's file
+    was a bare 'stats.json', so the run folders could not be told apart."""
+    result = CliRunner().invoke(main, ["logs", str(FORMATS / "helm")])
+    assert result.exit_code == 0, result.output
+    assert "\N{HORIZONTAL ELLIPSIS}" not in result.stdout
+    longest = ("mmlu:subject=philosophy,method=multiple_choice_joint/"
+               "quasi_prefix_exact_match@5,valid")
+    assert f"│ {longest} │" in result.stdout  # whole, on one line of the 160-column table
+    runs = CliRunner().invoke(main, ["logs", str(SAFETY)])
+    assert runs.exit_code == 0, runs.output
+    files = [line.split("│")[1].strip() for line in runs.stdout.splitlines()
+             if line.startswith("│") and ".json" in line.split("│")[1]]
+    assert sorted(set(files)) == ["groups/harm_bench.json", "groups/simple_safety_tests.json",
+                                  *(f"{task}:model={m}/stats.json"
+                                    for task in ("harm_bench", "simple_safety_tests")
+                                    for m in ("anthropic_claude-3-5-sonnet-20240620",
+                                              "meta_llama-3-8b-chat"))]
+    # run folders given one by one: each file still with its folder
+    given = CliRunner().invoke(main, ["logs", *map(str, HARM)])
+    assert given.exit_code == 0, given.output
+    for run in HARM:
+        assert f"│ {run.name}/stats.json " in given.stdout
+    # a log file given itself: its name
+    gpt4o = next((KT_FORK / "gpt-4o").glob("results_*.json"))
+    alone = CliRunner().invoke(main, ["logs", str(gpt4o)])
+    assert alone.exit_code == 0, alone.output
+    assert f"│ {gpt4o.name} " in alone.stdout
+
+
+def test_cli_logs_counts_the_inspect_num_instructions_it_leaves_out():
+    result = CliRunner().invoke(main, ["logs", str(FORMATS / "inspect")])
+    assert result.exit_code == 0, result.output
+    assert ":num_instructions " not in result.stdout.split("Aggregates")[0]  # not a metric row
+    assert "skipped, count in a dict-valued score (num_*), not a score: 5 values " \
+           "(inspect_evals/ifeval/instruction_following:num_instructions)" in \
+           " ".join(result.stdout.split())
 
 
 def test_read_scores_takes_the_log_directions_and_keeps_the_texts():
@@ -147,6 +187,35 @@ def test_cli_ambiguous_metric_and_cli_spelling_of_the_fix(tmp_path):
     refused = CliRunner().invoke(main, ["rank", str(bad), "--n-resamples", "10"])
     assert refused.exit_code == 2 and "or skip them with --lenient" in refused.stderr
     assert "strict=False" not in refused.stderr
+
+
+@pytest.mark.parametrize("command", ["rank", "report", "stability"])
+def test_cli_one_metric_pattern_matching_two_metrics_is_ambiguous(command, tmp_path):
+    """'winogrande' matches winogrande/acc,none (one model has it) and
+    winogrande/exact_match,get-answer in the real kt fork logs: the one-metric commands said
+    "has scores for only one model" about acc; now the pattern is named ambiguous."""
+    output = ["-o", str(tmp_path / "r.html")] if command == "report" else []
+    result = CliRunner().invoke(main, [command, *output, str(KT_FORK), "--metric", "winogrande",
+                                       "--n-resamples", "10", "--seed", "0", "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {KT_FORK}: metric 'winogrande' matches 2 metrics "
+                                    "(winogrande/acc,none, winogrande/exact_match,get-answer); "
+                                    "give one of them, or a pattern that matches only one "
+                                    "(--metric takes a name, a glob or a unique substring)")
+    assert "only one model" not in result.output and "Traceback" not in result.output
+
+
+def test_one_metric_string_resolves_and_a_list_keeps_every_match():
+    with pytest.raises(InputError, match=r"metric 'exact_match' matches 2 metrics "
+                                         r"\(leaderboard_mmlu_pro/exact_match,get-answer, "
+                                         r"winogrande/exact_match,get-answer\)"):
+        riskbench.read_scores(KT_FORK, metrics="exact_match")
+    picked = riskbench.read_scores(KT_FORK, metrics="winogrande/exact*")
+    assert picked.metrics == (WINOGRANDE,) and len(picked.models) == 5
+    assert riskbench.read_scores(KT_FORK, metrics=WINOGRANDE).metrics == (WINOGRANDE,)
+    # several metrics (a portfolio's selection) still keep every match
+    assert riskbench.read_scores(HARM, metrics=["harm_bench"]).metrics == tuple(sorted(
+        f"harm_bench/harm_bench{s}_score,test" for s in ("", "_claude", "_gpt")))
 
 
 def test_cli_lenient_model_names_and_several_formats(tmp_path):

@@ -436,6 +436,20 @@ def test_inspect_dict_scores_become_one_metric_per_key():
     assert any("has dict values" in n for n in log.notes)
 
 
+def test_inspect_count_keys_of_dict_scores_are_left_out_and_counted():
+    """ifeval's score dict holds num_instructions, the number of instructions of the prompt:
+    a count, not a score (the new-user review saw it ranked as a metric). It is left out by
+    the num_* rule of HELM's bookkeeping stats, and the read summary counts it."""
+    ifeval = INSPECT / "eee_tests" / "inspect_shortened_ifeval_qwen2.5-7b.json"
+    log = read_log(ifeval)
+    prefix = "inspect_evals/ifeval/instruction_following:"
+    assert sorted(set(log.frame["metric"])) == [
+        prefix + k for k in ("inst_level_loose", "inst_level_strict", "prompt_level_loose",
+                             "prompt_level_strict")]
+    assert log.summary.by_reason()["count in a dict-valued score (num_*), not a score"] == {
+        "count": 5, "unit": "values", "names": [prefix + "num_instructions"]}
+
+
 def test_inspect_damaged_archive_member_is_named(tmp_path):
     with zipfile.ZipFile(INSPECT / "inspect_ai_tests" / "log_streaming.eval") as archive:
         members = {name: archive.read(name) for name in archive.namelist()}

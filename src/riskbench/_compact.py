@@ -40,7 +40,7 @@ class _Fallback(Exception):
 
 def read_compact(source: object, *, format: str, model: str, item: str, metric: str,
                  value: str, higher_is_better: object, align: str, on_infinite: str,
-                 metrics: Sequence[str] | None, model_names: Mapping[str, str] | None,
+                 metrics: str | Sequence[str] | None, model_names: Mapping[str, str] | None,
                  cluster: str | None, repeat: str | None):
     """The validated :class:`~riskbench.table.ScoreTable` of a clean long-table file, or
     ``None`` when the whole-frame path must read it (see the module notes)."""

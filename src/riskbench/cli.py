@@ -598,9 +598,12 @@ def _load(options: dict, *, texts: bool = False) -> tuple[ScoreTable, dict | Non
         strict=not read["lenient"], format=read["log_format"], cluster=read["cluster_col"],
         repeat=read["repeat_col"], repeats=read["generations"],
         model_names=_renames(read["model_names"]), logprobs=read["logprobs"], texts=texts,
-        metrics=[options["metric"]] if options.get("metric") else None)
+        # a string picks one metric: a pattern matching several is an error listing them,
+        # before the other matches are checked (a second match held by one model would
+        # otherwise fail as "scores for only one model")
+        metrics=options["metric"] or None)
     if options.get("metric"):
-        # one name, or an error listing the candidates
+        # the one name it picked
         options["metric"] = resolve_metric(options["metric"], table.metrics, table.source)
     return table, weights
 
@@ -1141,7 +1144,9 @@ def logs(paths, log_format, lenient, logprobs, as_json, quiet, output):
         title = paths[0] if len(paths) == 1 else f"{len(paths)} paths"
         grid = Table(title=f"{title}: {len(frame)} per-item scores", title_justify="left")
         for col in ("model", "metric", "items", "mean", "inf", "better"):
-            grid.add_column(col, justify="right" if col in ("items", "mean", "inf") else "left")
+            # long names are folded onto more lines, never cut with "..."
+            grid.add_column(col, justify="right" if col in ("items", "mean", "inf") else "left",
+                            **_name_column(col, summary["metric"], console, rest=55))
         for row in summary.itertuples():
             better = ("higher" if row.higher_is_better else "lower") + (
                 " (assumed)" if row.direction_stated_by == "assumed" else "")
@@ -1152,9 +1157,10 @@ def logs(paths, log_format, lenient, logprobs, as_json, quiet, output):
             checks = Table(title="Aggregates the harness reported, recomputed from the items",
                            title_justify="left")
             for col in ("file", "metric", "reported", "recomputed", "matched"):
-                checks.add_column(col)
+                checks.add_column(col, **_name_column(col, [c.metric for c in log.checks],
+                                                      console, rest=45))
             for c in log.checks:
-                checks.add_row(Path(c.file).name, c.metric, _fmt_value(c.reported),
+                checks.add_row(_file_label(c.file, paths), c.metric, _fmt_value(c.reported),
                                _fmt_value(c.recomputed),
                                "yes" if c.matched else Text("NO", style="red"))
             console.print(checks)
@@ -1168,6 +1174,36 @@ def logs(paths, log_format, lenient, logprobs, as_json, quiet, output):
         return EXIT_OK
 
     _run(action, quiet)
+
+
+def _name_column(col: str, metrics, console: Console, *, rest: int) -> dict:
+    """Column options of the logs tables: names (model, metric, file) fold onto more lines
+    instead of being cut with "...", and the model or file column folds first, so that whole
+    metric names keep one line where the console allows (``rest``: the width the other
+    columns, borders and padding take)."""
+    if col not in ("model", "metric", "file"):
+        return {}
+    if col == "metric":
+        return {"overflow": "fold"}
+    longest = max((len(str(m)) for m in metrics), default=0)
+    return {"overflow": "fold", "max_width": max(20, console.width - longest - rest)}
+
+
+def _file_label(file: str, paths) -> str:
+    """A file of the logs' aggregate checks as the user can tell it apart: relative to the
+    folder given that holds it, and at least with its own folder (``run/stats.json``: every
+    HELM run folder has a ``stats.json``); a file given itself (or a member of an archive
+    given) by its name."""
+    target = os.path.abspath(file)
+    roots = sorted((os.path.abspath(p) for p in paths if os.path.isdir(p)), key=len,
+                   reverse=True)
+    for root in roots:
+        if target.startswith(root.rstrip(os.sep) + os.sep):
+            shown = os.path.relpath(target, root)
+            if os.sep not in shown:
+                shown = os.path.join(os.path.basename(root), shown)
+            return shown
+    return Path(file).name
 
 
 def _strict_json(value):

@@ -743,7 +743,7 @@ def read_scores(
     on_infinite: str = "keep",
     strict: bool = True,
     format: str = "auto",
-    metrics: Sequence[str] | None = None,
+    metrics: str | Sequence[str] | None = None,
     model_names: Mapping[str, str] | None = None,
     logprobs: bool = False,
     texts: bool = True,
@@ -797,11 +797,13 @@ def read_scores(
         ``riskbench.io.FORMATS`` (lm_eval, helm, inspect, alpaca_eval, pairwise, eee) reads
         that log format. Logs come with ``notes`` on the table (averaged repeats, failed
         aggregate checks) and their prompts and responses (:meth:`ScoreTable.texts`).
-    metrics : sequence of str, optional
+    metrics : str or sequence of str, optional
         Keep only these metrics (checked before anything else, so the others may be
         incomplete: useful with logs holding many tasks). Each entry is a metric name, a glob
-        (``"*harm_bench_score*"``) or a substring of metric names; the metrics left out are
-        counted in the read summary.
+        (``"*harm_bench_score*"``) or a substring of metric names, and keeps every metric it
+        matches; a single string instead picks one metric (what ``--metric`` of the one-metric
+        commands does), so a pattern that matches several is an :class:`InputError` listing
+        them. The metrics left out are counted in the read summary.
     model_names : mapping {old: new}, optional
         Rename models (before anything is checked, so two names may be merged into one only
         when their items do not clash).
@@ -1040,7 +1042,7 @@ def _combined(parts: list[_Part]) -> tuple[str, pd.DataFrame, Callable[[np.ndarr
 
 
 def _build_table(parts: list[_Part], raws: list[_Raw], *, higher_is_better: object,
-                 align: str, on_infinite: str, metrics: Sequence[str] | None,
+                 align: str, on_infinite: str, metrics: str | Sequence[str] | None,
                  model_names: Mapping[str, str] | None, repeat: str | None, repeats: str,
                  cluster: str | None) -> ScoreTable:
     name, long, rows_of, clusters_col, row_of = _combined(parts)
@@ -1232,14 +1234,17 @@ def _rename(long: pd.DataFrame, texts: pd.DataFrame | None, names: Mapping[str, 
     return long, texts
 
 
-def match_metrics(patterns: Sequence[str], available: Sequence[str],
+def match_metrics(patterns: str | Sequence[str], available: Sequence[str],
                   source: str = "the table") -> list[str]:
     """The metrics that names, globs or substrings pick, in the order of ``available``.
 
     Each pattern is an exact metric name, else a glob (``*``, ``?``, ``[...]``) matched against
     whole names, else a substring of names; one that matches nothing is an error listing the
-    metrics there are.
+    metrics there are. A single string (not a list) must pick one metric: see
+    :func:`resolve_metric`.
     """
+    if isinstance(patterns, str):
+        return [resolve_metric(patterns, available, source)]
     chosen: set[str] = set()
     unknown = []
     for pattern in (str(p) for p in patterns):

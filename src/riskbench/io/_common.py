@@ -36,8 +36,8 @@ from riskbench import _limits
 from riskbench._provenance import ReadSummary, Skip, directions_of, merge_skips
 from riskbench.errors import InputError, LimitError, option_hint
 
-__all__ = ["AggregateCheck", "COLUMNS", "Field", "LogRead", "MISSING", "Peek", "RecordError",
-           "Sink", "TEXT_BUDGET", "TEXT_CHARS", "TEXT_COLUMNS"]
+__all__ = ["AggregateCheck", "COLUMNS", "COUNT_PREFIXES", "Field", "LogRead", "MISSING", "Peek",
+           "RecordError", "Sink", "TEXT_BUDGET", "TEXT_CHARS", "TEXT_COLUMNS"]
 
 COLUMNS = ("model", "item", "metric", "value", "task", "filter", "split", "run", "repeats",
            "source_file")
@@ -54,6 +54,10 @@ TEXT_COLUMNS = ("model", "item", "task", "run", "prompt", "response", "reference
 TEXT_CHARS = 4000
 #: Characters of text kept per read in all (later texts are left out, and counted).
 TEXT_BUDGET = 40_000_000
+#: Name prefixes of counts a harness logs beside the scores (``num_instructions``,
+#: ``num_output_tokens``, ``max_num_output_tokens``): bookkeeping, not scores, so the readers
+#: leave them out (counted in the read summary, with the reason).
+COUNT_PREFIXES = ("num_", "max_num_")
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from riskbench.io._common import Field, Peek, Sink, absent, load_json, lookup, mean, to_float
+from riskbench.io._common import (
+    COUNT_PREFIXES,
+    Field,
+    Peek,
+    Sink,
+    absent,
+    load_json,
+    lookup,
+    mean,
+    to_float,
+)
 
 NAME = "helm"
 DESCRIPTION = "HELM run folders with per_instance_stats.json and run_spec.json"
@@ -67,7 +77,7 @@ RUN_FILES = frozenset({"per_instance_stats.json", "run_spec.json", "stats.json",
 LOGPROB_STATS = frozenset({"logprob", "max_prob", "perplexity", "bits_per_byte",
                            "logprob_per_byte"})
 #: Bookkeeping stats left out when no schema.json says otherwise: name prefixes ...
-BOOKKEEPING_PREFIXES = ("num_", "max_num_", "finish_reason_", "training_", "inference_",
+BOOKKEEPING_PREFIXES = (*COUNT_PREFIXES, "finish_reason_", "training_", "inference_",
                         "estimated_", "batch_")
 #: ... and whole names.
 BOOKKEEPING_STATS = frozenset({"batch_size", "prompt_truncated", "predicted_index",

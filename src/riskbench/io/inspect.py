@@ -13,7 +13,10 @@ item
     ``sample.id`` as a string; the dataset's ids pair items across models.
 metric
     ``"<task>/<scorer>"`` (``popularity/match``), and ``"<task>/<scorer>:<key>"`` for each key of
-    a dict-valued score (``inspect_evals/ifeval/instruction_following:prompt_level_strict``).
+    a dict-valued score (``inspect_evals/ifeval/instruction_following:prompt_level_strict``),
+    except the keys that are counts, not scores: those starting with one of
+    :data:`~riskbench.io._common.COUNT_PREFIXES` (``num_instructions``, the HELM reader's
+    ``num_*`` bookkeeping rule), left out and counted in the read summary.
 run
     The log's file name; two logs of one model and task become ``"<model>@<file>"``.
 
@@ -44,6 +47,7 @@ from pathlib import Path
 from riskbench import _limits
 from riskbench.errors import InputError
 from riskbench.io._common import (
+    COUNT_PREFIXES,
     MISSING,
     Field,
     Peek,
@@ -68,6 +72,7 @@ _CHECKED = ("accuracy", "mean")
 _ARCHIVE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
                    NotImplementedError, RuntimeError, ValueError)
 _FIX = "the log must be Inspect's own output; write it again with inspect eval"
+_COUNT = "count in a dict-valued score (num_*), not a score"
 
 _HEADER_SPEC = (
     Field("eval.task", (str,), fix=_FIX),
@@ -193,6 +198,7 @@ def _read_log(path: Path, log: _Log, sink: Sink) -> None:
         sink.note(f"{path}: log status {head['status']!r}; only the samples it holds are read")
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     dict_scorers: set[str] = set()
+    counts: dict[str, int] = defaultdict(int)  # count keys left out: metric name -> values
     epochs = 1
     for file, where, record in log.samples:
         rec = sink.pick(record, _SAMPLE_SPEC, file=file, line=where)
@@ -203,10 +209,12 @@ def _read_log(path: Path, log: _Log, sink: Sink) -> None:
         if (rec["epoch"] or 1) == 1:
             _keep_text(record, model, item, task, path.name, file, sink)
         for metric, value in _sample_values(rec["scores"] or {}, task, file, where, sink,
-                                            dict_scorers):
+                                            dict_scorers, counts):
             values[metric][item].append(value)
             sink.add(model=model, item=item, metric=metric, value=value, task=task,
                      run=path.name, source_file=file)
+    for metric, n in counts.items():
+        sink.skip(_COUNT, metric, n, where=path)
     if not values:
         sink.note(f"{path}: no scored samples (no scorer ran, or samples were not logged)")
         return
@@ -252,7 +260,8 @@ def _content(value: object) -> str | None:
 
 
 def _sample_values(scores: dict[str, object], task: str, file: str, where: int | str,
-                   sink: Sink, dict_scorers: set[str]) -> Iterator[tuple[str, float]]:
+                   sink: Sink, dict_scorers: set[str],
+                   counts: dict[str, int]) -> Iterator[tuple[str, float]]:
     for scorer, score in scores.items():
         raw = lookup(score, "value")
         if absent(raw):
@@ -263,6 +272,9 @@ def _sample_values(scores: dict[str, object], task: str, file: str, where: int |
         if isinstance(raw, dict):
             dict_scorers.add(scorer)
         for key, part in parts:
+            if isinstance(key, str) and key.startswith(COUNT_PREFIXES):
+                counts[f"{task}/{scorer}:{key}"] += 1  # a count (ifeval's num_instructions)
+                continue
             value = to_score(part)
             path = f"scores.{scorer}.value" + (f".{key}" if key is not None else "")
             if value is None:
