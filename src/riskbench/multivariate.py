@@ -55,7 +55,8 @@ Two engines run that algorithm (``backend=``): the plain numpy one (``_stage``, 
 and, by default, the compiled one of :mod:`riskbench.backends._numba_ot`: one pass over the
 kernel per iteration (row s gives its u-scaling and at once its share of the column sums), the
 kernel stored in float32 for every stage, its passes in float32 (weights, row and column sums;
-the logarithms and potentials in float64), then one more stage at
+the logarithms and potentials in float64) and over-relaxed, annealing from max(C) / 20, then
+one more plain stage at
 ``reg`` with a float64 kernel from that optimum (a few iterations), so the value is the float64
 problem's to ``tol``; the costs of both directions of a pair in one pass, and each thread's
 cost and kernel buffers reused from pair to pair (touching fresh pages cost more than the
@@ -410,13 +411,15 @@ def _stage_compiled(cost: np.ndarray, a: np.ndarray, b: np.ndarray, reg: float, 
     flush = _FLUSH if dtype == np.float64 else -87.0
     cap = np.inf  # after an overflow, rows are capped at exp(30) for the rest of the stage
     left = max_iter
+    # float32 passes: scalings kept below exp(40) and the iterations over-relaxed (see the
+    # constants); the float64 stage is plain Sinkhorn with the float64 bound
+    absorb, omega = (_ABSORB, 1.0) if dtype == np.float64 else (_ABSORB32, _OMEGA)
     while True:
         compiled.kernel_exponents(cost, f, g, reg, flush, cap, kernel)
         with np.errstate(over="ignore"):  # an overflow is caught below (OVERFLOW)
             np.exp(kernel, out=kernel)
         code, used = compiled.iterate(cost, a, b, reg, f, g, lu, lv, kernel, state, tol, left,
-                                      *((_ABSORB, 1.0) if dtype == np.float64
-                                        else (_ABSORB32, _OMEGA)))
+                                      absorb, omega)
         left -= used
         if code == compiled.OVERFLOW and cap == np.inf:
             cap = 30.0

@@ -1,7 +1,8 @@
 """Compiled kernels (numba) of the multivariate OT solver (:mod:`riskbench.multivariate`).
 
-Same algorithm as the numpy reference there (stabilised log-domain Sinkhorn, the same stopping
-rule, the same absorption and log-domain fallbacks); what changes is how an iteration runs:
+The numpy reference's algorithm there (stabilised log-domain Sinkhorn, the same stopping rule,
+the same absorption and log-domain fallbacks, the same fixed point); what changes is how an
+iteration runs, and that the float32 stages over-relax it (``omega`` of :func:`iterate`):
 
 - one pass over the Gibbs kernel per iteration instead of two: row s gives
   ``kv_s = sum_t K_st w_t`` and, at once, its share ``K_s. a_s / kv_s`` of the column sums, while
