@@ -69,6 +69,36 @@ def test_pvalues_match_plain_loops_on_the_same_resamples(design):
     np.testing.assert_allclose(acc.pvalues(40), _oracle(values, counts, 40), rtol=1e-8)
 
 
+
+def test_compiled_replicate_means_against_plain_dot_products_and_any_split():
+    """The compiled means (4 x 4 blocks of products) equal plain dot products to rounding,
+    and each replicate's means are the same bits however the replicates and features are
+    split (blocks padded with zero rows), so they do not depend on the batch."""
+    pytest.importorskip("numba")
+    from riskbench.backends._numba import gate_means
+
+    rng = np.random.default_rng(4)
+    b, w, n = 11, 7, 203
+    counts = rng.multinomial(n, np.full(n, 1 / n), size=b).astype(np.int64)
+    features = rng.normal(size=(w, n))
+    out = np.empty((b, w))
+    gate_means(counts, features, out)
+    plain = np.array([[sum(float(counts[r, t]) * features[f, t] for t in range(n)) / n
+                       for f in range(w)] for r in range(b)])
+    np.testing.assert_allclose(out, plain, rtol=1e-13, atol=1e-15)
+    for cuts in ([0, 1, 11], [0, 3, 4, 9, 11], [0, 5, 6, 7, 11]):
+        split = np.empty((b, w))
+        for lo, hi in zip(cuts[:-1], cuts[1:], strict=False):
+            gate_means(counts[lo:hi], features, split[lo:hi])
+        np.testing.assert_array_equal(split, out)
+    for f in range(w):  # one feature alone, and the last three together
+        alone = np.empty((b, 1))
+        gate_means(counts, features[f:f + 1].copy(), alone)
+        np.testing.assert_array_equal(alone[:, 0], out[:, f])
+    last = np.empty((b, 3))
+    gate_means(counts, features[4:].copy(), last)
+    np.testing.assert_array_equal(last, out[:, 4:])
+
 def test_bootstrap_carries_the_gate_of_its_own_resamples():
     rng = np.random.default_rng(4)
     values = [rng.normal(0, 1, 50), rng.normal(0.5, 1, 50)]
