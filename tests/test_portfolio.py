@@ -105,6 +105,40 @@ def test_dominance_counts_larger_case():
     np.testing.assert_array_equal(dominance_counts(ranks), dominance_counts_naive(ranks))
 
 
+
+def test_pooled_ecdf_against_the_definition():
+    """ranks[p, u] = #{q: values[q, u] <= values[p, u]}, by a plain loop: ties (including
+    -0.0 and 0.0) share the maximum rank, infinities are the extremes."""
+    rng = np.random.default_rng(8)
+    x = np.column_stack([rng.normal(size=300), rng.integers(0, 4, 300).astype(float),
+                         np.where(rng.random(300) < 0.5, -0.0, 0.0) + rng.integers(0, 2, 300),
+                         rng.choice([-np.inf, 0.5, np.inf], 300)])
+    ranks = pooled_ecdf(x)
+    for u in range(x.shape[1]):
+        for p in range(x.shape[0]):
+            assert ranks[p, u] == sum(1 for q in range(x.shape[0]) if x[q, u] <= x[p, u])
+
+
+def test_a_tables_cube_computes_its_ranks_once():
+    """The IC and EC portfolios of one table cube share one pooled ECDF (its values are
+    read-only); a cube built from a writeable array is ranked afresh every time."""
+    from riskbench.portfolio import cube_ranks
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 5, (3, 20, 2)).astype(float)
+    values[0, 0, 0] = -1.0  # the lowest: rank 1
+    frame = pd.DataFrame([{"model": f"m{a}", "item": t, "metric": f"x{u}",
+                           "value": values[a, t, u]}
+                          for a in range(3) for t in range(20) for u in range(2)])
+    cube = riskbench.read_scores(frame).cube()
+    assert not cube.values.flags.writeable
+    assert cube_ranks(cube) is cube_ranks(cube)
+    np.testing.assert_array_equal(cube_ranks(cube), pooled_ecdf(cube.values.reshape(60, 2)))
+    mine = cube_of(values.copy())
+    first = cube_ranks(mine)
+    mine.values[0, 0, 0] = 99.0
+    assert first[0, 0] == 1 and cube_ranks(mine)[0, 0] == 60
+
 def test_weights_errors():
     cube = cube_of(np.zeros((2, 3, 2)) + np.arange(3)[None, :, None])
     with pytest.raises(InputError, match=r"weights name metric\(s\) 'x' that are not in the "

@@ -107,7 +107,7 @@ from riskbench.inference import (
     _check_seed,
     logit_sd,
 )
-from riskbench.portfolio import MetricCube, pooled_ecdf, scores_frame
+from riskbench.portfolio import MetricCube, cube_ranks, pooled_ecdf, scores_frame
 
 __all__ = [
     "DEFAULT_REG",
@@ -736,7 +736,7 @@ def build_multivariate(data: object, *, power: int = 2, smooth: float | None = N
         raise InputError(f"{int(bad.sum())} NaN score(s), e.g. model {cube.models[a]!r}, item "
                          f"{cube.items[t]!r}, metric {cube.metrics[u]!r}; drop or fix them "
                          "first")
-    normalised = (pooled_ecdf(cube.values.reshape(k * n, n_metrics)) / (k * n)).reshape(
+    normalised = (cube_ranks(cube) / (k * n)).reshape(
         k, n, n_metrics)
     return MultivariatePortfolio(cube.models, cube.items, cube.metrics, normalised,
                                  normalised.mean(axis=2), np.ones(n_metrics), power, smooth,
