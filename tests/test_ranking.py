@@ -333,6 +333,24 @@ def test_identical_pairs_by_keys_match_the_pairwise_rule_on_many_models():
     assert 40 < expected.sum() < 60 * 59  # twins and non-twins both occur
 
 
+
+def test_identical_pairs_remembered_only_while_the_values_are_the_same():
+    """Asked again for the same samples, the twins come from memory (the same answer, and a
+    copy the caller may change); values changed in place are looked at afresh."""
+    from riskbench._samples import Samples
+    from riskbench.inference import identical_pairs
+
+    values = [np.array([1.0, 2.0, 2.0]), np.array([2.0, 1.0, 2.0]), np.array([0.0, 1.0, 2.0])]
+    samples = Samples(("a", "b", "c"), tuple(values), True)
+    first = identical_pairs(samples)
+    assert first[0, 1] and not first[0, 2]
+    first[0, 2] = True  # the caller's copy: not the memory
+    assert not identical_pairs(samples)[0, 2]
+    values[2][0] = 2.0  # now c = (2, 1, 2): a twin of a and b
+    assert identical_pairs(samples)[0, 2] and identical_pairs(samples)[1, 2]
+    values[2][0] = 0.0
+    assert not identical_pairs(samples)[0, 2]
+
 def _letters_oracle(order, separated):
     """Piepho's insert-and-absorb as first written: absorb over all letters after each split."""
     k = order.size

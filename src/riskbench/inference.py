@@ -12,8 +12,10 @@ generations), METHOD.md sections 5 and 14.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import warnings
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -342,7 +344,8 @@ def bootstrap(data: object, *, metric: str | None = None, order: int | tuple[int
         job = ReplicateJob(tuple(sorted_values), tuple(order_idx), design, orders, seed,
                            samples.clusters, samples.groups)
         resampler = job.resampler()
-        equality = EqualityAccumulator.from_values(list(samples.values), n_resamples)
+        equality = EqualityAccumulator.from_values(list(samples.values), n_resamples,
+                                                   orders=order_idx)
         for start, stop, reps in run_replicates(job, batches, engine):  # (orders, b, k, k)
             equality.add(start, stop, resampler.counts(start, stop))
             eps_reps[:, start:stop] = moments.add(reps)
@@ -879,6 +882,12 @@ def identical_pairs(samples: Samples) -> np.ndarray:
     models sharing a key are twins: O(k n log n), not a comparison per pair (1,000 models:
     499,500 comparisons took 6 s). -0.0 and 0.0 are one value; a sample with NaN has no twin.
     """
+    # a ranking asks up to three times for the same samples: remembered with a digest of
+    # the values, so that values changed in place are never answered from the memory
+    digest = _digest(samples.values)
+    known = _TWINS.get(samples)
+    if known is not None and known[0] == digest:
+        return known[1].copy()
     k = samples.k
     out = np.zeros((k, k), dtype=bool)
     groups: dict[tuple[bytes, bytes], list[int]] = {}
@@ -893,7 +902,22 @@ def identical_pairs(samples: Samples) -> np.ndarray:
         if len(members) > 1:
             out[np.ix_(members, members)] = True
     np.fill_diagonal(out, False)
+    _TWINS[samples] = (digest, out.copy())
     return out
+
+
+_TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Samples -> (digest, twins)
+
+
+def _digest(values: Sequence[np.ndarray]) -> bytes:
+    """blake2b of the values' bytes and shapes (about 1 GB/s: 80 ms at 10^7 values, against
+    0.5 s for the distinct values)."""
+    h = hashlib.blake2b(digest_size=20)
+    for v in values:
+        v = np.ascontiguousarray(v, dtype=float)
+        h.update(np.int64(v.size).tobytes())
+        h.update(v.view(np.uint8))
+    return h.digest()
 
 
 def relative_eps(boot: Bootstrap) -> tuple[np.ndarray, np.ndarray]:
