@@ -183,3 +183,19 @@ def test_compiled_kernels_are_cached_in_the_user_cache_dir(tmp_path):
                          env=env, check=True).stdout.split()
     assert out == [str(tmp_path / "riskbench" / "numba"), "True", "True"]
     assert list((tmp_path / "riskbench" / "numba").rglob("_numba._draw_counts-*.nbi"))
+
+
+@pytest.mark.parametrize("n_levels", [1, 2, 5, 13, 40])
+def test_tied_kernel_cumulative_counts_are_the_histogram(n_levels):
+    """The tied-score kernel's cumulative draws per level (four partial histograms, or one
+    when levels are many for the items) equal bincount + cumsum, on both paths."""
+    from riskbench.backends._numba import _cumulative_counts
+
+    rng = np.random.default_rng(n_levels)
+    for n in (1, 3, 7, 50, 203):
+        level = rng.integers(0, n_levels, n).astype(np.int64)
+        drawn = rng.multinomial(n, np.full(n, 1 / n)).astype(np.int64)
+        out = np.empty(n_levels, np.int64)
+        _cumulative_counts(level, drawn, np.empty((4, n_levels), np.int64), out)
+        expected = np.cumsum(np.bincount(level, weights=drawn, minlength=n_levels))
+        np.testing.assert_array_equal(out, expected.astype(np.int64))

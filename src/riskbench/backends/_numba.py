@@ -597,6 +597,36 @@ def _levels_eps(ci, cj, levels, second):
     return e2 if second else e1
 
 
+@nb.njit(cache=True)
+def _cumulative_counts(level, drawn, part, out):
+    """out[v] = draws of the values at levels <= v. With few levels most consecutive items
+    add to the same count, a chain of dependent read-modify-writes (about 5 cycles each):
+    four partial histograms, items taken in turn, break it (integers: the same counts).
+    2 levels: 1.07 -> 0.52 ns per item."""
+    n_levels = out.size
+    n = level.size
+    if 4 * n_levels > n:  # many levels: rarely the same one twice in a row
+        out[:] = 0
+        for t in range(n):
+            out[level[t]] += drawn[t]
+        for v in range(1, n_levels):
+            out[v] += out[v - 1]
+        return
+    part[:] = 0
+    n4 = n - n % 4
+    for t in range(0, n4, 4):
+        part[0, level[t]] += drawn[t]
+        part[1, level[t + 1]] += drawn[t + 1]
+        part[2, level[t + 2]] += drawn[t + 2]
+        part[3, level[t + 3]] += drawn[t + 3]
+    for t in range(n4, n):
+        part[0, level[t]] += drawn[t]
+    acc = 0
+    for v in range(n_levels):
+        acc += part[0, v] + part[1, v] + part[2, v] + part[3, v]
+        out[v] = acc
+
+
 @nb.njit(cache=True, nogil=True)
 def _kernel_levels(level, levels, counts, first, second, rows, lo, hi, out):
     """Replicates lo..hi-1 into out, as :func:`_kernel`. level: (k, n) level index of each
@@ -609,15 +639,10 @@ def _kernel_levels(level, levels, counts, first, second, rows, lo, hi, out):
     mirror = out.shape[2] == k  # else a block of rows, upper part only (see _kernel)
     off = 0 if mirror else rows[0]
     cum = np.empty((k, n_levels), np.int64)
+    part = np.empty((4, n_levels), np.int64)
     for rep in range(lo, hi):
-        cum[:] = 0
         for a in range(k):
-            drawn = counts[0 if shared else a, rep]
-            row = cum[a]
-            for t in range(n):
-                row[level[a, t]] += drawn[t]
-            for v in range(1, n_levels):
-                row[v] += row[v - 1]
+            _cumulative_counts(level[a], counts[0 if shared else a, rep], part, cum[a])
         for i in range(rows[0], rows[1]):
             for u in range(out.shape[0]):
                 out[u, rep, i - off, i] = np.nan
