@@ -112,6 +112,28 @@ def test_numba_ec_counts_match_naive():
                                       dominance_counts_naive(ranks))
 
 
+
+@pytest.mark.parametrize("bucket", [32, 64, 256])
+def test_numba_ec_counts_with_rows_at_ties_and_buckets_together(bucket):
+    """Metrics with few levels get checkpoint rows at their distinct ranks, the others every
+    bucket positions; mixed in one portfolio (and with metric 0 tied or not), the counts are
+    the naive ones."""
+    from riskbench.backends._numba import _checkpoint_rows
+    from riskbench.backends._numba import dominance_counts as compiled
+
+    rng = np.random.default_rng(bucket)
+    m = 1500
+    columns = [rng.normal(size=m), rng.integers(0, 2, m), rng.integers(0, 5, m),
+               rng.normal(size=m), np.round(rng.uniform(size=m), 1), rng.integers(0, 40, m)]
+    for first in (0, 1):  # metric 0 continuous, then binary
+        x = np.column_stack(columns[first:] + columns[:first]).astype(float)
+        ranks = pooled_ecdf(x)
+        row_of, bound, base = _checkpoint_rows(ranks, bucket)
+        exact = [np.array_equal(bound[base[u - 1]:base[u]], np.r_[0, np.unique(ranks[:, u])])
+                 for u in range(1, x.shape[1])]
+        assert any(exact) and not all(exact)  # both kinds of rows are used
+        np.testing.assert_array_equal(compiled(ranks, bucket), dominance_counts_naive(ranks))
+
 def test_backend_errors():
     with pytest.raises(InputError) as info:
         resolve("cuda")
