@@ -746,7 +746,7 @@ def _checkpoint_rows(ranks: np.ndarray, bucket: int) -> tuple[np.ndarray, ...]:
     bounds = []
     base = [0]
     for u in range(1, n_metrics):
-        distinct = np.unique(ranks[:, u])
+        distinct = np.flatnonzero(np.bincount(ranks[:, u], minlength=m + 1))  # ranks <= m
         if distinct.size + 1 <= n_check:
             rows = np.concatenate([[0], distinct])
             row_of[u - 1, distinct] = np.arange(1, distinct.size + 1)
