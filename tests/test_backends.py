@@ -221,3 +221,24 @@ def test_tied_kernel_cumulative_counts_are_the_histogram(n_levels):
         _cumulative_counts(level, drawn, np.empty((4, n_levels), np.int64), out)
         expected = np.cumsum(np.bincount(level, weights=drawn, minlength=n_levels))
         np.testing.assert_array_equal(out, expected.astype(np.int64))
+
+
+def test_counting_orders_of_ranks_are_the_stable_argsort():
+    from riskbench.backends._numba import _rank_orders
+
+    rng = np.random.default_rng(6)
+    for m, top in ((1, 1), (7, 3), (500, 2), (3000, 3000)):
+        x = rng.integers(0, top + 1, (m, 3)).astype(np.int64)
+        np.testing.assert_array_equal(_rank_orders(x), np.argsort(x, axis=0, kind="stable"))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_dominance_counts_of_any_numbers_match_the_oracle(backend):
+    """Not only max-ranks: negative, out-of-range, tied and float values count the same."""
+    rng = np.random.default_rng(11)
+    cases = [rng.integers(-5, 100, (40, 3)), rng.integers(0, 4, (300, 4)),
+             rng.integers(1, 41, (40, 2)), rng.normal(size=(70, 3)).round(1),
+             rng.integers(0, 1000, (1, 3)), np.zeros((5, 1), np.int64)]
+    for x in cases:
+        np.testing.assert_array_equal(dominance_counts(x, backend=backend),
+                                      dominance_counts_naive(x))

@@ -111,9 +111,11 @@ def dominance_counts(ranks: np.ndarray, *, bucket: int | None = None,
 
     Parameters
     ----------
-    ranks : ndarray of int, shape (M, N)
-        Max-rank ECDF ranks (:func:`pooled_ecdf`): ``ranks[q, u] <= ranks[p, u]`` exactly when
-        point q is <= point p in metric u, and exactly ``ranks[p, u]`` points satisfy it.
+    ranks : ndarray, shape (M, N)
+        Typically max-rank ECDF ranks (:func:`pooled_ecdf`): ``ranks[q, u] <= ranks[p, u]``
+        exactly when point q is <= point p in metric u, and exactly ``ranks[p, u]`` points
+        satisfy it. Any other numbers are first replaced by their max-ranks per column (the
+        same componentwise order, so the same counts).
 
     backend : {"numpy", "numba"}
         numba runs the same algorithm compiled, in parallel over the query points.
@@ -146,6 +148,8 @@ def dominance_counts(ranks: np.ndarray, *, bucket: int | None = None,
         from riskbench.backends._numba import dominance_counts as compiled
 
         return compiled(ranks, max(bucket, 32))  # compiled: bigger buckets cost nothing
+    ranks = np.stack([np.searchsorted(np.sort(c), c, side="right") for c in ranks.T], axis=1) \
+        if m else ranks  # max-ranks: the same componentwise order, the form step 1 needs
     ranks = ranks.astype(np.int32)
     first_order = np.argsort(ranks[:, 0], kind="stable")
     ranks = ranks[first_order]  # point ids are now positions in metric 0's order

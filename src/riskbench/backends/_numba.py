@@ -759,11 +759,64 @@ def _checkpoint_rows(ranks: np.ndarray, bucket: int) -> tuple[np.ndarray, ...]:
     return row_of, bound, np.array(base + [base[-1]] * (n_metrics - len(base)), np.int64)
 
 
+@nb.njit(cache=True)
+def _rank_orders(ranks):
+    """Stable argsort of every column of ranks in 0..m, by counting: O(m) per column
+    (W1's EC portfolio: 8 columns of 60,000, 25 ms by sorting)."""
+    m, n_metrics = ranks.shape
+    orders = np.empty((m, n_metrics), np.int64)
+    slot = np.empty(m + 2, np.int64)
+    for u in range(n_metrics):
+        slot[:] = 0
+        for p in range(m):
+            slot[ranks[p, u] + 1] += 1
+        for r in range(1, m + 2):
+            slot[r] += slot[r - 1]
+        for p in range(m):
+            r = ranks[p, u]
+            orders[slot[r], u] = p
+            slot[r] += 1
+    return orders
+
+
+@nb.njit(cache=True)
+def _count_max_ranks(ranks):
+    """Each column's max-ranks (#points <= it) of integers in 0..m, by counting: O(m) per
+    column, and the identity on max-ranks already."""
+    m, n_metrics = ranks.shape
+    out = np.empty((m, n_metrics), np.int64)
+    below = np.empty(m + 1, np.int64)
+    for u in range(n_metrics):
+        below[:] = 0
+        for p in range(m):
+            below[ranks[p, u]] += 1
+        for r in range(1, m + 1):
+            below[r] += below[r - 1]
+        for p in range(m):
+            out[p, u] = below[ranks[p, u]]
+    return out
+
+
+def max_ranks(values: np.ndarray) -> np.ndarray:
+    """Each column's max-ranks, #{q : values[q, u] <= values[p, u]}: the same componentwise
+    order as ``values``, so the same dominance counts, in the form the kernel needs."""
+    values = np.ascontiguousarray(values)
+    m = values.shape[0]
+    if m and values.dtype.kind in "iu" and values.min() >= 0 and values.max() <= m:
+        return _count_max_ranks(values.astype(np.int64, copy=False))
+    out = np.empty(values.shape, np.int64)
+    for u in range(values.shape[1]):
+        column = values[:, u]
+        out[:, u] = np.searchsorted(np.sort(column), column, side="right")
+    return out
+
+
 def dominance_counts(ranks: np.ndarray, bucket: int) -> np.ndarray:
     m, n_metrics = ranks.shape
-    first_order = np.argsort(ranks[:, 0], kind="stable")
-    r = np.ascontiguousarray(ranks[first_order], dtype=np.int64)
-    orders = np.ascontiguousarray(np.argsort(r, axis=0, kind="stable"), dtype=np.int64)
+    ranks = max_ranks(ranks)  # in 1..m: orders by counting, the stable argsorts
+    first_order = _rank_orders(np.ascontiguousarray(ranks[:, :1]))[:, 0]
+    r = np.ascontiguousarray(ranks[first_order])
+    orders = _rank_orders(r)
     position = np.empty_like(orders)
     position[orders, np.arange(n_metrics)] = np.arange(m)[:, None]
     counts = _dominance_counts(r, orders, position, *_checkpoint_rows(r, bucket))
