@@ -235,6 +235,23 @@ def test_borda_ties_share_points():
     _strict(agg.to_dict())
 
 
+def test_borda_warnings_name_their_metric():
+    """Of a Borda count's per-metric rankings, each warning says which metric it is about."""
+    pd = __import__("pandas")
+    rows = [{"model": m, "item": t, "metric": u, "value": v}
+            for t in range(40) for m, v in (("a", t % 3), ("b", (t + 1) % 3), ("c", t % 2))
+            for u in ("spread", "flat")]
+    rows = [dict(r, value=1.0) if r["metric"] == "flat" else r for r in rows]
+    table = riskbench.read_scores(pd.DataFrame(rows), item="item")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        riskbench.rank(table, portfolio=None, n_resamples=50, seed=0)
+    degenerate = [str(w.message) for w in caught if w.category is DegenerateDataWarning]
+    assert degenerate and all(m.startswith("metric 'flat': ") for m in degenerate)
+    assert not any("'spread'" in str(w.message) for w in caught
+                   if w.category is DegenerateDataWarning)
+
+
 def test_bh_gives_no_top_set_or_interval_guarantee():
     rng = np.random.default_rng(2)
     data = {f"m{a}": rng.normal(0.5 * a, 1.0, 300) for a in range(4)}

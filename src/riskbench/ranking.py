@@ -4,13 +4,14 @@ intervals, the top set, a compact letter display, and an order the data cannot c
 from __future__ import annotations
 
 import secrets
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from riskbench._samples import Samples, as_samples
-from riskbench.errors import InputError
+from riskbench.errors import InputError, RiskbenchWarning
 from riskbench.inference import (
     CORRECTIONS,
     PairwiseTest,
@@ -726,8 +727,9 @@ def rank(
             options["seed"] = secrets.randbits(63)
         per_metric = {}
         for u, m in enumerate(table.metrics):
-            per_metric[m] = rank_samples(as_samples(table, metric=m), None, progress=_part(
-                progress, u, len(table.metrics)), **options)
+            with _named_warnings(m):
+                per_metric[m] = rank_samples(as_samples(table, metric=m), None, progress=_part(
+                    progress, u, len(table.metrics)), **options)
         return borda(per_metric)
     return replace(rank_samples(samples, built, progress=progress, **options),
                    input_sha256=checksum if isinstance(checksum, str) else None)
@@ -745,6 +747,30 @@ def _check_order(order: object, portfolio: str | None, criterion: str) -> object
         raise InputError(f"portfolio='multivariate' tests first-order dominance only (METHOD.md "
                          f"section 13); got order={order!r}: drop it or pass order=1")
     return 1
+
+
+class _named_warnings:
+    """Re-issue the riskbench warnings of one metric's ranking with the metric's name first:
+    of a Borda count's several rankings, the user must know which one a warning is about."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+        self._catch = warnings.catch_warnings(record=True)
+
+    def __enter__(self) -> None:
+        self._caught = self._catch.__enter__()
+        warnings.simplefilter("always", RiskbenchWarning)
+
+    def __exit__(self, *exc) -> None:
+        self._catch.__exit__(*exc)
+        if exc[0] is not None:
+            return
+        for w in self._caught:
+            if issubclass(w.category, RiskbenchWarning):
+                raw = w.message.args[0] if w.message.args else str(w.message)
+                warnings.warn(w.category(f"metric {self.metric!r}: {raw}"), stacklevel=3)
+            else:  # not ours: as it was
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _part(progress: Progress | None, index: int, parts: int) -> Progress | None:
