@@ -328,7 +328,9 @@ def test_unstated_directions_are_named_and_lower_looking_names_warn(tmp_path):
 @pytest.mark.parametrize(("name", "lower"), [
     ("toxicity", True), ("polymer_tg_prediction/mae,none", True), ("wer", True),
     ("model_outputs/length_chars", True), ("val_loss", True), ("latency_ms", True),
-    ("exact_match", False), ("harm_bench/harm_bench_score,test", False), ("terror", False)])
+    ("exact_match", False), ("harm_bench/harm_bench_score,test", False), ("terror", False),
+    ("offensive", True), ("unsafe_rate", True), ("hallucination_rate", True),
+    ("safety_score", False)])
 def test_lower_looking_names(name, lower):
     from riskbench.table import looks_lower_is_better
 

@@ -1301,7 +1301,9 @@ def _rank_transform(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
 _LOWER_WORDS = frozenset({"toxicity", "toxic", "loss", "mae", "mse", "rmse", "wer", "cer",
                           "ter", "perplexity", "ppl", "latency", "runtime", "length", "error",
                           "errors", "cost", "time", "bias", "harmful", "refusal", "chars",
-                          "words", "tokens", "bytes"})
+                          "words", "tokens", "bytes", "offensive", "offensiveness", "unsafe",
+                          "harmfulness", "hallucination", "hallucinations",
+                          "violation", "violations", "losses", "nll", "bpb", "profanity"})
 
 
 def looks_lower_is_better(metric: str) -> bool:
