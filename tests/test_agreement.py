@@ -114,3 +114,31 @@ def test_stability_gathers_the_warnings_of_its_rankings():
     assert len(ours) == 1
     assert "the 7 rankings of the stability curve" in str(ours[0].message)
     assert "raised 7 DegenerateDataWarning(s)" in str(ours[0].message)
+
+
+def test_default_stability_sizes_keep_points_below_all_items():
+    """With 10 items the defaults were [10] alone: every 'subset' the whole table."""
+    from riskbench.agreement import default_sizes
+
+    assert default_sizes(805) == [50, 100, 200, 400, 805]
+    assert default_sizes(120) == [50, 100, 120]
+    assert default_sizes(60) == [15, 30, 45, 60]
+    assert default_sizes(10) == [2, 5, 7, 10]
+    assert default_sizes(3) == [2, 3]
+    assert default_sizes(2) == [2]
+
+
+def test_stability_on_all_items_only_says_it_measures_no_item_choice():
+    import warnings
+
+    from riskbench.errors import DegenerateDataWarning
+
+    table = riskbench.load_demo().select(metrics=["win"], models=riskbench.load_demo().models[:3],
+                                         items=riskbench.load_demo().items()[:10])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        riskbench.stability(table, lambda t, s: riskbench.rank(t, seed=s, n_resamples=20),
+                            sizes=[10], repeats=2, seed=0)
+    messages = [str(w.message) for w in caught if w.category is DegenerateDataWarning]
+    assert any("every stability size is all 10 items" in m and "[2, 5, 7]" in m
+               for m in messages)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from riskbench._samples import as_samples
-from riskbench.errors import InputError, RiskbenchWarning
+from riskbench.errors import DegenerateDataWarning, InputError, RiskbenchWarning
 
 __all__ = [
     "READINGS",
@@ -199,6 +199,16 @@ def _clip(text: str, width: int = 300) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
+def default_sizes(n: int) -> list[int]:
+    """The stability curve's default numbers of items: 50, 100, 200, 400 below n, and n;
+    with fewer than 100 items, a quarter, a half and three quarters of them instead (at least
+    2), so that a small table's curve still has points below all items."""
+    sizes = [m for m in (50, 100, 200, 400) if m < n]
+    if len(sizes) < 2:
+        sizes = sorted({m for m in (n // 4, n // 2, (3 * n) // 4) if 2 <= m < n})
+    return sizes + [n]
+
+
 def stability(table: object, rank_fn: Callable[[object, int], object], *,
               sizes: Sequence[int], repeats: int = 10, seed: int = 0,
               progress: Callable[[int, int], None] | None = None) -> Stability:
@@ -237,6 +247,12 @@ def stability(table: object, rank_fn: Callable[[object, int], object], *,
                          f"got {bad}")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise InputError(f"repeats must be a positive integer; got {repeats!r}")
+    if sizes and all(m == n for m in sizes):
+        warnings.warn(DegenerateDataWarning(
+            f"every stability size is all {n} items, so each 'subset' is the whole table and "
+            "its Kendall tau measures only the bootstrap's own variation, not the choice of "
+            f"items; pass sizes below {n} (e.g. {default_sizes(n)[:-1] or 'none: too few items'})"),
+            stacklevel=2)
     seq = np.random.SeedSequence(seed)
     gathered: dict[type, list[str]] = {}  # warning class -> messages of its rankings
 

@@ -33,6 +33,7 @@ import riskbench
 from riskbench._atomic import check_output, write_text
 from riskbench._display import Table, esc, visible
 from riskbench._limits import format_size, parse_size
+from riskbench.agreement import default_sizes
 from riskbench.backends import BACKENDS
 from riskbench.errors import InputError, RiskbenchError, RiskbenchWarning, shorten
 from riskbench.inference import CORRECTIONS, DESIGNS, ORDER_NAMES
@@ -809,7 +810,8 @@ def _json_default(value):
 @_reading
 @_common_stats
 @click.option("--sizes", default=None, metavar="M1,M2,...",
-              help="Numbers of items (default: 50,100,200,400 and all items).")
+              help="Numbers of items (default: 50,100,200,400 and all items; below 100 items, "
+                   "a quarter, a half and three quarters of them and all).")
 @click.option("--repeats", type=int, default=10, show_default=True,
               help="Random item subsets per size.")
 @output_option()
@@ -830,7 +832,7 @@ def stability(**options):
         seed = secrets.randbits(63) if seed is None else seed
         n = len(table.items(stats["metric"]))
         try:
-            sizes = ([m for m in (50, 100, 200, 400) if m < n] + [n] if options["sizes"] is None
+            sizes = (default_sizes(n) if options["sizes"] is None
                      else [int(s) for s in options["sizes"].split(",")])
         except ValueError:
             raise InputError(f"--sizes expects comma-separated integers, e.g. 50,100,200; got "
@@ -876,7 +878,7 @@ def _report_stability(table: ScoreTable, ranking: Ranking, weights: dict | None,
     if len(ranking.models) < len(table.models):
         table = table.select(models=ranking.models)
     n = len(table.items(options["metric"]))
-    sizes = [m for m in (50, 100, 200, 400) if m < n] + [n]
+    sizes = default_sizes(n)
     progress = _LazyProgress("stability subsets", enabled=not quiet)
     try:
         return riskbench.stability(
