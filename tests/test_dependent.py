@@ -131,3 +131,53 @@ def test_cli_cluster_option(tmp_path):
     result = CliRunner().invoke(main, ["rank", str(path), "--item-col", "item", "--cluster-col",
                                        "passage", "--n-resamples", "30", "--seed", "0", "--quiet"])
     assert result.exit_code == 0, result.output
+
+
+def _clustered_metrics():
+    """3 models x 40 items in 8 clusters x 2 metrics, with strong cluster effects."""
+    rng = np.random.default_rng(5)
+    clusters = np.repeat(np.arange(8), [2, 3, 4, 5, 6, 6, 7, 7])
+    effect = rng.normal(0, 2, (2, 8))
+    rows = []
+    for a, model in enumerate(("a", "b", "c")):
+        for u, metric in enumerate(("quality", "safety")):
+            values = effect[u][clusters] + 0.3 * a + rng.normal(0, 0.5, 40)
+            rows += [{"model": model, "item": f"q{t}", "passage": f"p{clusters[t]}",
+                      "metric": metric, "value": float(v)} for t, v in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("portfolio", ["ic", "ec", None, "multivariate"])
+def test_portfolios_resample_clusters(portfolio):
+    """--cluster-col was silently dropped whenever several metrics were ranked together: the
+    portfolio's samples had no clusters. Now every portfolio's bootstrap is the cluster
+    bootstrap of its per-item scores, the same as passing those clusters by hand."""
+    frame = _clustered_metrics()
+    clustered = riskbench.read_scores(frame, item="item", cluster="passage")
+    plain = riskbench.read_scores(frame.drop(columns="passage"), item="item")
+    b = 30 if portfolio == "multivariate" else 200
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", riskbench.errors.RiskbenchWarning)
+        with_clusters = riskbench.rank(clustered, portfolio=portfolio, n_resamples=b, seed=0)
+        without = riskbench.rank(plain, portfolio=portfolio, n_resamples=b, seed=0)
+    if portfolio is None:  # Borda: each metric's own ranking
+        for m in ("quality", "safety"):
+            assert not np.allclose(with_clusters.per_metric[m].test.pvalue,
+                                   without.per_metric[m].test.pvalue, equal_nan=True)
+        return
+    assert not np.allclose(with_clusters.test.pvalue, without.test.pvalue, equal_nan=True)
+    assert with_clusters.to_dict()["resampling"] == {"unit": "cluster", "clusters": 8}
+    assert without.to_dict()["resampling"] == {"unit": "item"}
+    assert with_clusters.bootstrap_words() == "paired cluster bootstrap (8 clusters of items)"
+    if portfolio == "multivariate":
+        return
+    built = riskbench.portfolio.build_portfolio(clustered.cube(), kind=portfolio)
+    codes = np.unique([clustered.item_clusters[i] for i in built.items], return_inverse=True)[1]
+    np.testing.assert_array_equal(built.samples().clusters, codes)
+    by_hand = Samples(built.models, tuple(built.scores), True, built.name, True, built.items,
+                      codes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", riskbench.errors.RiskbenchWarning)
+        expected = riskbench.rank(by_hand, n_resamples=b, seed=0)
+    np.testing.assert_array_equal(with_clusters.test.sd, expected.test.sd)
+    np.testing.assert_array_equal(with_clusters.test.pvalue, expected.test.pvalue)

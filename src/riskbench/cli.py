@@ -260,7 +260,7 @@ def print_ranking(ranking: Ranking, table: ScoreTable | None, console: Console,
     """The ranking as a rich table with rank intervals and letters, plus what it means."""
     t = ranking.test
     grid = Table(title=Text(visible(_title(ranking))), title_justify="left",
-                 caption=Text(f"{t.design} bootstrap, B = {t.n_resamples}, seed {t.seed}; "
+                 caption=Text(f"{ranking.bootstrap_words()}, B = {t.n_resamples}, seed {t.seed}; "
                               f"alpha = {t.alpha:g}, {t.correction} over {t.n_comparisons} "
                               "ordered pairs"),
                  caption_justify="left")

@@ -657,6 +657,7 @@ class MultivariatePortfolio:
     reg: float = DEFAULT_REG
     higher_is_better: dict[str, bool] = field(default_factory=dict)
     kind: str = MULTIVARIATE
+    clusters: np.ndarray | None = field(default=None, repr=False)  # of each item, or None
 
     @property
     def name(self) -> str:
@@ -675,7 +676,8 @@ class MultivariatePortfolio:
 
     def samples(self, metric: str | None = None) -> Samples:
         """The display summary as aligned samples (higher is better)."""
-        return Samples(self.models, tuple(self.scores), True, self.name, True, self.items)
+        return Samples(self.models, tuple(self.scores), True, self.name, True, self.items,
+                       self.clusters)
 
     def to_frame(self):
         """Long table: model, item, display score and each normalised metric."""
@@ -740,7 +742,7 @@ def build_multivariate(data: object, *, power: int = 2, smooth: float | None = N
         k, n, n_metrics)
     return MultivariatePortfolio(cube.models, cube.items, cube.metrics, normalised,
                                  normalised.mean(axis=2), np.ones(n_metrics), power, smooth,
-                                 reg, dict(cube.higher_is_better))
+                                 reg, dict(cube.higher_is_better), clusters=cube.clusters)
 
 
 def _batches(total: int, size: int) -> Iterator[tuple[int, int]]:
@@ -870,7 +872,7 @@ def multivariate_bootstrap(data: object, *, power: int | None = None,
                       f"{target.models[j]!r}: their violation ratio is set to 0.5 and no test "
                       "can separate them", DegenerateDataWarning, stacklevel=2)
 
-    resampler = Resampler((n,) * k, design, seed)
+    resampler = Resampler((n,) * k, design, seed, clusters=samples.clusters)
     batches = list(_batches(n_resamples, batch))
     uniform = np.full(n, 1.0 / n)
     pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
@@ -1026,8 +1028,12 @@ def _threads() -> int:
 
 def _resample_weights(resampler: Resampler, start: int, stop: int, k: int,
                       n: int) -> list[np.ndarray]:
-    """Each model's resample weights counts / n, (b, n), for replicates start..stop-1."""
+    """Each model's resample weights counts / size, (b, n), for replicates start..stop-1: the
+    size is n, or with clusters of unequal sizes the number of items the drawn clusters hold."""
     counts = resampler.counts(start, stop)
+    if resampler.clusters is not None:
+        counts = [c / c.sum(axis=1, keepdims=True) for c in counts]
+        return counts * k if len(counts) == 1 else counts
     if len(counts) == 1:  # paired: one resample of items for every model
         return [counts[0] / n] * k
     return [c / n for c in counts]

@@ -56,6 +56,9 @@ class MetricCube:
     metrics: tuple[str, ...]
     values: np.ndarray = field(repr=False)
     higher_is_better: dict[str, bool] = field(default_factory=dict)
+    #: Cluster code (0..C-1) of each item, or None: the bootstrap of a portfolio built from
+    #: this cube then resamples clusters, not items (METHOD.md section 14).
+    clusters: np.ndarray | None = field(default=None, repr=False)
 
 
 def pooled_ecdf(values: np.ndarray) -> np.ndarray:
@@ -237,6 +240,7 @@ class Portfolio:
     normalised: np.ndarray = field(repr=False)  # (k, n, N) pooled-ECDF values
     scores: np.ndarray = field(repr=False)  # (k, n)
     higher_is_better: dict[str, bool] = field(default_factory=dict)
+    clusters: np.ndarray | None = field(default=None, repr=False)  # of each item, or None
 
     @property
     def name(self) -> str:
@@ -251,7 +255,8 @@ class Portfolio:
 
     def samples(self, metric: str | None = None) -> Samples:
         """The portfolio scores as aligned samples for the tests (higher is better)."""
-        return Samples(self.models, tuple(self.scores), True, self.name, True, self.items)
+        return Samples(self.models, tuple(self.scores), True, self.name, True, self.items,
+                       self.clusters)
 
     def to_frame(self):
         """Long table: model, item, portfolio score and each normalised metric."""
@@ -312,4 +317,4 @@ def build_portfolio(cube: MetricCube, *, kind: str = "ic", weights: object = Non
             else "numpy"
         scores = (dominance_counts(ranks, backend=engine) / (k * n)).reshape(k, n)
     return Portfolio(kind, cube.models, cube.items, cube.metrics, lam, normalised, scores,
-                     dict(cube.higher_is_better))
+                     dict(cube.higher_is_better), cube.clusters)

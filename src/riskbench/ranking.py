@@ -296,6 +296,30 @@ class Ranking:
         return self.test.order
 
     @property
+    def resampling(self) -> dict[str, object]:
+        """What the bootstrap resampled: ``{"unit": "item"}``, ``{"unit": "cluster",
+        "clusters": C}`` (METHOD.md 14: whole clusters of items) or ``{"unit": "two-stage",
+        "items": I}`` (items, then each model's generations of them)."""
+        s = self.samples
+        if s is not None and s.clusters is not None:
+            return {"unit": "cluster", "clusters": int(np.max(s.clusters)) + 1}
+        if s is not None and s.groups is not None:
+            return {"unit": "two-stage", "items": int(np.max(s.groups)) + 1}
+        return {"unit": "item"}
+
+    def bootstrap_words(self) -> str:
+        """``paired bootstrap``, ``paired cluster bootstrap (8 clusters)``, ...: the design
+        and what was resampled, for the terminal and the report."""
+        how = self.resampling
+        design = self.test.design
+        if how["unit"] == "cluster":
+            return f"{design} cluster bootstrap ({how['clusters']} clusters of items)"
+        if how["unit"] == "two-stage":
+            return (f"{design} two-stage bootstrap ({how['items']} items, then each model's "
+                    "generations of them)")
+        return f"{design} bootstrap"
+
+    @property
     def position(self) -> np.ndarray:
         """1, 2, ..., k: the place in the printed order."""
         return np.arange(1, len(self.models) + 1)
@@ -467,6 +491,7 @@ class Ranking:
             "n_comparisons": t.n_comparisons,
             "scale": t.scale,
             "design": t.design,
+            "resampling": self.resampling,
             "n_resamples": t.n_resamples,
             "seed": t.seed,
             "backend": t.backend,

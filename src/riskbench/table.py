@@ -328,8 +328,11 @@ class ScoreTable:
             columns.append(np.stack(s.values)[:, take])
         values = np.stack(columns, axis=-1)
         values.flags.writeable = False  # as the samples: its pooled ranks are cached
+        clusters = None
+        if self.item_clusters is not None:  # the portfolio's bootstrap resamples clusters
+            clusters = np.unique([self.item_clusters[i] for i in items], return_inverse=True)[1]
         return MetricCube(per_metric[0].models, items, metrics, values,
-                          {m: self.higher_is_better[m] for m in metrics})
+                          {m: self.higher_is_better[m] for m in metrics}, clusters)
 
     def select(self, *, models: Sequence[str] | None = None,
                items: Sequence[str] | None = None,

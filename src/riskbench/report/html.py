@@ -363,8 +363,8 @@ def _provenance(ranking, table, command: str | None) -> str:
     t = ranking.test
     facts = [("riskbench", riskbench.__version__),
              ("created", _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
-             ("test", f"{t.test}, order {t.order}, {t.design} bootstrap, B = {t.n_resamples}, "
-                      f"{t.backend} engine"),
+             ("test", f"{t.test}, order {t.order}, {ranking.bootstrap_words()}, "
+                      f"B = {t.n_resamples}, {t.backend} engine"),
              ("seed", t.seed), ("models", len(ranking.models)),
              ("items per model", ", ".join(sorted({str(n) for n in ranking.n_items})))]
     if table is not None:
@@ -624,8 +624,8 @@ def _decision_html(ranking, selection, chosen, target: str) -> str:
             f"<div class='chosen'>{_e(head)}</div>"
             + (f"<p>{_e(line)}</p>" if line else "") + top + decided
             + f"<p class='small muted'>Ranked on {_e(target)}; alpha = {t.alpha:g} with "
-            f"{_e(t.correction)} correction over {t.n_comparisons} ordered pairs; {t.design} "
-            f"bootstrap, B = {t.n_resamples}, seed {t.seed}.</p></div>")
+            f"{_e(t.correction)} correction over {t.n_comparisons} ordered pairs; "
+            f"{_e(ranking.bootstrap_words())}, B = {t.n_resamples}, seed {t.seed}.</p></div>")
 
 
 def write_report(path: str | Path, ranking, *, inputs=(), **options) -> Path:
