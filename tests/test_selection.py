@@ -128,6 +128,13 @@ def test_dominates_tests_one_direction_and_says_which_test_decided():
     dull = checks["dull"]
     assert not dull.passed and "dull does not beat ref: the dominance test decided" in dull.detail
     assert dull.upper_bound >= 0.25  # FAIL with a bound above eps0: the dominance test
+    # the level each candidate is tested at, stated once; no "corrected" p-value of a
+    # one-hypothesis family (it read as the raw p against a different alpha than the header)
+    for check in (safe, dull):
+        assert "Bonferroni over the 3 candidate models: each tested at alpha / 3 = 0.0167" \
+            in check.detail
+        assert "corrected" not in check.detail and "alpha = 0.0166667;" in check.detail
+    assert "each tested at alpha / 3" in sel.to_dict()["guardrails"][0]["meaning"]
 
 
 def test_no_decision_chooses_nothing():

@@ -728,7 +728,8 @@ def select(**options):
                 return EXIT_OK
         console = _console()
         for g in selection.guardrails:
-            console.print(Text(visible(f"Guardrail {g.text!r}: {g.describe()}")))
+            console.print(Text(visible(f"Guardrail {g.text!r}: "
+                                       f"{g.describe(len(selection.models) - 1)}")))
         if selection.no_decision:
             console.print(Text.assemble(
                 (NO_DECISION[0].upper() + NO_DECISION[1:], "bold red"),

@@ -645,6 +645,11 @@ class PairwiseTest:
         gp = None if gate is None else gate[i, j]
         dp = None if self.pvalue_dominance is None else self.pvalue_dominance[i, j]
         by = "" if self.decided_by is None else str(self.decided_by[i, j])
+        # one hypothesis in the family: no correction, so no "corrected" p-value to show
+        single = int(self._family().sum()) <= 1
+        pq = f"p = {p:.3g}" if single else f"p = {p:.3g}, corrected {q:.3g}"
+        gq = (f"p = {gp:.3g}" if single else f"p = {gp:.3g}, corrected {q:.3g}") \
+            if gp is not None else ""
         if self.reject[i, j]:
             tail = ("; the equality test also rejected 'same distribution' "
                     f"(p = {gp:.3g})" if gp is not None else "")
@@ -656,13 +661,11 @@ class PairwiseTest:
                          f"{self.scale.replace('_', ' ')} scale" if other_scale else
                          "; the interval (simultaneous, Bonferroni level) does not exclude H0: "
                          f"the {self.correction} correction rejects with a larger cutoff")
-            return (f"{mi} beats {mj}: H0 rejected (p = {p:.3g}, corrected {q:.3g} < alpha = "
-                    f"{self.alpha:g}; {bound}){tail}.")
+            return f"{mi} beats {mj}: H0 rejected ({pq} < alpha = {self.alpha:g}; {bound}){tail}."
         if by == "equality":
             return (f"{mi} does not beat {mj}: the equality test decided: it could not tell the "
-                    f"two score distributions apart (p = {gp:.3g}, corrected {q:.3g} >= alpha "
-                    f"= {self.alpha:g}), although the dominance test alone gave p = {dp:.3g} "
-                    f"({bound}).")
+                    f"two score distributions apart ({gq} >= alpha = {self.alpha:g}), although "
+                    f"the dominance test alone gave p = {dp:.3g} ({bound}).")
         if by == "both" and gp is not None:
             return (f"{mi} does not beat {mj}: neither the dominance test nor the equality test "
                     f"rejects (both p = {p:.3g}; {bound}).")
@@ -675,8 +678,8 @@ class PairwiseTest:
             why = (f"; the interval excludes H0 but the {self.correction} correction did not "
                    "reject")
         which = "score" if self.test == "score" else "dominance"
-        return (f"{mi} does not beat {mj}: the {which} test decided (p = {p:.3g}, corrected "
-                f"{q:.3g} >= alpha = {self.alpha:g}; {bound}){why}.")
+        return (f"{mi} does not beat {mj}: the {which} test decided ({pq} >= alpha = "
+                f"{self.alpha:g}; {bound}){why}.")
 
     def _repr_html_(self) -> str:
         from riskbench.report.html import notebook_html, pairs_table_html

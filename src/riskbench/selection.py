@@ -75,11 +75,16 @@ class Guardrail:
     eps0: float = 0.25
     alpha: float = 0.05
 
-    def describe(self) -> str:
+    def describe(self, candidates: int | None = None) -> str:
+        """What the guardrail tests; ``candidates``: the models tested against the reference
+        of a ``dominates`` guardrail (Bonferroni over them, so each is tested at alpha / it)."""
         if self.measure == "dominates":
             kind = "FSD" if self.order == 1 else "SSD"
+            over = (f", Bonferroni over the {candidates} candidate models: each tested at "
+                    f"alpha / {candidates} = {self.alpha / candidates:.3g}"
+                    if candidates is not None and candidates > 1 else "")
             return (f"{self.target}: eps-{kind} dominance over {self.reference!r} "
-                    f"(eps0 = {self.eps0:g}, alpha = {self.alpha:g})")
+                    f"(eps0 = {self.eps0:g}, alpha = {self.alpha:g}{over})")
         level = f"@{self.level:g}" if self.level is not None else ""
         return f"{self.target}: {self.measure}{level} {self.op} {self.threshold:g}"
 
@@ -342,7 +347,8 @@ class Selection:
             "no_decision": self.no_decision,
             "top_set": None if top is None else list(top),
             "target": self.target,
-            "guardrails": [{"text": g.text, "meaning": g.describe()} for g in self.guardrails],
+            "guardrails": [{"text": g.text, "meaning": g.describe(len(self.models) - 1)}
+                           for g in self.guardrails],
             "eligible": None if self.ranking is None else self.ranking.to_dict(),
             "eligible_models": list(self.eligible),
             "excluded": [{"model": m, "failed": [
@@ -480,10 +486,10 @@ def select(
             value, high = float(test.statistic[0, 1]), float(test.confidence_interval.high[0, 1])
             checks.append(GuardrailCheck(
                 s.models[a], g.text, value, bool(test.reject[0, 1]),
-                f"{g.describe()}: eps = {value:.4f}; {test.explain(0, 1)}",
+                f"{g.describe(len(candidates))}: eps = {value:.4f}; {test.explain(0, 1)}",
                 decided_by=str(test.decided_by[0, 1]), upper_bound=high))
         checks.append(GuardrailCheck(g.reference, g.text, float("nan"), False,
-                                     f"{g.describe()}: the reference model itself"))
+                                     f"{g.describe(len(candidates))}: the reference model itself"))
 
     failed = {c.model for c in checks if not c.passed}
     keep = [a for a, m in enumerate(models) if m not in failed]

@@ -346,7 +346,8 @@ def selection_html(selection) -> str:
         "<tr>" + _cell(m, cls="text") + _cell(c.guardrail, cls="text")
         + _cell(c.measured, _num(c.measured)) + _cell(c.detail, cls="text") + "</tr>"
         for m, checks in selection.excluded.items() for c in checks)
-    guards = "".join(f"<li><code>{_e(g.text)}</code>: {_e(g.describe())}</li>"
+    guards = "".join(f"<li><code>{_e(g.text)}</code>: "
+                     f"{_e(g.describe(len(selection.models) - 1))}</li>"
                      for g in selection.guardrails)
     return ("<h2>Guardrails</h2><ul>" + guards + "</ul>"
             f"<p>{len(selection.eligible)} of {len(selection.models)} models pass every "
