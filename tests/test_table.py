@@ -94,7 +94,7 @@ def test_align_intersect_and_none(tmp_path):
         table = riskbench.read_scores(write(tmp_path, text), align="intersect")
     assert str(record[0].message) == (
         f"{tmp_path / 'scores.csv'}: metric 'acc': kept the 3 items common to all models, "
-        "dropped 1 item(s) not scored for every model")
+        "dropped 1 item(s) not scored for every model (e.g. '3')")
     assert table.dropped_items == {"acc": 1} and table.samples().aligned
     ragged = riskbench.read_scores(write(tmp_path, text), align="none")
     assert not ragged.samples().aligned and ragged.samples().sizes == (4, 3)
@@ -459,3 +459,22 @@ def test_fuzz_lenient_and_several_sources(frames, on_infinite, strict):
             assert infinite == 0
     bad = table.read.by_reason().get("bad row, skipped (lenient read)")
     assert bad is None or not strict
+
+
+def test_align_intersect_names_the_dropped_items_and_counts_items_not_pairs():
+    """The read account said '18 items (length, offensive, win)' for 6 items dropped from 3
+    metrics: it counted (item, metric) pairs and named the metrics."""
+    rows = [{"model": m, "item": f"q{t}", "metric": u, "value": float(t)}
+            for m in ("a", "b") for t in range(10) for u in ("x", "y")
+            if not (m == "b" and t in (3, 7)) and not (m == "a" and t == 5 and u == "y")]
+    with pytest.warns(riskbench.errors.DataWarning) as caught:
+        table = riskbench.read_scores(pd.DataFrame(rows), item="item", align="intersect")
+    assert [str(w.message).split(": ", 1)[1] for w in caught] == [
+        "metric 'x': kept the 8 items common to all models, dropped 2 item(s) not scored for "
+        "every model (e.g. 'q3', 'q7')",
+        "metric 'y': kept the 7 items common to all models, dropped 3 item(s) not scored for "
+        "every model (e.g. 'q3', 'q5', 'q7')"]
+    dropped = table.read.by_reason()["item not scored for every model (align intersect)"]
+    assert dropped["count"] == 3 and dropped["unit"] == "items"
+    assert dropped["names"] == ["q3", "q5 (from y)", "q7"]
+    assert "3 items (q3, q5 (from y), q7)" in " ".join(table.read.lines())

@@ -587,8 +587,8 @@ def _load(options: dict, *, texts: bool = False) -> tuple[ScoreTable, dict | Non
                                         "cluster_col", "repeat_col", "generations", "lenient",
                                         "model_names", "logprobs")}
     weights = _weights(options.pop("weights"), spec_read.weights if spec_read else None)
-    if not paths:  # the embedded demo: its provenance is its SOURCE.md, not a read summary
-        return replace(riskbench.load_demo(), read=None), weights
+    if not paths:  # the embedded demo, with its read account (6 items are left out)
+        return _demo_table(), weights
     directions = dict(spec_read.higher_is_better) if spec_read else {}
     directions.update(dict.fromkeys(lower, False))
     table = riskbench.read_scores(
@@ -607,6 +607,18 @@ def _load(options: dict, *, texts: bool = False) -> tuple[ScoreTable, dict | Non
         # the one name it picked
         options["metric"] = resolve_metric(options["metric"], table.metrics, table.source)
     return table, weights
+
+
+#: How the read account names the embedded demo file (not its install path).
+DEMO_SOURCE = "the embedded demo data (riskbench/data/alpacaeval2_demo.csv.gz)"
+
+
+def _demo_table() -> ScoreTable:
+    """The demo table, its read account naming the embedded file rather than its path."""
+    table = riskbench.load_demo()
+    read = replace(table.read, sources=(DEMO_SOURCE,), files=(DEMO_SOURCE,),
+                   skipped=tuple(replace(s, where=DEMO_SOURCE) for s in table.read.skipped))
+    return replace(table, read=read)
 
 
 def _stats(options: dict) -> dict:
@@ -677,7 +689,7 @@ def rank(**options):
         top, as_json = options.pop("top"), options["as_json"]
         _print_result(_rank_table(table, weights, options), table, as_json, top,
                       output=output, inputs=inputs)
-        if not as_json and not demo:
+        if not as_json:
             print_read_summary(table, _console())
         return EXIT_OK
 
@@ -1309,7 +1321,7 @@ def demo(n_resamples, seed, top, as_json, quiet, output):
                 " A leaderboard sorts by the mean; riskbench ranks by stochastic dominance of "
                 "the whole distribution of per-instruction scores (the bad answers count), "
                 "with bootstrap tests, rank intervals and letters.\n", highlight=False)
-        table = riskbench.load_demo()
+        table = _demo_table()
         progress = _LazyProgress("bootstrap", enabled=not quiet)
         try:
             win = riskbench.rank(table, metric=DEMO_METRIC, n_resamples=n_resamples, seed=seed,
@@ -1349,6 +1361,7 @@ def demo(n_resamples, seed, top, as_json, quiet, output):
                       highlight=False)
         console.print("Moved most from the leaderboard to the portfolio ranking: " + esc("; ".join(
             f"{m} {place[m]} -> {place[m] - d}" for d, m in moves)), highlight=False)
+        print_read_summary(table, console)
         return EXIT_OK
 
     _run(action, quiet)

@@ -1110,6 +1110,7 @@ def _build_table(parts: list[_Part], raws: list[_Raw], *, higher_is_better: obje
     _name_assumed(stated)
     all_models = sorted(long["model"].unique())
     dropped_items: dict[str, int] = {}
+    dropped_from: dict[str, list[str]] = {}  # item -> the metrics it was dropped from
     kept = []
     for met, sub in long.groupby("metric", sort=True):
         met_models = sorted(sub["model"].unique())
@@ -1155,15 +1156,25 @@ def _build_table(parts: list[_Part], raws: list[_Raw], *, higher_is_better: obje
             raise InputError(f"{name}: no item of metric {met!r} is scored for every model; "
                              "align='intersect' would leave nothing")
         dropped_items[met] = int(all_items.size - len(common))
+        gone = _natural_order([str(i) for i in set(all_items) - common])
         warnings.warn(
             f"{name}: metric {met!r}: kept the {len(common)} items common to all models, "
-            f"dropped {dropped_items[met]} item(s) not scored for every model",
+            f"dropped {dropped_items[met]} item(s) not scored for every model (e.g. "
+            f"{', '.join(map(repr, gone[:3]))})",
             DataWarning,
             stacklevel=3,
         )
-        skips.append(Skip("item not scored for every model (align intersect)", met,
-                          dropped_items[met], "items", name))
+        for item in gone:
+            dropped_from.setdefault(item, []).append(met)
         kept.append(sub[sub["item"].isin(common)])
+    # one skip per item, named, and the metrics it left when not all of them: the account
+    # counts items, not (item, metric) pairs
+    metrics_of = long.groupby("item")["metric"].nunique() if dropped_from else None
+    for item in _natural_order(list(dropped_from)):
+        mets = dropped_from[item]
+        label = item if len(mets) == metrics_of[item] else f"{item} (from {', '.join(mets)})"
+        skips.append(Skip("item not scored for every model (align intersect)", label, 1,
+                          "items", name))
     result = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
     result = result.sort_values([c for c in ("metric", "model", "item", "repeat")
                                  if c in result.columns], kind="stable").reset_index(drop=True)
