@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import riskbench
 from riskbench.errors import DataWarning, InputError
+from riskbench.table import UNUSED_COLUMN
 
 GOOD = """model,sample_id,metric,value
 a,1,acc,1
@@ -478,3 +479,24 @@ def test_align_intersect_names_the_dropped_items_and_counts_items_not_pairs():
     assert dropped["count"] == 3 and dropped["unit"] == "items"
     assert dropped["names"] == ["q3", "q5 (from y)", "q7"]
     assert "3 items (q3, q5 (from y), q7)" in " ".join(table.read.lines())
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".tsv"])
+def test_columns_no_role_names_are_counted_and_named(tmp_path, suffix):
+    """A cluster column the user forgot to name was ignored while the account said
+    'skipped: nothing'. Every read path (compact CSV and Parquet, the whole-frame path)
+    names the columns it did not use; naming the column as a role removes it."""
+    frame = pd.DataFrame({"model": ["a", "a", "b", "b"], "sample_id": ["1", "2", "1", "2"],
+                          "passage": ["p", "q", "p", "q"], "note": ["x"] * 4,
+                          "metric": ["acc"] * 4, "value": [1.0, 0.0, 0.5, 0.5]})
+    path = tmp_path / f"scores{suffix}"
+    if suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
+    for table in (riskbench.read_scores(path), riskbench.read_scores(path, strict=False)):
+        unused = table.read.by_reason()[UNUSED_COLUMN]
+        assert unused == {"count": 2, "unit": "columns", "names": ["passage", "note"]}
+    clustered = riskbench.read_scores(path, cluster="passage")
+    assert clustered.read.by_reason()[UNUSED_COLUMN]["names"] == ["note"]
+    assert "1 columns (note)" in " ".join(clustered.read.lines())

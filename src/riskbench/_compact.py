@@ -51,8 +51,8 @@ def read_compact(source: object, *, format: str, model: str, item: str, metric: 
         return None
     name = str(source[0] if isinstance(source, list | tuple) else source)
     try:
-        blocks, stated = _stream(path, name, model=model, item=item, metric=metric,
-                                 value=value)
+        blocks, stated, header = _stream(path, name, model=model, item=item, metric=metric,
+                                         value=value)
         (model_c, item_c, metric_c), books, values = _encode(blocks)
         _check_values(values, on_infinite)
     except _Fallback:
@@ -62,7 +62,10 @@ def read_compact(source: object, *, format: str, model: str, item: str, metric: 
     model_book, item_book, metric_book = books
     del blocks
     # metric selection (the whole-frame path does it after validating every row, as here)
-    skips: list[Skip] = []
+    used = {c for c in (model, item, value, metric) if c}
+    if item == "sample_id" and "sample_id" not in header:
+        used.add("item")  # as _roles resolves it
+    skips: list[Skip] = t.unused_columns(header, used, name)
     available = sorted(metric_book)
     if metrics is not None:
         chosen = set(t.match_metrics(metrics, available, name))
@@ -166,15 +169,16 @@ def _roles(columns: list[str], *, model: str, item: str, metric: str,
     return model, item, None if single else metric, value
 
 
-def _stream(path: Path, name: str, **cols: str) -> tuple[Iterator, dict]:
+def _stream(path: Path, name: str, **cols: str) -> tuple[Iterator, dict, list[str]]:
     """Blocks of ``(model, item, metric, value)`` columns: pyarrow arrays, ids dictionary
-    encoded; and the directions the file records."""
+    encoded; the directions the file records; and the file's columns."""
     from riskbench import table as t
 
     suffix = t._suffix(path)
     if suffix in (".parquet", ".pq"):
         return _parquet_blocks(path, name, **cols)
-    return _csv_blocks(path, name, "\t" if suffix.startswith(".tsv") else ",", **cols), {}
+    blocks, header = _csv_blocks(path, name, "\t" if suffix.startswith(".tsv") else ",", **cols)
+    return blocks, {}, header
 
 
 def _csv_blocks(path: Path, name: str, sep: str, **cols: str) -> Iterator:
@@ -211,7 +215,7 @@ def _csv_blocks(path: Path, name: str, sep: str, **cols: str) -> Iterator:
                 yield (batch.column(0), batch.column(1),
                        batch.column(2) if metric else value, batch.column(len(ids)))
 
-    return blocks()
+    return blocks(), header
 
 
 def _parquet_blocks(path: Path, name: str, **cols: str) -> tuple[Iterator, dict]:
@@ -251,7 +255,7 @@ def _parquet_blocks(path: Path, name: str, **cols: str) -> tuple[Iterator, dict]
             enc = [a if pt.is_dictionary(a.type) else a.dictionary_encode() for a in arrays[:-1]]
             yield (enc[0], enc[1], enc[2] if metric else value, arrays[-1])
 
-    return blocks(), stated
+    return blocks(), stated, header
 
 
 def _encode(blocks: Iterator) -> tuple[tuple, tuple, np.ndarray]:

@@ -11,7 +11,7 @@ import json
 import re
 import warnings
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -34,6 +34,15 @@ ON_INFINITE = ("keep", "rank", "error")
 _KEEP_INF = option_hint("on_infinite='keep'", "--on-infinite keep")
 _RANK_INF = option_hint("on_infinite='rank'", "--on-infinite rank")
 BAD_ROW = "bad row, skipped (lenient read)"
+#: A column of a long table that no role (model, item, metric, value, cluster, repeat) names.
+UNUSED_COLUMN = "column not used (no role names it: model, item, metric, value, cluster, repeat)"
+
+
+def unused_columns(columns: Sequence[str], used: Iterable[str], name: str) -> list[Skip]:
+    """One skip per column of a table file that was not read: a cluster or repeat column
+    the user forgot to name must show in the account, not vanish."""
+    used = set(used)
+    return [Skip(UNUSED_COLUMN, c, 1, "columns", name) for c in columns if c not in used]
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".pq", ".jsonl",
                       ".jsonl.gz", ".ndjson")
 MISSING_MARKERS = {"", "na", "n/a", "nan", "null", "none", "-nan"}
@@ -962,7 +971,7 @@ def _canonical(raw: _Raw, *, model: str, item: str, metric: str, value: str,
             f"{f' and {len(columns) - 20:,} more' if len(columns) > 20 else ''}. Name the right "
             f"column(s) with {fixes}"
         )
-    skips: list[Skip] = []
+    skips: list[Skip] = [] if raw.log else unused_columns(columns, wanted.values(), name)
     keep = np.ones(len(frame), dtype=bool)
     models = _id_column(raw, model, "model", strict, keep, skips)
     items = _id_column(raw, item, "item", strict, keep, skips)
