@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from riskbench._samples import as_samples
-from riskbench.errors import DegenerateDataWarning, InputError, RiskbenchWarning
+from riskbench.errors import DegenerateDataWarning, InputError, RiskbenchWarning, shorten
 
 __all__ = [
     "READINGS",
@@ -195,10 +195,6 @@ class Stability:
         })
 
 
-def _clip(text: str, width: int = 300) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
 def default_sizes(n: int) -> list[int]:
     """The stability curve's default numbers of items: 50, 100, 200, 400 below n, and n;
     with fewer than 100 items, a quarter, a half and three quarters of them instead (at least
@@ -285,5 +281,5 @@ def stability(table: object, rank_fn: Callable[[object, int], object], *,
             f"the {total + 1} rankings of the stability curve (on all items and on random "
             f"item subsets, each its own bootstrap) raised {len(messages)} "
             f"{category.__name__}(s), about those rankings, not a result shown; the first: "
-            f"{_clip(messages[0])}"), stacklevel=2)
+            f"{shorten(messages[0])}"), stacklevel=2)
     return Stability(sizes, taus, n, seed)
