@@ -752,13 +752,17 @@ def select(**options):
         else:
             top = selection.top_set
             tied = [] if top is None else [m for m in top if m != selection.chosen]
+            r = selection.ranking
+            level = "" if r is None else (f", a {r.interval_level:g} confidence set; tests at "
+                                          f"alpha = {r.test.alpha:g}")
             console.print(Text.assemble(
                 (f"Chosen model: {visible(selection.chosen)}", "bold green"),
                 f" ({len(selection.eligible)} of {len(selection.models)} models pass every "
                 "guardrail)",
                 (f"; first in the ranking's order only: no test separates it from "
                  f"{visible(', '.join(tied))} (the top set of {len(top)} models that can be "
-                 "first)" if tied else "; the only model that can be first")))
+                 f"first{level})" if tied else
+                 "; the only model that can be first" + (f" ({level[2:]})" if level else ""))))
         dominance_checks = [c for c in selection.checks if c.decided_by]
         if dominance_checks:
             grid = Table(title="dominates(...) guardrails: which test decided",
