@@ -295,7 +295,8 @@ def print_ranking(ranking: Ranking, table: ScoreTable | None, console: Console,
         console.print(f"... {len(ranking.models) - shown} more models (drop --top to see all)")
     if ranking.no_decision:
         console.print(Text.assemble((NO_DECISION[0].upper() + NO_DECISION[1:], "bold red"),
-                                    f" (no pair is separated at alpha = {t.alpha:g})."))
+                                    f" (no pair is separated at alpha = {t.alpha:g}); the "
+                                    "order is by the point estimates only."))
     if ranking.top_set is not None:
         console.print(Text.assemble(
             ("Top set", "bold"), f" (the models that can be first, a {ranking.interval_level:g} "
@@ -313,6 +314,8 @@ def print_ranking(ranking: Ranking, table: ScoreTable | None, console: Console,
                       f"{visible(', '.join(f'{m}: {c}' for m, c in dropped.items()))}.",
                       highlight=False, markup=False)
     for note in ranking.notes + (() if table is None else table.notes):
+        if ranking.no_decision and note.startswith(NO_DECISION.capitalize()):
+            continue  # said above, in bold
         console.print(Text(visible(note), style="dim"))
 
 

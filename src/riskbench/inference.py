@@ -998,8 +998,9 @@ def relative_test_from(boot: Bootstrap, *, alpha: float = 0.05,
     core = (
         f"For each ordered pair (i, j), H0: model i does not relatively dominate model j at "
         f"{ORDER_NAMES[boot.order]} order ({_dominance_name(boot.order, 'R')}), i.e. "
-        "eps_i - eps_j >= 0, where eps_i is model i's mean violation ratio against the other "
-        f"{boot.samples.k - 1} models (so the order depends on the pool of models; pairs of "
+        "eps_i - eps_j >= 0, where eps_i is model i's mean violation ratio against "
+        + ("the other model" if boot.samples.k == 2 else f"the other {boot.samples.k - 1} models")
+        + " (so the order depends on the pool of models; pairs of "
         "identical distributions left out)" + _scale_words(scale)
     )
     result = _result("relative", boot, delta, sd, 0.0, alpha, correction, core, scaled=scaled,

@@ -378,9 +378,10 @@ class Ranking:
             out.append(f"{NO_DECISION.capitalize()} (no pair is separated at alpha = "
                        f"{t.alpha:g}); the order below is by the point estimates only.")
         if t.test == "relative":
-            out.append("Relative test: each model is judged against the pool of the other "
-                       f"{len(self.models) - 1} models, so adding or removing models can change "
-                       "the order.")
+            others = ("the other model" if len(self.models) == 2
+                      else f"the other {len(self.models) - 1} models")
+            out.append(f"Relative test: each model is judged against the pool of {others}, so "
+                       "adding or removing models can change the order.")
         if not self.higher_is_better:
             out.append(f"Metric {self.metric!r} is lower-is-better: it was negated before the "
                        "tests; mean and TVaR are shown in its own units (TVaR = mean of the "

@@ -1108,7 +1108,8 @@ def _build_table(parts: list[_Part], raws: list[_Raw], *, higher_is_better: obje
             long = long.groupby(["model", "item", "metric"], as_index=False, sort=False)[
                 "value"].mean()
             notes.append(f"repeated generations averaged per item first ({per.min()} to "
-                         f"{per.max()} per item); repeats='two-stage' resamples them instead")
+                         f"{per.max()} per item); repeats='two-stage' (CLI: --generations "
+                         "two-stage) resamples them instead")
         else:
             notes.append("repeated generations kept: the bootstrap resamples items, then "
                          "generations within each drawn item")
