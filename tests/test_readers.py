@@ -450,6 +450,32 @@ def test_inspect_count_keys_of_dict_scores_are_left_out_and_counted():
         "count": 5, "unit": "values", "names": [prefix + "num_instructions"]}
 
 
+def test_inspect_counts_out_of_a_count_key_are_read_as_shares(tmp_path):
+    """ifeval's inst_level_strict/loose are how many of the prompt's num_instructions were
+    followed (0..3 in the fixture), not scores: a 2-of-3 item read as 2 outranked a 1-of-1
+    item. They are read as shares (as lm-eval's per-sample lists), and the read says so."""
+    ifeval = INSPECT / "eee_tests" / "inspect_shortened_ifeval_qwen2.5-7b.json"
+    data = json.loads(ifeval.read_text())
+    raw = {str(smp["id"]): smp["scores"]["instruction_following"]["value"]
+           for smp in data["samples"]}
+    log = read_log(ifeval)
+    prefix = "inspect_evals/ifeval/instruction_following:"
+    for key in ("inst_level_strict", "inst_level_loose"):
+        got = log.frame[log.frame["metric"] == prefix + key].set_index("item")["value"]
+        assert got.to_dict() == {i: v[key] / v["num_instructions"] for i, v in raw.items()}
+    assert any(v["inst_level_loose"] == 2 and v["num_instructions"] == 3 for v in raw.values())
+    assert any("holds a count out of 'num_instructions'" in n for n in log.notes)
+    strict = log.frame[log.frame["metric"] == prefix + "prompt_level_strict"]["value"]
+    assert set(strict) <= {0.0, 1.0}  # booleans stay as they are
+    data["samples"][0]["scores"]["instruction_following"]["value"]["inst_level_strict"] = 4
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=r"inst_level_strict': is 4 with num_instructions = 1: "
+                                         r"a count out of num_instructions must be a whole "
+                                         r"number from 0 to it"):
+        read_log(bad)
+
+
 def test_inspect_damaged_archive_member_is_named(tmp_path):
     with zipfile.ZipFile(INSPECT / "inspect_ai_tests" / "log_streaming.eval") as archive:
         members = {name: archive.read(name) for name in archive.namelist()}

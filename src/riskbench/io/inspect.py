@@ -16,7 +16,11 @@ metric
     a dict-valued score (``inspect_evals/ifeval/instruction_following:prompt_level_strict``),
     except the keys that are counts, not scores: those starting with one of
     :data:`~riskbench.io._common.COUNT_PREFIXES` (``num_instructions``, the HELM reader's
-    ``num_*`` bookkeeping rule), left out and counted in the read summary.
+    ``num_*`` bookkeeping rule), left out and counted in the read summary. A key that counts
+    out of such a key (its first word, 3+ letters, begins the counted noun: ifeval's
+    ``inst_level_strict``, instructions followed, out of ``num_instructions``) is read as the
+    share ``count / num_instructions``, as lm-eval's per-sample lists are, and the read notes it;
+    a count outside 0..its total is a bad record.
 run
     The log's file name; two logs of one model and task become ``"<model>@<file>"``.
 
@@ -199,6 +203,7 @@ def _read_log(path: Path, log: _Log, sink: Sink) -> None:
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     dict_scorers: set[str] = set()
     counts: dict[str, int] = defaultdict(int)  # count keys left out: metric name -> values
+    shares: dict[str, str] = {}  # metric read as a share of a count key -> that key
     epochs = 1
     for file, where, record in log.samples:
         rec = sink.pick(record, _SAMPLE_SPEC, file=file, line=where)
@@ -209,12 +214,16 @@ def _read_log(path: Path, log: _Log, sink: Sink) -> None:
         if (rec["epoch"] or 1) == 1:
             _keep_text(record, model, item, task, path.name, file, sink)
         for metric, value in _sample_values(rec["scores"] or {}, task, file, where, sink,
-                                            dict_scorers, counts):
+                                            dict_scorers, counts, shares):
             values[metric][item].append(value)
             sink.add(model=model, item=item, metric=metric, value=value, task=task,
                      run=path.name, source_file=file)
     for metric, n in counts.items():
         sink.skip(_COUNT, metric, n, where=path)
+    for metric, key in shares.items():
+        sink.note(f"{path}: {metric!r} holds a count out of {key!r} (how many of the item's "
+                  f"{key.split('_', 1)[1]} were met): read as the share, count / {key}, like "
+                  "lm-eval's per-sample lists")
     if not values:
         sink.note(f"{path}: no scored samples (no scorer ran, or samples were not logged)")
         return
@@ -259,9 +268,24 @@ def _content(value: object) -> str | None:
     return "\n".join(parts) if parts else None
 
 
+def _count_key(key: str, raw: dict[str, object]) -> str | None:
+    """The count key of a dict score that ``key`` counts out of: ifeval's
+    ``inst_level_strict`` (instructions followed) out of ``num_instructions``. A key counts
+    out of ``num_<things>`` when its first word (3+ letters) begins ``<things>``."""
+    stem = key.split("_", 1)[0].lower()
+    if len(stem) < 3 or key.startswith(COUNT_PREFIXES):
+        return None
+    for other in raw:
+        if isinstance(other, str) and other.startswith(COUNT_PREFIXES):
+            noun = other.split("_", 1)[1] if other.startswith("num_") else other[len("max_num_"):]
+            if noun.lower().startswith(stem):
+                return other
+    return None
+
+
 def _sample_values(scores: dict[str, object], task: str, file: str, where: int | str,
-                   sink: Sink, dict_scorers: set[str],
-                   counts: dict[str, int]) -> Iterator[tuple[str, float]]:
+                   sink: Sink, dict_scorers: set[str], counts: dict[str, int],
+                   shares: dict[str, str]) -> Iterator[tuple[str, float]]:
     for scorer, score in scores.items():
         raw = lookup(score, "value")
         if absent(raw):
@@ -275,8 +299,21 @@ def _sample_values(scores: dict[str, object], task: str, file: str, where: int |
             if isinstance(key, str) and key.startswith(COUNT_PREFIXES):
                 counts[f"{task}/{scorer}:{key}"] += 1  # a count (ifeval's num_instructions)
                 continue
-            value = to_score(part)
             path = f"scores.{scorer}.value" + (f".{key}" if key is not None else "")
+            of = _count_key(key, raw) if isinstance(key, str) else None
+            if of is not None and not isinstance(part, bool):  # a count out of raw[of]
+                total = raw[of]
+                if not (isinstance(part, int) and isinstance(total, int) and not
+                        isinstance(total, bool) and 0 <= part <= total and total > 0):
+                    sink.error(file, where, path, f"is {short(part)[1:-1]} with {of} = "
+                               f"{short(total)[1:-1]}: "
+                               f"a count out of {of} must be a whole number from 0 to it (and "
+                               f"{of} at least 1); fix the score")
+                    continue
+                shares[f"{task}/{scorer}:{key}"] = of
+                yield f"{task}/{scorer}:{key}", part / total
+                continue
+            value = to_score(part)
             if value is None:
                 sink.error(file, where, path, f"is {short(part)}, which has no float value (grades "
                            "C/P/I/N, yes/no, true/false, numbers, or lists of them); fix the score")
