@@ -174,6 +174,14 @@ def test_cli_plans_from_pilot_scores_in_a_file(tmp_path):
     res = _cli(str(path), "--sizes", "30,120", "--n-datasets", "30", "--n-resamples", "100")
     assert res.exit_code == 0, res.output
     assert "big" in res.output and "small" in res.output and "items" in res.output
+    # the heading on one line, not wrapped to the table's width; what was simulated, and how
+    # each dataset was tested, said in words
+    assert "Power of the relative test (second order) to find 'big' better than 'small'\n" \
+        in res.output
+    flat = " ".join(res.output.split())
+    assert "Truth simulated from: the pilot's scores of all 2 models (each dataset draws n " \
+        "items per model from them with replacement, paired)" in flat
+    assert "alpha = 0.05, Bonferroni over the 2 ordered pairs of the 2 models" in flat
 
 
 def test_cli_bad_pair_is_an_input_error():

@@ -1095,19 +1095,28 @@ def power(**options):
         need = (f"{result.required_n} items reach power {result.target:g}"
                 if result.required_n is not None else
                 f"no candidate size reaches power {result.target:g}")
-        grid = Table(title=f"Power of the {result.test} test ({ORDER_NAMES[result.order]} "
-                           f"order) to find {result.pair[0]!r} better than {result.pair[1]!r}",
-                     caption=f"{need}; alpha {result.alpha:g}; {result.n_datasets} simulated "
-                             f"datasets per size, B = {result.n_resamples}, seed "
-                             f"{result.seed}; truth: {result.source}",
-                     title_justify="left", caption_justify="left")
+        k = len(result.models)
+        truth = (f"the pilot's scores of all {k} models (each dataset draws n items per model "
+                 f"from them with replacement, {result.design})" if result.source == "pilot"
+                 else "two normal models, a ~ N(effect, 1) and b ~ N(0, 1)")
+        what = "Delta" if result.test == "relative" else "E"
+        console = _console()
+        console.print(Text(visible(
+            f"Power of the {result.test} test ({ORDER_NAMES[result.order]} order) to find "
+            f"{result.pair[0]!r} better than {result.pair[1]!r}"), style="bold"))
+        grid = Table()
         for col in ("items", "power", "se", f">= {result.target:g}"):
             grid.add_column(col, justify="right")
         for row in frame.itertuples():
             grid.add_row(str(row.n), _fmt(row.power, 3), _fmt(row.se, 3),
                          "yes" if row.reaches_target else "no")
-        console = _console()
         console.print(grid)
+        console.print(Text(visible(
+            f"{need}. Truth simulated from: {truth}; its {what} for the pair = "
+            f"{result.statistic:.4g}. Each dataset is tested as a real run would be: "
+            f"alpha = {result.alpha:g}, Bonferroni over the {k * (k - 1)} ordered pairs of the "
+            f"{k} models; {result.n_datasets} datasets per size, B = {result.n_resamples}, "
+            f"seed {result.seed}; se = the Monte Carlo standard error of the power.")))
         print_read_summary(table, console)
         return EXIT_OK
 
