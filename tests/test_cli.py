@@ -203,6 +203,11 @@ def test_stability_command(tmp_path):
     rows = json.loads(result.stdout)["stability"]
     assert [r["items"] for r in rows] == [10, 40]
     assert rows[1]["tau_mean"] == pytest.approx(1.0)  # all 40 items: the full ranking itself
+    text = run("stability", str(path), "--lower-is-better", "toxicity", "--sizes", "10,40",
+               "--repeats", "2", "--n-resamples", "30", "--seed", "0")
+    flat = " ".join(text.output.split())
+    assert "Each ranking: R-SSD on the IC portfolio of 2 metrics, B = 30, alpha = 0.05" in flat
+    assert "40 (all)" in flat and "tau 1 by construction" in flat
     bad = run("stability", str(path), "--sizes", "10,x")
     assert bad.exit_code == 2 and "--sizes expects comma-separated integers" in bad.output
 

@@ -873,16 +873,27 @@ def stability(**options):
             _emit(payload, as_json=options["as_json"], output=output, inputs=inputs)
             if options["as_json"]:
                 return EXIT_OK
-        grid = Table(title=f"Ranking stability: Kendall tau-b vs the ranking on all {n} items",
-                     caption=f"{options['repeats']} random subsets per size, seed {seed}",
-                     title_justify="left", caption_justify="left")
+        console = _console()
+        console.print(Text(f"Ranking stability: Kendall tau-b vs the ranking on all {n} items",
+                           style="bold"))
+        grid = Table()
         for col in ("items", "tau mean", "tau sd", "tau min", "tau max"):
             grid.add_column(col, justify="right")
         for row in frame.itertuples():
-            grid.add_row(str(row.items), _fmt(row.tau_mean, 3), _fmt(row.tau_sd, 3),
-                         _fmt(row.tau_min, 3), _fmt(row.tau_max, 3))
-        console = _console()
+            grid.add_row(str(row.items) + (" (all)" if row.items == n else ""),
+                         _fmt(row.tau_mean, 3), _fmt(row.tau_sd, 3), _fmt(row.tau_min, 3),
+                         _fmt(row.tau_max, 3))
         console.print(grid)
+        order = "R-SSD" if (stats["order"] or 2) == 2 else "R-FSD"
+        target = (f"metric {stats['metric']!r}" if stats["metric"] or len(table.metrics) == 1
+                  else f"the {stats['portfolio'].upper().replace('MULTIVARIATE', 'multivariate')}"
+                       f" portfolio of {len(table.metrics)} metrics"
+                  if stats["portfolio"] else f"each of {len(table.metrics)} metrics (Borda)")
+        console.print(Text(visible(
+            f"Each ranking: {order} on {target}, B = {stats['n_resamples']}, alpha = "
+            f"{stats['alpha']:g}, the seed of the full ranking; {options['repeats']} random "
+            f"subsets of items per size (seed {seed}). The row of all {n} items ranks the full "
+            "table again: tau 1 by construction, the reference of the curve.")))
         print_read_summary(table, console)
         return EXIT_OK
 
