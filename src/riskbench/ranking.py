@@ -394,8 +394,8 @@ class Ranking:
                        "ECDF pooled over all models and items, so values are in (0, 1].")
         if self.simultaneous:
             what = ("rank intervals" if t.test != "absolute" else
-                    "rank intervals (positions consistent with the claims 'i beats j'; the "
-                    "absolute test's relation need not be a total order)")
+                    "rank intervals: positions consistent with the claims 'i beats j', as the "
+                    "absolute test's relation need not be a total order")
             out.append(f"Rank interval [low, high]: with probability >= {1 - t.alpha:g} every "
                        f"model's rank is in its interval, all at once ({what}; "
                        f"{t.correction} over {t.n_comparisons} ordered pairs). Top set: the "
