@@ -151,9 +151,7 @@ def dominance_counts(ranks: np.ndarray, *, bucket: int | None = None,
         from riskbench.backends._numba import dominance_counts as compiled
 
         return compiled(ranks, max(bucket, 32))  # compiled: bigger buckets cost nothing
-    ranks = np.stack([np.searchsorted(np.sort(c), c, side="right") for c in ranks.T], axis=1) \
-        if m else ranks  # max-ranks: the same componentwise order, the form step 1 needs
-    ranks = ranks.astype(np.int32)
+    ranks = pooled_ecdf(ranks).astype(np.int32)  # max-ranks: the same order, as step 1 needs
     first_order = np.argsort(ranks[:, 0], kind="stable")
     ranks = ranks[first_order]  # point ids are now positions in metric 0's order
     words = (m + 63) // 64
