@@ -51,8 +51,8 @@ def read_compact(source: object, *, format: str, model: str, item: str, metric: 
         return None
     name = str(source[0] if isinstance(source, list | tuple) else source)
     try:
-        blocks, stated, header = _stream(path, name, model=model, item=item, metric=metric,
-                                         value=value)
+        blocks, stated, (header, used) = _stream(path, name, model=model, item=item,
+                                                 metric=metric, value=value)
         (model_c, item_c, metric_c), books, values = _encode(blocks)
         _check_values(values, on_infinite)
     except _Fallback:
@@ -62,9 +62,6 @@ def read_compact(source: object, *, format: str, model: str, item: str, metric: 
     model_book, item_book, metric_book = books
     del blocks
     # metric selection (the whole-frame path does it after validating every row, as here)
-    used = {c for c in (model, item, value, metric) if c}
-    if item == "sample_id" and "sample_id" not in header:
-        used.add("item")  # as _roles resolves it
     skips: list[Skip] = t.unused_columns(header, used, name)
     available = sorted(metric_book)
     if metrics is not None:
@@ -169,9 +166,9 @@ def _roles(columns: list[str], *, model: str, item: str, metric: str,
     return model, item, None if single else metric, value
 
 
-def _stream(path: Path, name: str, **cols: str) -> tuple[Iterator, dict, list[str]]:
+def _stream(path: Path, name: str, **cols: str) -> tuple[Iterator, dict, tuple[list, list]]:
     """Blocks of ``(model, item, metric, value)`` columns: pyarrow arrays, ids dictionary
-    encoded; the directions the file records; and the file's columns."""
+    encoded; the directions the file records; and the file's columns with those it reads."""
     from riskbench import table as t
 
     suffix = t._suffix(path)
@@ -181,7 +178,7 @@ def _stream(path: Path, name: str, **cols: str) -> tuple[Iterator, dict, list[st
     return blocks, {}, header
 
 
-def _csv_blocks(path: Path, name: str, sep: str, **cols: str) -> Iterator:
+def _csv_blocks(path: Path, name: str, sep: str, **cols: str) -> tuple[Iterator, tuple]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -215,10 +212,10 @@ def _csv_blocks(path: Path, name: str, sep: str, **cols: str) -> Iterator:
                 yield (batch.column(0), batch.column(1),
                        batch.column(2) if metric else value, batch.column(len(ids)))
 
-    return blocks(), header
+    return blocks(), (header, [*ids, value])
 
 
-def _parquet_blocks(path: Path, name: str, **cols: str) -> tuple[Iterator, dict]:
+def _parquet_blocks(path: Path, name: str, **cols: str) -> tuple[Iterator, dict, tuple]:
     import pyarrow.parquet as pq
     import pyarrow.types as pt
 
@@ -255,7 +252,7 @@ def _parquet_blocks(path: Path, name: str, **cols: str) -> tuple[Iterator, dict]
             enc = [a if pt.is_dictionary(a.type) else a.dictionary_encode() for a in arrays[:-1]]
             yield (enc[0], enc[1], enc[2] if metric else value, arrays[-1])
 
-    return blocks(), stated, header
+    return blocks(), stated, (header, [*ids, value])
 
 
 def _encode(blocks: Iterator) -> tuple[tuple, tuple, np.ndarray]:

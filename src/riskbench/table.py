@@ -243,9 +243,7 @@ class ScoreTable:
         if aligned:
             rows = tuple(values)
             items = item_ids
-            if self.item_clusters is not None:
-                clusters = np.unique([self.item_clusters[i] for i in items],
-                                     return_inverse=True)[1]
+            clusters = self._cluster_codes(items)
         else:
             rows = tuple(v[p] for v, p in zip(values, present, strict=True))
             items = None
@@ -283,6 +281,12 @@ class ScoreTable:
             groups = part["code"].to_numpy(dtype=np.int64)
         return Samples(models, tuple(rows), True, metric, self.higher_is_better[metric], None,
                        None, groups)
+
+    def _cluster_codes(self, items: Sequence[str]) -> np.ndarray | None:
+        """Cluster code (0..C-1) of each of ``items``, or None without clusters."""
+        if self.item_clusters is None:
+            return None
+        return np.unique([self.item_clusters[i] for i in items], return_inverse=True)[1]
 
     def cube(self, metrics: Sequence[str] | None = None) -> MetricCube:
         """Oriented scores of all models on the items every metric has: (k, n, N).
@@ -337,11 +341,10 @@ class ScoreTable:
             columns.append(np.stack(s.values)[:, take])
         values = np.stack(columns, axis=-1)
         values.flags.writeable = False  # as the samples: its pooled ranks are cached
-        clusters = None
-        if self.item_clusters is not None:  # the portfolio's bootstrap resamples clusters
-            clusters = np.unique([self.item_clusters[i] for i in items], return_inverse=True)[1]
+        # the portfolio's bootstrap resamples the same clusters as each metric's
         return MetricCube(per_metric[0].models, items, metrics, values,
-                          {m: self.higher_is_better[m] for m in metrics}, clusters)
+                          {m: self.higher_is_better[m] for m in metrics},
+                          self._cluster_codes(items))
 
     def select(self, *, models: Sequence[str] | None = None,
                items: Sequence[str] | None = None,
