@@ -756,16 +756,16 @@ def select(**options):
             top = selection.top_set
             tied = [] if top is None else [m for m in top if m != selection.chosen]
             r = selection.ranking
-            level = "" if r is None else (f", a {r.interval_level:g} confidence set; tests at "
-                                          f"alpha = {r.test.alpha:g}")
+            level = None if r is None else (f"a {r.interval_level:g} confidence set; tests at "
+                                            f"alpha = {r.test.alpha:g}")
             console.print(Text.assemble(
                 (f"Chosen model: {visible(selection.chosen)}", "bold green"),
                 f" ({len(selection.eligible)} of {len(selection.models)} models pass every "
                 "guardrail)",
                 (f"; first in the ranking's order only: no test separates it from "
                  f"{visible(', '.join(tied))} (the top set of {len(top)} models that can be "
-                 f"first{level})" if tied else
-                 "; the only model that can be first" + (f" ({level[2:]})" if level else ""))))
+                 f"first, {level})" if tied else
+                 "; the only model that can be first" + (f" ({level})" if level else ""))))
         dominance_checks = [c for c in selection.checks if c.decided_by]
         if dominance_checks:
             grid = Table(title="dominates(...) guardrails: which test decided",
@@ -885,10 +885,14 @@ def stability(**options):
                          _fmt(row.tau_max, 3))
         console.print(grid)
         order = "R-SSD" if (stats["order"] or 2) == 2 else "R-FSD"
-        target = (f"metric {stats['metric']!r}" if stats["metric"] or len(table.metrics) == 1
-                  else f"the {stats['portfolio'].upper().replace('MULTIVARIATE', 'multivariate')}"
-                       f" portfolio of {len(table.metrics)} metrics"
-                  if stats["portfolio"] else f"each of {len(table.metrics)} metrics (Borda)")
+        portfolio = stats["portfolio"]
+        if stats["metric"] or len(table.metrics) == 1:
+            target = f"metric {stats['metric'] or table.metrics[0]!r}"
+        elif portfolio is None:
+            target = f"each of {len(table.metrics)} metrics (Borda)"
+        else:
+            name = portfolio if portfolio == MULTIVARIATE else portfolio.upper()
+            target = f"the {name} portfolio of {len(table.metrics)} metrics"
         console.print(Text(visible(
             f"Each ranking: {order} on {target}, B = {stats['n_resamples']}, alpha = "
             f"{stats['alpha']:g}, the seed of the full ranking; {options['repeats']} random "

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import secrets
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -775,28 +776,19 @@ def _check_order(order: object, portfolio: str | None, criterion: str) -> object
     return 1
 
 
-class _named_warnings:
+@contextmanager
+def _named_warnings(metric: str) -> Iterator[None]:
     """Re-issue the riskbench warnings of one metric's ranking with the metric's name first:
     of a Borda count's several rankings, the user must know which one a warning is about."""
-
-    def __init__(self, metric: str) -> None:
-        self.metric = metric
-        self._catch = warnings.catch_warnings(record=True)
-
-    def __enter__(self) -> None:
-        self._caught = self._catch.__enter__()
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RiskbenchWarning)
-
-    def __exit__(self, *exc) -> None:
-        self._catch.__exit__(*exc)
-        if exc[0] is not None:
-            return
-        for w in self._caught:
-            if issubclass(w.category, RiskbenchWarning):
-                raw = w.message.args[0] if w.message.args else str(w.message)
-                warnings.warn(w.category(f"metric {self.metric!r}: {raw}"), stacklevel=3)
-            else:  # not ours: as it was
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        yield
+    for w in caught:
+        if issubclass(w.category, RiskbenchWarning):
+            raw = w.message.args[0] if w.message.args else str(w.message)
+            warnings.warn(w.category(f"metric {metric!r}: {raw}"), stacklevel=3)
+        else:  # not ours: as it was
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _part(progress: Progress | None, index: int, parts: int) -> Progress | None:
