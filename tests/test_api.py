@@ -14,7 +14,8 @@ ALLOWED_TOP = {"numpy", "scipy", "riskbench", "__future__", "math", "warnings", 
                "collections", "dataclasses", "typing", "fractions", "re",
                "os", "concurrent", "threading",  # stdlib: cores, threads (and their
                                                  # reused buffers) for the OT pairs
-               "hashlib", "weakref"}  # what is computed once per (unchanged) input
+               "hashlib", "weakref",  # what is computed once per (unchanged) input
+               "contextlib"}  # scoped warning filters
 
 
 def test_all_is_curated_and_complete():
