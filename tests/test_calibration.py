@@ -271,6 +271,16 @@ def test_fast_absolute_test_on_one_pair_of_identical_models():
     _assert_level(cal.type_one_error(s, n_datasets=FAST, alpha=ALPHA, seed=1))
 
 
+@pytest.mark.parametrize("k, n", [(2, 10), (5, 10), (5, 20)])
+def test_fast_binary_scores_hold_the_level_on_few_items(k, n):
+    # Two Bernoulli laws are always ordered (eps 0 or 1) unless equal: identical laws are the
+    # binary null where the curves meet, and at 10 or 20 items most replicates tie
+    binary = cal.discrete((0.0, 1.0), (0.3, 0.7), "Bernoulli(0.7)")
+    s = _scenario("binary, identical", [binary] * k, n=n, tests=cal.BOTH_TESTS,
+                  conservative=True)
+    _assert_level(cal.type_one_error(s, n_datasets=FAST, alpha=ALPHA, seed=1))
+
+
 def test_fast_power_grows_with_the_number_of_items():
     s = _scenario("shift", [cal.normal(0.3), cal.normal()], tests=(("relative", 2),))
     rows = cal.power_curve(s, (50, 400), n_datasets=150, alpha=ALPHA, seed=1)
