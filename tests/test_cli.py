@@ -228,3 +228,32 @@ def test_select_dominates_says_which_test_decided(tmp_path):
         if not c["passed"] and c["upper_bound"] is not None and c["upper_bound"] < 0.25:
             # a bound below eps0 next to FAIL: the equality test decided, and it says so
             assert c["decided_by"] == "equality" and "equality test decided" in c["detail"]
+
+
+def test_directions_of_metrics_not_selected_are_ignored(tmp_path):
+    # a script passes every metric's direction (or a metric spec with weights) and picks one
+    # metric: the other's direction is no error (that metric is named as not selected), the
+    # spec's weights do not apply; a metric the file lacks still is an error
+    path = tmp_path / "p.csv"
+    path.write_text(PORTFOLIO)
+    spec = tmp_path / "metrics.toml"
+    spec.write_text('[metrics.quality]\nhigher_is_better = true\nweight = 3\n'
+                    '[metrics.toxicity]\nhigher_is_better = false\nweight = 1\n')
+    common = ("--n-resamples", "50", "--seed", "0", "--json")
+    one = run("rank", str(path), "--lower-is-better", "toxicity", "--metric", "quality", *common)
+    assert one.exit_code == 0, one.output
+    payload = strict(one.stdout)
+    assert payload["metric"] == "quality"
+    assert payload["read"]["skipped"]["metric not selected"]["names"] == ["toxicity"]
+    tox = strict(run("rank", str(path), "--lower-is-better", "toxicity", "--metric", "toxicity",
+                     *common).stdout)
+    assert tox["higher_is_better"] is False
+    assert run("rank", str(path), "--metric-spec", str(spec), "--metric", "toxicity",
+               *common).exit_code == 0
+    weighted = run("rank", str(path), "--weight", "quality=2", "--metric", "quality", *common)
+    assert weighted.exit_code == 2
+    assert "a weight (--weight) applies only to a portfolio of several metrics" in weighted.output
+    bad = run("rank", str(path), "--lower-is-better", "toxic", "--metric", "quality", *common)
+    assert bad.exit_code == 2
+    assert "--lower-is-better/--metric-spec names metric(s) 'toxic' not in the table " \
+        "(metrics: quality, toxicity)" in bad.output

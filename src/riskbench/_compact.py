@@ -90,7 +90,7 @@ def read_compact(source: object, *, format: str, model: str, item: str, metric: 
     del model_c, item_c, metric_c, values
     raw = t._Raw(pd.DataFrame(), name, lambda i: f"row {i + 1}", None, stated,
                  files=(name,), formats=("table",))
-    stated_all = t._directions(higher_is_better, [raw], table_metrics, name)
+    stated_all = t._directions(higher_is_better, [raw], table_metrics, name, available)
     directions = {m: d for m, (d, _) in stated_all.items()}
     t._name_assumed(stated_all)
     frame, n_items = _frame(blocks_out, models, items, table_metrics)

@@ -589,7 +589,11 @@ def _load(options: dict, *, texts: bool = False) -> tuple[ScoreTable, dict | Non
                                         "align", "on_missing", "on_infinite", "log_format",
                                         "cluster_col", "repeat_col", "generations", "lenient",
                                         "model_names", "logprobs")}
-    weights = _weights(options.pop("weights"), spec_read.weights if spec_read else None)
+    given = options.pop("weights")
+    # a metric spec describes every metric: with --metric picking one, its weights do not
+    # apply (a --weight given with --metric still is an error)
+    from_spec = spec_read.weights if spec_read and not options.get("metric") else None
+    weights = _weights(given, from_spec)
     if not paths:  # the embedded demo, with its read account (6 items are left out)
         return _demo_table(), weights
     directions = dict(spec_read.higher_is_better) if spec_read else {}

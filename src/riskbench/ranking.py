@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from riskbench._samples import Samples, as_samples
-from riskbench.errors import InputError, RiskbenchWarning
+from riskbench.errors import InputError, RiskbenchWarning, option_hint
 from riskbench.inference import (
     CORRECTIONS,
     PairwiseTest,
@@ -653,8 +653,9 @@ def _target(table: object, metric: str | None, portfolio: str | None, weights: o
     multi = metric is None and metrics is not None and not callable(metrics) and len(metrics) > 1
     if not multi:
         if weights is not None:
-            raise InputError("weights apply to a portfolio of several metrics; this ranking uses "
-                             "one metric, so drop them")
+            raise InputError(f"a weight ({option_hint('weights=', '--weight')}) applies only to "
+                             "a portfolio of several metrics; this ranking uses one metric, so "
+                             "drop the weights")
         return as_samples(table, metric=metric), None
     if portfolio is None:
         return None, None

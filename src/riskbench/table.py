@@ -1072,8 +1072,8 @@ def _build_table(parts: list[_Part], raws: list[_Raw], *, higher_is_better: obje
     if model_names:
         long, texts = _rename(long, texts, model_names, name)
     keep = np.ones(len(long), dtype=bool)
+    available = sorted(long["metric"].unique())
     if metrics is not None:
-        available = sorted(long["metric"].unique())
         chosen = match_metrics(metrics, available, name)
         keep &= long["metric"].isin(chosen).to_numpy()
         for met, n in long.loc[~keep, "metric"].value_counts().sort_index().items():
@@ -1118,7 +1118,7 @@ def _build_table(parts: list[_Part], raws: list[_Raw], *, higher_is_better: obje
                          "generations within each drawn item")
 
     table_metrics = sorted(long["metric"].unique())
-    stated = _directions(higher_is_better, raws, table_metrics, name)
+    stated = _directions(higher_is_better, raws, table_metrics, name, available)
     directions = {m: d for m, (d, _) in stated.items()}
     _name_assumed(stated)
     all_models = sorted(long["model"].unique())
@@ -1371,9 +1371,14 @@ def _clusters_of_items(items: np.ndarray, clusters: np.ndarray, where: Callable[
     return mapping
 
 
-def _directions(spec: object, raws: list[_Raw], metrics: list[str],
-                name: str) -> dict[str, tuple[bool, str]]:
-    """Each metric's direction and who stated it: the user over the input over "assumed"."""
+def _directions(spec: object, raws: list[_Raw], metrics: list[str], name: str,
+                available: list[str]) -> dict[str, tuple[bool, str]]:
+    """Each metric's direction and who stated it: the user over the input over "assumed".
+
+    ``available``: the metrics of the input before ``metrics=`` selected ``metrics`` from
+    them; a direction given for one that was not selected is ignored (the read account names
+    the metric as not selected), one for a metric the input lacks is an error.
+    """
     stated: dict[str, tuple[bool, str]] = {}
     for raw in raws:
         for m, d in (raw.stated or {}).items():
@@ -1384,16 +1389,18 @@ def _directions(spec: object, raws: list[_Raw], metrics: list[str],
     elif isinstance(spec, bool | np.bool_):
         stated = dict.fromkeys(metrics, (bool(spec), "user"))
     elif isinstance(spec, Mapping):
-        unknown = [m for m in spec if m not in metrics]
+        unknown = [m for m in spec if m not in available]
         if unknown:
             raise InputError(
-                f"{name}: higher_is_better names metric(s) {', '.join(map(repr, unknown))} not in "
-                f"the table (metrics: {', '.join(metrics)})"
+                f"{name}: {option_hint('higher_is_better', '--lower-is-better/--metric-spec')} "
+                f"names metric(s) {', '.join(map(repr, unknown))} not in the table (metrics: "
+                f"{', '.join(available)})"
             )
         for m, v in spec.items():
             if not isinstance(v, bool | np.bool_):
                 raise InputError(f"higher_is_better[{m!r}] must be True or False; got {v!r}")
-            stated[m] = (bool(v), "user")
+            if m in metrics:  # else not selected by metrics=
+                stated[m] = (bool(v), "user")
     else:
         raise InputError(
             f"higher_is_better must be None, True/False or a mapping {{metric: bool}}; got "
