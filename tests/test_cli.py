@@ -1,7 +1,9 @@
 """The riskbench command, run as a user runs it (a real subprocess for the entry point)."""
 
+import html
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -257,3 +259,19 @@ def test_directions_of_metrics_not_selected_are_ignored(tmp_path):
     assert bad.exit_code == 2
     assert "--lower-is-better/--metric-spec names metric(s) 'toxic' not in the table " \
         "(metrics: quality, toxicity)" in bad.output
+
+
+def test_the_reports_reproduce_command_is_shell_quoted(tmp_path, monkeypatch):
+    # a guardrail holds '>' and '=': pasted unquoted into a shell it would redirect output
+    path = tmp_path / "p q.csv"
+    path.write_text(PORTFOLIO)
+    out = tmp_path / "r.html"
+    args = ["report", str(path), "-o", str(out), "--lower-is-better", "toxicity",
+            "--guardrail", "toxicity:tvar@0.05>=-0.9", "--n-resamples", "20", "--seed", "0"]
+    monkeypatch.setattr(sys, "argv", ["riskbench", *args])
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    shown = html.unescape(page.split("Reproduce with:</p><pre>", 1)[1].split("</pre>", 1)[0])
+    assert "'toxicity:tvar@0.05>=-0.9'" in shown
+    assert shlex.split(shown) == ["riskbench", *args]

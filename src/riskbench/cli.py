@@ -14,6 +14,7 @@ import json
 import math
 import os
 import secrets
+import shlex
 import signal
 import sys
 import threading
@@ -948,7 +949,7 @@ def report(**options):
         from riskbench.report import write_report
 
         require("matplotlib", needed_by="the HTML report")  # before minutes of bootstrap
-        command = "riskbench " + " ".join(sys.argv[1:]) if sys.argv else None
+        command = shlex.join(["riskbench", *sys.argv[1:]]) if sys.argv else None
         demo = not options["paths"]
         inputs = _inputs(options)
         check_output(options["output"], inputs)
