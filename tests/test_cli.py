@@ -275,3 +275,22 @@ def test_the_reports_reproduce_command_is_shell_quoted(tmp_path, monkeypatch):
     shown = html.unescape(page.split("Reproduce with:</p><pre>", 1)[1].split("</pre>", 1)[0])
     assert "'toxicity:tvar@0.05>=-0.9'" in shown
     assert shlex.split(shown) == ["riskbench", *args]
+
+
+def test_option_errors_name_the_flags(tmp_path):
+    path = tmp_path / "g.csv"
+    path.write_text("model,item,metric,value,sample\n" + "".join(
+        f"{m},{i},{met},{(i * 7 + s + len(m)) % 5 / 4},{s}\n"
+        for m in ("a", "b") for i in range(12) for met in ("q", "r") for s in (0, 1)))
+    few = run("rank", str(path), "--repeat-col", "sample", "--metric", "q", "--n-resamples", "1")
+    assert few.exit_code == 2 and "--n-resamples must be an integer >= 2; got 1" in few.output
+    gens = run("rank", str(path), "--repeat-col", "sample", "--generations", "two-stage",
+               "--n-resamples", "20")
+    assert gens.exit_code == 2
+    assert "read the scores with --generations mean, or rank one metric (--metric)" \
+        in " ".join(gens.output.split())
+    one = run("rank", str(path), "--repeat-col", "sample", "--generations", "two-stage",
+              "--metric", "q", "--n-resamples", "20", "--json")
+    assert one.exit_code == 0, one.output
+    power = run("power", "--effect", "0.5", "--n-datasets", "5")
+    assert power.exit_code == 2 and "--n-datasets must be an integer >= 10; got 5" in power.output

@@ -33,7 +33,12 @@ from riskbench.dominance import (
     pairwise_sorted,
 )
 from riskbench.equality import EqualityAccumulator
-from riskbench.errors import CalibrationWarning, DegenerateDataWarning, InputError
+from riskbench.errors import (
+    CalibrationWarning,
+    DegenerateDataWarning,
+    InputError,
+    option_hint,
+)
 from riskbench.risk import RISK_MEASURES, check_level, mean_risk_scores
 
 __all__ = [
@@ -84,7 +89,8 @@ def _check_alpha(alpha: object) -> float:
 def _check_resamples(n_resamples: object) -> int:
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer) \
             or n_resamples < 2:
-        raise InputError(f"n_resamples must be an integer >= 2; got {n_resamples!r}")
+        raise InputError(f"{option_hint('n_resamples', '--n-resamples')} must be an integer >= 2;"
+                         f" got {n_resamples!r}")
     return int(n_resamples)
 
 

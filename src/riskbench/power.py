@@ -20,7 +20,12 @@ import numpy as np
 from riskbench._samples import Samples, as_samples
 from riskbench.calibration import Scenario, normal, serial_kernels, simulate, simulate_bootstrap
 from riskbench.dominance import check_order, one_vs_all, violation_matrix
-from riskbench.errors import CalibrationWarning, DegenerateDataWarning, InputError
+from riskbench.errors import (
+    CalibrationWarning,
+    DegenerateDataWarning,
+    InputError,
+    option_hint,
+)
 from riskbench.inference import (
     DESIGNS,
     _check_alpha,
@@ -118,7 +123,8 @@ def _check_fraction(value: object, name: str) -> float:
 def _check_datasets(n_datasets: object) -> int:
     if isinstance(n_datasets, bool) or not isinstance(n_datasets, int | np.integer) \
             or n_datasets < 10:
-        raise InputError(f"n_datasets must be an integer >= 10; got {n_datasets!r}")
+        raise InputError(f"{option_hint('n_datasets', '--n-datasets')} must be an integer >= 10;"
+                         f" got {n_datasets!r}")
     return int(n_datasets)
 
 

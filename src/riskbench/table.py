@@ -299,8 +299,10 @@ class ScoreTable:
         if not metrics:
             raise InputError(f"{self.source}: no metrics selected for the portfolio")
         if "repeat" in self._frame.columns:
+            mean = option_hint("repeats='mean'", "--generations mean")
             raise InputError(f"{self.source}: a portfolio pairs the metrics of each item; with "
-                             "repeated generations read the scores with repeats='mean'")
+                             f"repeated generations read the scores with {mean}, or rank one "
+                             f"metric ({option_hint('metric=', '--metric')})")
         metrics = tuple(self._metric(m) for m in metrics)
         # infinite values are fine here: every portfolio maps each metric through its
         # pooled ECDF (METHOD.md 9.1), where +inf is the top rank and -inf the bottom
