@@ -351,11 +351,12 @@ def test_infinite_values_are_kept_and_raw_scale_statistics_refuse_them(tmp_path)
     with pytest.raises(InputError) as info:
         table.samples("acc")
     assert str(info.value) == (
-        f"{path}: metric 'acc' has 2 infinite value(s), kept as the worst or best outcome; a "
-        "statistic on the raw scale (dominance integrals, mean-risk scores, guardrails, plots of "
-        "this metric) cannot use them. Rank it on its pooled-ECDF scale, where they stay the "
-        "extreme outcomes: read with on_infinite='rank'; or rank a portfolio of several metrics "
-        "(portfolio='ic' or ec, without metric=), which maps every metric that way")
+        f"{path}: metric 'acc' has 2 infinite value(s) (first: model 'a', item '2', -inf), "
+        "kept as the worst or best outcome; a statistic on the raw scale (dominance "
+        "integrals, mean-risk scores, guardrails, plots of this metric) cannot use them. Rank "
+        "it on its pooled-ECDF scale, where they stay the extreme outcomes: read with "
+        "on_infinite='rank'; or rank a portfolio of several metrics (portfolio='ic' or ec, "
+        "without metric=), which maps every metric that way")
     assert "read with --on-infinite rank; or rank a portfolio of several metrics (--portfolio " \
            "ic or ec, without --metric)" in info.value.cli_message()
     with pytest.raises(InputError, match="infinite value"):

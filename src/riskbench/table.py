@@ -167,12 +167,17 @@ class ScoreTable:
         """
         metric = self._metric(metric)
         if self.infinite.get(metric) and metric not in self.ranked and not allow_infinite:
+            frame = self._frame
+            rows = frame[(frame["metric"] == metric).to_numpy()
+                         & np.isinf(frame["value"].to_numpy())]
+            first = rows.iloc[0]
             raise InputError(
                 f"{self.source}: metric {metric!r} has {self.infinite[metric]} infinite "
-                "value(s), kept as the worst or best outcome; a statistic on the raw scale "
-                "(dominance integrals, mean-risk scores, guardrails, plots of this metric) "
-                "cannot use them. Rank it on its pooled-ECDF scale, where they stay the extreme "
-                f"outcomes: read with {_RANK_INF}; or rank a portfolio of several metrics "
+                f"value(s) (first: model {first['model']!r}, item {first['item']!r}, "
+                f"{first['value']:+}), kept as the worst or best outcome; a statistic on the "
+                "raw scale (dominance integrals, mean-risk scores, guardrails, plots of this "
+                "metric) cannot use them. Rank it on its pooled-ECDF scale, where they stay the "
+                f"extreme outcomes: read with {_RANK_INF}; or rank a portfolio of several metrics "
                 f"({option_hint('portfolio=' + repr('ic'), '--portfolio ic')} or ec, without "
                 f"{option_hint('metric=', '--metric')}), which maps every metric that way"
             )
