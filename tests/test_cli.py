@@ -294,3 +294,14 @@ def test_option_errors_name_the_flags(tmp_path):
     assert one.exit_code == 0, one.output
     power = run("power", "--effect", "0.5", "--n-datasets", "5")
     assert power.exit_code == 2 and "--n-datasets must be an integer >= 10; got 5" in power.output
+
+
+def test_an_output_folder_that_does_not_exist_is_named_with_the_fix(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text(GOOD)
+    target = tmp_path / "nodir" / "x.json"
+    result = run("rank", str(path), "--n-resamples", "20", "-o", str(target))
+    assert result.exit_code == 2
+    assert f"the folder {target.parent} does not exist; create it first (mkdir -p)" \
+        in " ".join(result.output.split())
+    assert not target.parent.exists()

@@ -118,7 +118,8 @@ def atomic_path(path: str | Path, *,
     """
     path = check_output(path, inputs)
     if not path.parent.is_dir():
-        raise InputError(f"{path}: the folder {path.parent} does not exist")
+        raise InputError(f"{path}: the folder {path.parent} does not exist; create it first "
+                         "(mkdir -p), or write the file into a folder that exists")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix,
                                    dir=path.parent)
