@@ -271,6 +271,7 @@ def test_the_reports_reproduce_command_is_shell_quoted(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["riskbench", *args])
     result = run(*args)
     assert result.exit_code == 0, result.output
+    assert "of 3 models pass every guardrail" in " ".join(result.output.split())
     page = out.read_text()
     shown = html.unescape(page.split("Reproduce with:</p><pre>", 1)[1].split("</pre>", 1)[0])
     assert "'toxicity:tvar@0.05>=-0.9'" in shown
