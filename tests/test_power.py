@@ -193,3 +193,17 @@ def test_a_pair_that_is_not_a_pair_is_an_input_error():
     # found by the hostile-input suite: pair=0.0 with an effect size raised a TypeError
     with pytest.raises(InputError, match="pair must be"):
         power(effect=1.0, pair=0.0, sizes=[10])
+
+
+@pytest.mark.parametrize("sizes, words", [
+    ("20,400", "The smallest size tried that reaches power 0.8: 400 items. Truth"),
+    ("400,800", "The smallest size tried that reaches power 0.8: 400 items (the smallest tried: "
+                "fewer may do)."),
+    ("10,20", "No size tried reaches power 0.8."),
+])
+def test_cli_says_which_sizes_were_tried(sizes, words):
+    # a clear effect: power 1 at 400 items, none at 10 or 20 (30 datasets each)
+    res = _cli("--effect", "1.0", "--order", "1", "--sizes", sizes, "--n-datasets", "30",
+               "--n-resamples", "100")
+    assert res.exit_code == 0, res.output
+    assert words in " ".join(res.output.split())

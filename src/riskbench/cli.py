@@ -1116,9 +1116,12 @@ def power(**options):
                 as_json=options["as_json"], output=output, inputs=inputs)
             if options["as_json"]:
                 return EXIT_OK
-        need = (f"{result.required_n} items reach power {result.target:g}"
+        tried = frame["n"].tolist()
+        need = (f"The smallest size tried that reaches power {result.target:g}: "
+                f"{result.required_n} items" + (" (the smallest tried: fewer may do)"
+                                                if result.required_n == min(tried) else "")
                 if result.required_n is not None else
-                f"no candidate size reaches power {result.target:g}")
+                f"No size tried reaches power {result.target:g}")
         k = len(result.models)
         truth = (f"the pilot's scores of all {k} models (each dataset draws n items per model "
                  f"from them with replacement, {result.design})" if result.source == "pilot"
