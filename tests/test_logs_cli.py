@@ -34,6 +34,10 @@ def test_format_option_and_errors():
     with pytest.raises(InputError, match=r"has scores for only one model .* keep other metrics "
                                          r"with metrics=\[\.\.\.\]"):
         riskbench.read_scores(FORMATS / "lm_eval")
+    result = CliRunner().invoke(main, ["rank", str(FORMATS / "lm_eval")])
+    assert result.exit_code == 2
+    assert "rank a metric that several models share with --metric NAME" \
+        in " ".join(result.output.split())
 
 
 def test_cli_rank_on_a_log_folder():

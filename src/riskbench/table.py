@@ -1137,8 +1137,9 @@ def _build_table(parts: list[_Part], raws: list[_Raw], *, higher_is_better: obje
         if len(met_models) < 2:
             raise InputError(
                 f"{name}: metric {met!r} has scores for only one model ({met_models[0]!r}); "
-                "a comparison needs at least two: add another model's scores, or keep other "
-                f"metrics with {option_hint('metrics=[...]', '--metric')}"
+                "a comparison needs at least two: add another model's scores, or "
+                + option_hint("keep other metrics with metrics=[...]",
+                              "rank a metric that several models share with --metric NAME")
             )
         absent = [m for m in all_models if m not in set(met_models)]
         if absent:
