@@ -104,9 +104,10 @@ def test_align_intersect_and_none(tmp_path):
 def test_on_missing_drop(tmp_path):
     text = GOOD + "a,3,acc,nan\n"
     with pytest.warns(DataWarning, match=r"dropped 1 row\(s\) with missing or NaN "
-                                         r"'value' \(line 8\)"):
+                                         r"'value' \(line 8\)") as caught:
         table = riskbench.read_scores(write(tmp_path, text), on_missing="drop")
     assert table.dropped_rows == 1 and len(table.to_frame()) == 6
+    assert caught[0].filename == __file__  # the caller's line, not riskbench's
 
 
 # ----------------------------------------------------------------------------- bad input

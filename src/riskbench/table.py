@@ -889,9 +889,11 @@ def read_scores(
     if compact is not None:
         return compact
     raws = _load_all(source, format, strict=strict, logprobs=logprobs, texts=texts)
-    parts = [_canonical(raw, model=model, item=item, metric=metric, value=value,
-                        cluster=cluster, repeat=repeat, on_missing=on_missing,
-                        on_infinite=on_infinite, strict=strict) for raw in raws]
+    parts = []
+    for raw in raws:  # a loop, not a comprehension: its warnings point at the caller's line
+        parts.append(_canonical(raw, model=model, item=item, metric=metric, value=value,
+                                cluster=cluster, repeat=repeat, on_missing=on_missing,
+                                on_infinite=on_infinite, strict=strict))
     return _build_table(parts, raws, higher_is_better=higher_is_better, align=align,
                         on_infinite=on_infinite, metrics=metrics, model_names=model_names,
                         repeat=repeat, repeats=repeats, cluster=cluster)
