@@ -167,12 +167,18 @@ def test_rank_portfolio_weights_and_borda(tmp_path):
     assert "--weight expects METRIC=NUMBER, e.g. --weight win=2; got 'quality'" in bad.output
 
 
-def test_metric_spec_file(tmp_path):
+def _portfolio_and_spec(tmp_path):
+    """PORTFOLIO as a CSV, and a metric spec: quality weight 3, toxicity lower-is-better, 1."""
     path = tmp_path / "p.csv"
     path.write_text(PORTFOLIO)
     spec = tmp_path / "metrics.toml"
     spec.write_text("[metrics.quality]\nweight = 3\n[metrics.toxicity]\n"
                     "higher_is_better = false\nweight = 1\n")
+    return path, spec
+
+
+def test_metric_spec_file(tmp_path):
+    path, spec = _portfolio_and_spec(tmp_path)
     out = json.loads(run("rank", str(path), "--metric-spec", str(spec), "--n-resamples", "50",
                          "--seed", "0", "--json").stdout)
     assert out["portfolio"]["weights"] == {"quality": 0.75, "toxicity": 0.25}
@@ -236,11 +242,7 @@ def test_directions_of_metrics_not_selected_are_ignored(tmp_path):
     # a script passes every metric's direction (or a metric spec with weights) and picks one
     # metric: the other's direction is no error (that metric is named as not selected), the
     # spec's weights do not apply; a metric the file lacks still is an error
-    path = tmp_path / "p.csv"
-    path.write_text(PORTFOLIO)
-    spec = tmp_path / "metrics.toml"
-    spec.write_text('[metrics.quality]\nhigher_is_better = true\nweight = 3\n'
-                    '[metrics.toxicity]\nhigher_is_better = false\nweight = 1\n')
+    path, spec = _portfolio_and_spec(tmp_path)
     common = ("--n-resamples", "50", "--seed", "0", "--json")
     one = run("rank", str(path), "--lower-is-better", "toxicity", "--metric", "quality", *common)
     assert one.exit_code == 0, one.output
