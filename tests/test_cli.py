@@ -6,6 +6,7 @@ import os
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -252,8 +253,10 @@ def test_directions_of_metrics_not_selected_are_ignored(tmp_path):
     tox = strict(run("rank", str(path), "--lower-is-better", "toxicity", "--metric", "toxicity",
                      *common).stdout)
     assert tox["higher_is_better"] is False
-    assert run("rank", str(path), "--metric-spec", str(spec), "--metric", "toxicity",
-               *common).exit_code == 0
+    from_spec = strict(run("rank", str(path), "--metric-spec", str(spec), "--metric",
+                           "toxicity", *common).stdout)
+    assert from_spec["metric"] == "toxicity" and from_spec["higher_is_better"] is False
+    assert from_spec["portfolio"] is None  # the spec's weights did not make a portfolio
     weighted = run("rank", str(path), "--weight", "quality=2", "--metric", "quality", *common)
     assert weighted.exit_code == 2
     assert "a weight (--weight) applies only to a portfolio of several metrics" in weighted.output
@@ -299,12 +302,11 @@ def test_option_errors_name_the_flags(tmp_path):
     assert power.exit_code == 2 and "--n-datasets must be an integer >= 10; got 5" in power.output
 
 
-def test_an_output_folder_that_does_not_exist_is_named_with_the_fix(tmp_path):
-    path = tmp_path / "s.csv"
-    path.write_text(GOOD)
-    target = tmp_path / "nodir" / "x.json"
-    result = run("rank", str(path), "--n-resamples", "20", "-o", str(target))
+def test_an_output_folder_that_does_not_exist_is_named_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # short relative paths: the message is not wrapped inside one
+    Path("s.csv").write_text(GOOD)
+    result = run("rank", "s.csv", "--n-resamples", "20", "-o", "nodir/x.json")
     assert result.exit_code == 2
-    assert f"the folder {target.parent} does not exist; create it first (mkdir -p)" \
+    assert "nodir/x.json: the folder nodir does not exist; create it first (mkdir -p)" \
         in " ".join(result.output.split())
-    assert not target.parent.exists()
+    assert not (tmp_path / "nodir").exists()

@@ -1018,10 +1018,12 @@ def report(**options):
             console = _console()
             top = ("top set " + ", ".join(ranking.top_set) if ranking.top_set is not None
                    else "no top set (BH)")
-            out = len(selection.excluded) if selection is not None else 0
-            passed = "" if selection is None else (
-                f"{len(selection.eligible)} of {len(selection.models)} models pass every "
-                "guardrail" + (f" ({out} excluded, named in the report)" if out else "") + "; ")
+            passed = ""
+            if selection is not None:
+                excluded = len(selection.excluded)
+                passed = (f"{len(selection.eligible)} of {len(selection.models)} models pass "
+                          "every guardrail" + (f" ({excluded} excluded, named in the report)"
+                                               if excluded else "") + "; ")
             console.print(Text(visible(f"Report written to {path} ({size / 1e6:.1f} MB): "
                                        f"{passed}{decision}; {top}.")))
             print_read_summary(table, console)
